@@ -1,0 +1,56 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.ts';
+import { startCore, type Core } from './core.ts';
+import { attachSync } from './sync/attach.ts';
+
+export interface App {
+	server: Server;
+	core: Core;
+	/** http://host:port actually bound (useful with PORT=0). */
+	url: string;
+	close(): Promise<void>;
+}
+
+async function loadSvelteKitHandler(): Promise<RequestListener> {
+	// adapter-node assumes https unless a protocol header says otherwise; we always provide one.
+	process.env.PROTOCOL_HEADER = 'x-forwarded-proto';
+	const href = new URL('../build/handler.js', import.meta.url).href;
+	try {
+		return ((await import(href)) as { handler: RequestListener }).handler;
+	} catch (error) {
+		throw new Error(`Could not load the built web app (${href}). Run "npm run build" first.`, { cause: error });
+	}
+}
+
+/** One Node process, one port: the SvelteKit app and API, and the sync socket on /sync. */
+export async function startApp(config: Config): Promise<App> {
+	const handler = await loadSvelteKitHandler();
+	const core = startCore(config);
+	const server = createServer((request, response) => {
+		// Behind a proxy the proxy's header stands; otherwise it is this socket's own protocol.
+		if (!config.trustProxy || !request.headers['x-forwarded-proto']) {
+			request.headers['x-forwarded-proto'] = 'encrypted' in request.socket ? 'https' : 'http';
+		}
+		handler(request, response);
+	});
+	const wss = attachSync(server, core.sync.hocuspocus, config.allowedOrigins);
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(config.port, config.host, resolve);
+	});
+	const { port } = server.address() as AddressInfo;
+	const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+	return {
+		server,
+		core,
+		url: `http://${shownHost}:${port}`,
+		async close() {
+			for (const client of wss.clients) client.terminate();
+			wss.close();
+			core.close();
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		}
+	};
+}

@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrateDatabase, openDatabase, type Db } from '../src/lib/server/db/index.ts';
+import { setRuntime } from '../src/lib/server/runtime.ts';
+import type { Config } from './config.ts';
+import { createSyncServer, type SyncServer } from './sync/sync-server.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
+
+export interface Core {
+	db: Db;
+	sync: SyncServer;
+	close(): void;
+}
+
+/** The database (migrated), the sync server, and the runtime that HTTP routes read. */
+export function startCore(config: Config): Core {
+	mkdirSync(config.dataDir, { recursive: true });
+	const db = openDatabase(join(config.dataDir, 'chat.sqlite'), config.synchronous);
+	migrateDatabase(db, MIGRATIONS);
+	const sync = createSyncServer({ db, sessionDays: config.sessionDays });
+	setRuntime({
+		db,
+		messaging: sync.messaging,
+		config: { sessionDays: config.sessionDays, allowedOrigins: config.allowedOrigins, secureCookies: config.secureCookies }
+	});
+	return {
+		db,
+		sync,
+		close() {
+			sync.hocuspocus.closeConnections();
+			for (const live of sync.live.values()) live.dispose();
+			setRuntime(undefined);
+			db.$client.close();
+		}
+	};
+}

@@ -1,0 +1,40 @@
+import type { Hocuspocus } from '@hocuspocus/server';
+import type { Server } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { isAllowedOrigin } from '../../src/lib/server/origin.ts';
+import { SYNC_MAX_FRAME_BYTES } from '../../src/lib/shared/limits.ts';
+import { SYNC_PATH } from '../../src/lib/shared/protocol.ts';
+
+/**
+ * Routes WebSocket upgrades on /sync to Hocuspocus. A browser's Origin must be the app's own or
+ * an allowed one (the socket carries the session cookie); other paths are left to `otherUpgrades`
+ * (Vite's HMR in dev) or refused.
+ */
+export function attachSync(
+	server: Server,
+	hocuspocus: Hocuspocus,
+	allowedOrigins: string[],
+	options: { leaveOtherPaths?: boolean } = {}
+): WebSocketServer {
+	const wss = new WebSocketServer({ noServer: true, maxPayload: SYNC_MAX_FRAME_BYTES });
+	wss.on('error', (error) => console.error('sync websocket server error', error));
+
+	server.on('upgrade', (request, socket, head) => {
+		const path = (request.url ?? '').split('?')[0];
+		if (path !== SYNC_PATH) {
+			if (!options.leaveOtherPaths) socket.destroy();
+			return;
+		}
+		socket.on('error', () => socket.destroy());
+		const origin = request.headers.origin;
+		if (origin && !isAllowedOrigin(origin, request.headers.host, allowedOrigins)) {
+			socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+			return;
+		}
+		wss.handleUpgrade(request, socket, head, (ws) => {
+			ws.on('error', () => ws.terminate());
+			hocuspocus.handleConnection(ws, request);
+		});
+	});
+	return wss;
+}

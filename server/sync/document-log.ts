@@ -1,0 +1,75 @@
+import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import type { Db } from '../../src/lib/server/db/index.ts';
+import { docClients, docSnapshots, docUpdates } from '../../src/lib/server/db/schema.ts';
+
+/**
+ * Durable storage of conversation documents: a compacted snapshot plus the log of updates
+ * accepted since. Every method is synchronous and meant to run inside the caller's transaction.
+ */
+export function prepareDocumentLog(db: Db) {
+	const snapshot = db
+		.select({ state: docSnapshots.state, through: docSnapshots.throughUpdateId })
+		.from(docSnapshots)
+		.where(eq(docSnapshots.conversationId, sql.placeholder('conversationId')))
+		.prepare();
+	const updates = db
+		.select({ id: docUpdates.id, update: docUpdates.update })
+		.from(docUpdates)
+		.where(eq(docUpdates.conversationId, sql.placeholder('conversationId')))
+		.orderBy(asc(docUpdates.id))
+		.prepare();
+	const append = db
+		.insert(docUpdates)
+		.values({ conversationId: sql.placeholder('conversationId'), update: sql.placeholder('update'), createdAt: sql.placeholder('now') })
+		.returning({ id: docUpdates.id })
+		.prepare();
+	const lastUpdateId = db
+		.select({ id: sql<number | null>`max(${docUpdates.id})` })
+		.from(docUpdates)
+		.where(eq(docUpdates.conversationId, sql.placeholder('conversationId')))
+		.prepare();
+	const owners = db
+		.select({ clientId: docClients.clientId, userId: docClients.userId })
+		.from(docClients)
+		.where(eq(docClients.conversationId, sql.placeholder('conversationId')))
+		.prepare();
+	const bind = db
+		.insert(docClients)
+		.values({ conversationId: sql.placeholder('conversationId'), clientId: sql.placeholder('clientId'), userId: sql.placeholder('userId') })
+		.prepare();
+
+	return {
+		/** The snapshot first, then every update logged after it, oldest first. */
+		load(conversationId: string): { updates: Uint8Array[]; logged: number } {
+			const base = snapshot.get({ conversationId });
+			const rows = updates.all({ conversationId });
+			const list = base ? [base.state] : [];
+			for (const row of rows) list.push(row.update);
+			return { updates: list, logged: rows.length };
+		},
+		append(conversationId: string, update: Uint8Array, now = Date.now()): void {
+			append.get({ conversationId, update: Buffer.from(update.buffer, update.byteOffset, update.byteLength), now });
+		},
+		/** Replaces the snapshot with `state` and drops the log rows it covers. */
+		compact(conversationId: string, state: Uint8Array): void {
+			db.transaction((tx) => {
+				const through = lastUpdateId.get({ conversationId })?.id ?? 0;
+				const row = { conversationId, state: Buffer.from(state), throughUpdateId: through, updatedAt: Date.now() };
+				tx.insert(docSnapshots)
+					.values(row)
+					.onConflictDoUpdate({ target: docSnapshots.conversationId, set: row })
+					.run();
+				tx.delete(docUpdates)
+					.where(and(eq(docUpdates.conversationId, conversationId), lte(docUpdates.id, through)))
+					.run();
+			});
+		},
+		owners(conversationId: string): Map<number, string | null> {
+			return new Map(owners.all({ conversationId }).map((row) => [row.clientId, row.userId]));
+		},
+		bindClient(conversationId: string, clientId: number, userId: string | null): void {
+			bind.run({ conversationId, clientId, userId });
+		}
+	};
+}
+export type DocumentLog = ReturnType<typeof prepareDocumentLog>;

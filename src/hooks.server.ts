@@ -1,0 +1,52 @@
+import type { Handle } from '@sveltejs/kit';
+import { sequence } from '@sveltejs/kit/hooks';
+import { deleteSessionCookie, secureCookies, setSessionCookie } from '$lib/server/cookies';
+import { errorResponse } from '$lib/server/errors';
+import { isAllowedOrigin } from '$lib/server/origin';
+import { getRuntime } from '$lib/server/runtime';
+import { SESSION_COOKIE, validateSessionToken } from '$lib/server/session';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * JSON endpoints authenticated by cookie need their own cross-site check: SvelteKit's covers form
+ * content types only. Bearer-token requests carry no ambient credentials and are exempt.
+ */
+const originCheck: Handle = async ({ event, resolve }) => {
+	const { request, url } = event;
+	if (url.pathname.startsWith('/api/') && !SAFE_METHODS.has(request.method) && !request.headers.has('authorization')) {
+		const origin = request.headers.get('origin');
+		const site = request.headers.get('sec-fetch-site');
+		const allowed = origin
+			? isAllowedOrigin(origin, url.host, getRuntime().config.allowedOrigins)
+			: site === null || site === 'same-origin' || site === 'none';
+		if (!allowed) return errorResponse(403, 'cross-site-request', 'This origin may not call the API with cookies.');
+	}
+	return resolve(event);
+};
+
+const auth: Handle = async ({ event, resolve }) => {
+	const { db, config } = getRuntime();
+	event.locals.user = null;
+	event.locals.session = null;
+	const header = event.request.headers.get('authorization');
+	if (header !== null) {
+		const match = /^Bearer\s+(\S{1,128})$/i.exec(header);
+		const result = match?.[1] ? validateSessionToken(db, match[1], config.sessionDays) : null;
+		if (!result?.user) return errorResponse(401, 'invalid-token', 'The bearer token is invalid or expired.');
+		event.locals.user = result.user;
+		event.locals.session = result.session;
+		return resolve(event);
+	}
+	const token = event.cookies.get(SESSION_COOKIE);
+	if (token) {
+		const { session, user } = validateSessionToken(db, token, config.sessionDays);
+		if (session) setSessionCookie(event.cookies, token, session.expiresAt, secureCookies(event.url));
+		else deleteSessionCookie(event.cookies, secureCookies(event.url));
+		event.locals.user = user;
+		event.locals.session = session;
+	}
+	return resolve(event);
+};
+
+export const handle = sequence(originCheck, auth);

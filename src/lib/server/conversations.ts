@@ -1,0 +1,233 @@
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { ulid } from 'ulid';
+import type { Db } from './db/index.ts';
+import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
+import { ApiError, forbidden, notFound } from './errors.ts';
+import { getMessage, type MessageDto } from './messages.ts';
+import { getUsersByUsernames, toPublicUser, type PublicUser } from './users.ts';
+
+export interface MemberDto extends PublicUser {
+	role: 'owner' | 'member';
+}
+
+export interface ConversationDto {
+	id: string;
+	kind: 'direct' | 'group';
+	title: string | null;
+	members: MemberDto[];
+}
+
+export interface ConversationSummary extends ConversationDto {
+	lastMessage: MessageDto | null;
+	unreadCount: number;
+	updatedAt: number;
+}
+
+export type Access = 'member' | 'not-found' | 'not-a-member';
+
+export function checkAccess(db: Db, conversationId: string, userId: string): Access {
+	const row = db
+		.select({ userId: members.userId })
+		.from(conversations)
+		.leftJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, userId)))
+		.where(eq(conversations.id, conversationId))
+		.get();
+	if (!row) return 'not-found';
+	return row.userId ? 'member' : 'not-a-member';
+}
+
+/** The conversation, if `userId` may see it; 404 when it does not exist, 403 when not a member. */
+export function requireMembership(db: Db, conversationId: string, userId: string): void {
+	const access = checkAccess(db, conversationId, userId);
+	if (access === 'not-found') throw notFound('Conversation');
+	if (access === 'not-a-member') throw forbidden('You are not a member of this conversation.');
+}
+
+/** A prepared membership test for hot paths (every accepted update). */
+export function prepareMembershipCheck(db: Db): (conversationId: string, userId: string) => boolean {
+	const stmt = db
+		.select({ one: sql<number>`1` })
+		.from(members)
+		.where(and(eq(members.conversationId, sql.placeholder('conversationId')), eq(members.userId, sql.placeholder('userId'))))
+		.prepare();
+	return (conversationId, userId) => stmt.get({ conversationId, userId }) !== undefined;
+}
+
+function findUsers(db: Db, usernames: string[], me: User): User[] {
+	const wanted = [...new Set(usernames)].filter((name) => name !== me.username);
+	const found = getUsersByUsernames(db, wanted);
+	const missing = wanted.filter((name) => !found.some((user) => user.username === name));
+	if (missing.length > 0) throw new ApiError(404, 'user-not-found', `No user named ${missing.map((m) => `"${m}"`).join(', ')}.`);
+	return found;
+}
+
+/** Gets or creates the direct conversation of a pair; the same pair never gets two. */
+export function openDirectConversation(db: Db, me: User, username: string): { conversation: ConversationDto; created: boolean } {
+	if (username === me.username) {
+		throw new ApiError(400, 'invalid-request', 'A direct conversation needs another user.');
+	}
+	const [other] = findUsers(db, [username], me);
+	if (!other) throw new ApiError(404, 'user-not-found', `No user named "${username}".`);
+	const directKey = [me.id, other.id].sort().join(':');
+	return db.transaction((tx) => {
+		const existing = tx.select().from(conversations).where(eq(conversations.directKey, directKey)).get();
+		if (existing) return { conversation: conversationDto(tx as unknown as Db, existing), created: false };
+		const now = Date.now();
+		const conversation: Conversation = {
+			id: ulid(),
+			kind: 'direct',
+			title: null,
+			directKey,
+			createdBy: me.id,
+			createdAt: now,
+			updatedAt: now,
+			lastSeq: 0
+		};
+		tx.insert(conversations).values(conversation).run();
+		tx.insert(members)
+			.values([me, other].map((user) => ({ conversationId: conversation.id, userId: user.id, role: 'member' as const, joinedAt: now })))
+			.run();
+		return { conversation: conversationDto(tx as unknown as Db, conversation), created: true };
+	});
+}
+
+export function createGroupConversation(db: Db, me: User, usernames: string[], title: string): ConversationDto {
+	const others = findUsers(db, usernames, me);
+	const now = Date.now();
+	const conversation: Conversation = {
+		id: ulid(),
+		kind: 'group',
+		title,
+		directKey: null,
+		createdBy: me.id,
+		createdAt: now,
+		updatedAt: now,
+		lastSeq: 0
+	};
+	db.transaction((tx) => {
+		tx.insert(conversations).values(conversation).run();
+		tx.insert(members)
+			.values([
+				{ conversationId: conversation.id, userId: me.id, role: 'owner' as const, joinedAt: now },
+				...others.map((user) => ({ conversationId: conversation.id, userId: user.id, role: 'member' as const, joinedAt: now }))
+			])
+			.run();
+	});
+	return conversationDto(db, conversation);
+}
+
+function membersOf(db: Db, conversationIds: string[]): Map<string, MemberDto[]> {
+	const rows = db
+		.select({ conversationId: members.conversationId, role: members.role, id: users.id, username: users.username, displayName: users.displayName })
+		.from(members)
+		.innerJoin(users, eq(users.id, members.userId))
+		.where(inArray(members.conversationId, conversationIds))
+		.orderBy(members.joinedAt, users.username)
+		.all();
+	const byConversation = new Map<string, MemberDto[]>();
+	for (const { conversationId, role, ...user } of rows) {
+		const list = byConversation.get(conversationId) ?? [];
+		list.push({ ...toPublicUser(user), role });
+		byConversation.set(conversationId, list);
+	}
+	return byConversation;
+}
+
+export function conversationDto(db: Db, conversation: Conversation): ConversationDto {
+	return {
+		id: conversation.id,
+		kind: conversation.kind,
+		title: conversation.title,
+		members: membersOf(db, [conversation.id]).get(conversation.id) ?? []
+	};
+}
+
+export function getConversation(db: Db, conversationId: string): Conversation | undefined {
+	return db.select().from(conversations).where(eq(conversations.id, conversationId)).get();
+}
+
+/** My conversations, most recent activity first, each with its last message and my unread count. */
+export function listConversations(db: Db, userId: string): ConversationSummary[] {
+	const rows = db
+		.select({
+			conversation: conversations,
+			unreadCount: sql<number>`(
+				select count(*) from ${messages}
+				where ${messages.conversationId} = ${conversations.id}
+					and ${messages.seq} > ${members.readSeq}
+					and ${messages.authorId} != ${userId}
+					and ${messages.deletedAt} is null)`,
+			lastMessageId: sql<string | null>`(
+				select ${messages.id} from ${messages}
+				where ${messages.conversationId} = ${conversations.id}
+				order by ${messages.seq} desc limit 1)`
+		})
+		.from(members)
+		.innerJoin(conversations, eq(conversations.id, members.conversationId))
+		.where(eq(members.userId, userId))
+		.orderBy(desc(conversations.updatedAt), desc(conversations.id))
+		.all();
+	const memberLists = membersOf(db, rows.map((row) => row.conversation.id));
+	return rows.map(({ conversation, unreadCount, lastMessageId }) => ({
+		id: conversation.id,
+		kind: conversation.kind,
+		title: conversation.title,
+		members: memberLists.get(conversation.id) ?? [],
+		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
+		unreadCount,
+		updatedAt: conversation.updatedAt
+	}));
+}
+
+export function addGroupMembers(db: Db, me: User, conversationId: string, usernames: string[]): ConversationDto {
+	const conversation = requireGroupOwner(db, me, conversationId);
+	const now = Date.now();
+	const others = findUsers(db, usernames, me);
+	if (others.length > 0) {
+		db.insert(members)
+			.values(others.map((user) => ({ conversationId, userId: user.id, role: 'member' as const, joinedAt: now })))
+			.onConflictDoNothing()
+			.run();
+	}
+	return conversationDto(db, conversation);
+}
+
+/** The owner removes anyone; anyone may remove themselves (leave). Returns the removed user's id. */
+export function removeGroupMember(db: Db, me: User, conversationId: string, username: string): string {
+	requireMembership(db, conversationId, me.id);
+	const conversation = getConversation(db, conversationId);
+	if (!conversation || conversation.kind !== 'group') {
+		throw new ApiError(400, 'not-a-group', 'Members can only be removed from group conversations.');
+	}
+	const [target] = username === me.username ? [me] : getUsersByUsernames(db, [username]);
+	if (!target) throw new ApiError(404, 'user-not-found', `No user named "${username}".`);
+	if (target.id !== me.id && !isOwner(db, conversationId, me.id)) {
+		throw forbidden('Only the owner can remove other members.');
+	}
+	const removed = db
+		.delete(members)
+		.where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id)))
+		.returning({ userId: members.userId })
+		.all();
+	if (removed.length === 0) throw new ApiError(404, 'not-a-member', `"${username}" is not a member.`);
+	return target.id;
+}
+
+function isOwner(db: Db, conversationId: string, userId: string): boolean {
+	const row = db
+		.select({ role: members.role })
+		.from(members)
+		.where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
+		.get();
+	return row?.role === 'owner';
+}
+
+function requireGroupOwner(db: Db, me: User, conversationId: string): Conversation {
+	requireMembership(db, conversationId, me.id);
+	const conversation = getConversation(db, conversationId);
+	if (!conversation || conversation.kind !== 'group') {
+		throw new ApiError(400, 'not-a-group', 'Members can only be added to group conversations.');
+	}
+	if (!isOwner(db, conversationId, me.id)) throw forbidden('Only the owner can add members.');
+	return conversation;
+}

@@ -1,0 +1,148 @@
+import { sql } from 'drizzle-orm';
+import {
+	blob,
+	index,
+	integer,
+	primaryKey,
+	sqliteTable,
+	text,
+	uniqueIndex
+} from 'drizzle-orm/sqlite-core';
+
+export const users = sqliteTable('users', {
+	id: text('id').primaryKey(),
+	username: text('username').notNull().unique(),
+	displayName: text('display_name').notNull(),
+	passwordHash: text('password_hash').notNull(),
+	createdAt: integer('created_at').notNull()
+});
+
+export const sessions = sqliteTable(
+	'sessions',
+	{
+		/** SHA-256 of the token, hex; the token itself is never stored. */
+		id: text('id').primaryKey(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		kind: text('kind', { enum: ['cookie', 'bearer'] }).notNull(),
+		expiresAt: integer('expires_at').notNull()
+	},
+	(t) => [index('sessions_user_idx').on(t.userId)]
+);
+
+export const conversations = sqliteTable(
+	'conversations',
+	{
+		id: text('id').primaryKey(),
+		kind: text('kind', { enum: ['direct', 'group'] }).notNull(),
+		title: text('title'),
+		/** For direct conversations: the two user ids, sorted, joined by ':'. Unique, so a pair never gets two. */
+		directKey: text('direct_key').unique(),
+		createdBy: text('created_by')
+			.notNull()
+			.references(() => users.id),
+		createdAt: integer('created_at').notNull(),
+		/** Last activity (creation or the newest accepted message), ms. */
+		updatedAt: integer('updated_at').notNull(),
+		/** Highest sequence number given to a message here. */
+		lastSeq: integer('last_seq').notNull().default(0)
+	},
+	(t) => [index('conversations_updated_idx').on(t.updatedAt)]
+);
+
+export const members = sqliteTable(
+	'members',
+	{
+		conversationId: text('conversation_id')
+			.notNull()
+			.references(() => conversations.id, { onDelete: 'cascade' }),
+		userId: text('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		role: text('role', { enum: ['owner', 'member'] }).notNull(),
+		joinedAt: integer('joined_at').notNull(),
+		/** Messages with seq ≤ readSeq count as read by this member. */
+		readSeq: integer('read_seq').notNull().default(0)
+	},
+	(t) => [
+		primaryKey({ columns: [t.conversationId, t.userId] }),
+		index('members_user_idx').on(t.userId)
+	]
+);
+
+/** One row per message, flattened from the conversation documents as the server accepts them. */
+export const messages = sqliteTable(
+	'messages',
+	{
+		conversationId: text('conversation_id')
+			.notNull()
+			.references(() => conversations.id, { onDelete: 'cascade' }),
+		id: text('id').notNull(),
+		seq: integer('seq').notNull(),
+		authorId: text('author_id')
+			.notNull()
+			.references(() => users.id),
+		body: text('body').notNull(),
+		/** The author's clock, ms: display only. */
+		createdAt: integer('created_at').notNull(),
+		/** The server's clock when it accepted the message, ms. */
+		receivedAt: integer('received_at').notNull(),
+		editedAt: integer('edited_at'),
+		deletedAt: integer('deleted_at')
+	},
+	(t) => [
+		primaryKey({ columns: [t.conversationId, t.id] }),
+		uniqueIndex('messages_conversation_seq_idx').on(t.conversationId, t.seq)
+	]
+);
+
+/** The compacted state of each conversation document. */
+export const docSnapshots = sqliteTable('doc_snapshots', {
+	conversationId: text('conversation_id')
+		.primaryKey()
+		.references(() => conversations.id, { onDelete: 'cascade' }),
+	state: blob('state', { mode: 'buffer' }).notNull(),
+	/** Id of the last doc_updates row folded into `state`. */
+	throughUpdateId: integer('through_update_id').notNull(),
+	updatedAt: integer('updated_at').notNull()
+});
+
+/** Accepted Yjs updates not yet folded into a snapshot, in the order they were accepted. */
+export const docUpdates = sqliteTable(
+	'doc_updates',
+	{
+		id: integer('id').primaryKey({ autoIncrement: true }),
+		conversationId: text('conversation_id')
+			.notNull()
+			.references(() => conversations.id, { onDelete: 'cascade' }),
+		update: blob('update', { mode: 'buffer' }).notNull(),
+		createdAt: integer('created_at')
+			.notNull()
+			.default(sql`(unixepoch() * 1000)`)
+	},
+	(t) => [index('doc_updates_conversation_idx').on(t.conversationId, t.id)]
+);
+
+/**
+ * Which user owns each Yjs clientID in a conversation: bound on first use, so later updates from
+ * that clientID (and deletions of its items) can only come from the same user. A null user is
+ * the server itself.
+ */
+export const docClients = sqliteTable(
+	'doc_clients',
+	{
+		conversationId: text('conversation_id')
+			.notNull()
+			.references(() => conversations.id, { onDelete: 'cascade' }),
+		clientId: integer('client_id').notNull(),
+		userId: text('user_id')
+	},
+	(t) => [primaryKey({ columns: [t.conversationId, t.clientId] })]
+);
+
+export type User = typeof users.$inferSelect;
+export type Session = typeof sessions.$inferSelect;
+export type Conversation = typeof conversations.$inferSelect;
+export type Member = typeof members.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;

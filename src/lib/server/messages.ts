@@ -1,0 +1,139 @@
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import type { Db } from './db/index.ts';
+import { conversations, messages, users, type MessageRow } from './db/schema.ts';
+import type { PublicUser } from './users.ts';
+
+export interface MessageDto {
+	id: string;
+	conversationId: string;
+	seq: number;
+	author: PublicUser;
+	body: string;
+	createdAt: number;
+	receivedAt: number;
+	editedAt: number | null;
+	deletedAt: number | null;
+}
+
+const messageColumns = {
+	row: messages,
+	author: { id: users.id, username: users.username, displayName: users.displayName }
+};
+
+function toDto({ row, author }: { row: MessageRow; author: PublicUser }): MessageDto {
+	return {
+		id: row.id,
+		conversationId: row.conversationId,
+		seq: row.seq,
+		author,
+		body: row.body,
+		createdAt: row.createdAt,
+		receivedAt: row.receivedAt,
+		editedAt: row.editedAt,
+		deletedAt: row.deletedAt
+	};
+}
+
+export function getMessage(db: Db, conversationId: string, id: string): MessageDto | undefined {
+	const row = db
+		.select(messageColumns)
+		.from(messages)
+		.innerJoin(users, eq(users.id, messages.authorId))
+		.where(and(eq(messages.conversationId, conversationId), eq(messages.id, id)))
+		.get();
+	return row && toDto(row);
+}
+
+export interface HistoryPage {
+	messages: MessageDto[];
+	/** Pass as `before` to get the page just older than this one; null at the start of history. */
+	nextCursor: number | null;
+}
+
+/** A page of history ordered by the server's sequence, oldest first, ending before `before`. */
+export function listHistory(db: Db, conversationId: string, before: number | null, limit: number): HistoryPage {
+	const rows = db
+		.select(messageColumns)
+		.from(messages)
+		.innerJoin(users, eq(users.id, messages.authorId))
+		.where(and(eq(messages.conversationId, conversationId), before === null ? undefined : lt(messages.seq, before)))
+		.orderBy(desc(messages.seq))
+		.limit(limit + 1)
+		.all();
+	const hasMore = rows.length > limit;
+	const page = rows.slice(0, limit).reverse().map(toDto);
+	return { messages: page, nextCursor: hasMore && page[0] ? page[0].seq : null };
+}
+
+export interface AcceptedMessage {
+	id: string;
+	authorId: string;
+	body: string;
+	createdAt: number;
+	editedAt?: number;
+}
+
+/**
+ * Writes of the flattened message table, prepared once per database: they run on every accepted
+ * update, inside the transaction that also logs the update.
+ */
+export function prepareMessageWrites(db: Db) {
+	const find = db
+		.select({ seq: messages.seq, authorId: messages.authorId })
+		.from(messages)
+		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
+		.prepare();
+	const bumpSeq = db
+		.update(conversations)
+		.set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: sql.placeholder('now') })
+		.where(eq(conversations.id, sql.placeholder('conversationId')))
+		.returning({ seq: conversations.lastSeq })
+		.prepare();
+	const insert = db
+		.insert(messages)
+		.values({
+			conversationId: sql.placeholder('conversationId'),
+			id: sql.placeholder('id'),
+			seq: sql.placeholder('seq'),
+			authorId: sql.placeholder('authorId'),
+			body: sql.placeholder('body'),
+			createdAt: sql.placeholder('createdAt'),
+			receivedAt: sql.placeholder('now')
+		})
+		.prepare();
+	const edit = db
+		.update(messages)
+		.set({ body: sql.placeholder('body'), editedAt: sql.placeholder('now'), deletedAt: null })
+		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
+		.prepare();
+	const remove = db
+		.update(messages)
+		.set({ body: '', deletedAt: sql.placeholder('now') })
+		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
+		.prepare();
+
+	return {
+		/** Inserts a new message with the next sequence number, or edits an existing one. Returns the new seq, if any. */
+		upsert(conversationId: string, message: AcceptedMessage, now: number): number | null {
+			const existing = find.get({ conversationId, id: message.id });
+			if (existing) {
+				if (existing.authorId !== message.authorId) throw new Error('message author changed');
+				edit.run({ conversationId, id: message.id, body: message.body, now });
+				return null;
+			}
+			const bumped = bumpSeq.get({ conversationId, now });
+			if (!bumped) throw new Error(`conversation ${conversationId} vanished`);
+			insert.run({ conversationId, ...message, seq: bumped.seq, now });
+			return bumped.seq;
+		},
+		/** Inserts a message unless its id is already there (then returns null). */
+		upsertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
+			if (find.get({ conversationId, id: message.id })) return null;
+			return this.upsert(conversationId, message, now);
+		},
+		remove(conversationId: string, id: string, now: number): void {
+			remove.run({ conversationId, id, now });
+		}
+	};
+}
+export type MessageWrites = ReturnType<typeof prepareMessageWrites>;

@@ -1,0 +1,43 @@
+import type { Db } from './db/index.ts';
+import type { MessageDto } from './messages.ts';
+
+/** What the sync server offers to HTTP routes: writes that must go through the live documents. */
+export interface Messaging {
+	/** Stores a message through the conversation document; `created` is false when the id was already there. */
+	send(input: {
+		conversationId: string;
+		authorId: string;
+		id: string;
+		body: string;
+		createdAt: number;
+	}): Promise<{ created: boolean; message: MessageDto }>;
+	/** Closes every open sync connection of this user to this conversation. */
+	revoke(conversationId: string, userId: string): void;
+}
+
+export interface RuntimeConfig {
+	sessionDays: number;
+	allowedOrigins: string[];
+	/** Set the Secure flag on cookies even when the request itself looks like plain http. */
+	secureCookies: boolean;
+}
+
+export interface Runtime {
+	db: Db;
+	config: RuntimeConfig;
+	messaging: Messaging;
+}
+
+// The SvelteKit build bundles its own copy of this module, so the process-wide value lives on globalThis.
+const KEY = Symbol.for('basement-chat.runtime');
+type Holder = { [KEY]?: Runtime };
+
+export function setRuntime(runtime: Runtime | undefined): void {
+	(globalThis as Holder)[KEY] = runtime;
+}
+
+export function getRuntime(): Runtime {
+	const runtime = (globalThis as Holder)[KEY];
+	if (!runtime) throw new Error('the server runtime is not started (start the app with server/index.ts)');
+	return runtime;
+}

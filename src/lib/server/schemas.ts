@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import {
+	DISPLAY_NAME_MAX,
+	GROUP_MAX_MEMBERS,
+	GROUP_TITLE_MAX,
+	MESSAGE_MAX_CHARS,
+	PASSWORD_MAX,
+	PASSWORD_MIN,
+	USERNAME_PATTERN,
+	isMessageId
+} from '$lib/shared/limits';
+
+/** Request bodies of the JSON API. */
+export const username = z
+	.string()
+	.regex(USERNAME_PATTERN, 'usernames are 3 to 32 characters: lowercase letters, digits and _');
+
+export const credentials = z.object({
+	username,
+	password: z.string().min(PASSWORD_MIN, `passwords have at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX)
+});
+
+export const signup = credentials.extend({
+	displayName: z.string().trim().min(1).max(DISPLAY_NAME_MAX).optional()
+});
+
+export const login = z.object({ username: z.string().max(64), password: z.string().max(PASSWORD_MAX) });
+
+export const newConversation = z.discriminatedUnion('kind', [
+	z.object({ kind: z.literal('direct'), members: z.array(username).length(1, 'a direct conversation has exactly one other member') }),
+	z.object({
+		kind: z.literal('group'),
+		members: z.array(username).min(1).max(GROUP_MAX_MEMBERS - 1),
+		title: z.string().trim().min(1, 'a group needs a title').max(GROUP_TITLE_MAX)
+	})
+]);
+
+export const newMembers = z.object({ members: z.array(username).min(1).max(GROUP_MAX_MEMBERS - 1) });
+
+export const newMessage = z.object({
+	id: z.string().refine(isMessageId, 'message ids are ULIDs or UUIDs').optional(),
+	// Length is checked after trimming, by checkMessageBody; this only bounds the request.
+	body: z.string().max(MESSAGE_MAX_CHARS * 4),
+	createdAt: z.number().finite().optional()
+});
+
+export const historyQuery = z.object({
+	before: z.coerce.number().int().positive().optional(),
+	limit: z.coerce.number().int().min(1).max(200).optional()
+});

@@ -1,0 +1,12 @@
+import { api } from '$lib/server/api';
+import { deleteSessionCookie, secureCookies } from '$lib/server/cookies';
+import { unauthenticated } from '$lib/server/errors';
+import { getRuntime } from '$lib/server/runtime';
+import { invalidateSession } from '$lib/server/session';
+
+export const POST = api(async (event) => {
+	if (!event.locals.session) throw unauthenticated();
+	invalidateSession(getRuntime().db, event.locals.session.id);
+	deleteSessionCookie(event.cookies, secureCookies(event.url));
+	return new Response(null, { status: 204 });
+});

@@ -1,0 +1,47 @@
+import { json } from '@sveltejs/kit';
+import { ulid } from 'ulid';
+import { api, readJson, requireUser } from '$lib/server/api';
+import { requireMembership } from '$lib/server/conversations';
+import { ApiError } from '$lib/server/errors';
+import { getMessage, listHistory } from '$lib/server/messages';
+import { getRuntime } from '$lib/server/runtime';
+import { historyQuery, newMessage } from '$lib/server/schemas';
+import { checkMessageBody, HISTORY_PAGE_DEFAULT } from '$lib/shared/limits';
+
+export const GET = api((event) => {
+	const user = requireUser(event);
+	const { db } = getRuntime();
+	requireMembership(db, event.params.id, user.id);
+	const query = historyQuery.safeParse(Object.fromEntries(event.url.searchParams));
+	if (!query.success) throw new ApiError(400, 'invalid-request', 'before is a positive sequence number; limit is 1 to 200.');
+	const { before, limit = HISTORY_PAGE_DEFAULT } = query.data;
+	return json(listHistory(db, event.params.id, before ?? null, limit));
+});
+
+/** Idempotent on the message id: the same id again returns the stored message, never a second copy. */
+export const POST = api(async (event) => {
+	const user = requireUser(event);
+	const { db, messaging } = getRuntime();
+	const conversationId = event.params.id;
+	requireMembership(db, conversationId, user.id);
+	const input = await readJson(event, newMessage);
+	const id = input.id ?? ulid();
+	const existing = getMessage(db, conversationId, id);
+	if (existing) {
+		if (existing.author.id !== user.id) throw new ApiError(409, 'id-conflict', 'Another message already has this id.');
+		return json({ message: existing }, { status: 200 });
+	}
+	const body = checkMessageBody(input.body);
+	if (!body.ok) {
+		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
+		throw new ApiError(400, body.code, text);
+	}
+	const { created, message } = await messaging.send({
+		conversationId,
+		authorId: user.id,
+		id,
+		body: body.body,
+		createdAt: input.createdAt ?? Date.now()
+	});
+	return json({ message }, { status: created ? 201 : 200 });
+});

@@ -1,0 +1,5 @@
+import { json } from '@sveltejs/kit';
+import { api, requireUser } from '$lib/server/api';
+import { toPublicUser } from '$lib/server/users';
+
+export const GET = api((event) => json({ user: toPublicUser(requireUser(event)) }));

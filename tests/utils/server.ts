@@ -1,0 +1,178 @@
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { startApp, type App } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { conversationDocName, decodeServerStateless, type ServerStateless } from '../../src/lib/shared/protocol.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export function tempDataDir(): { dir: string; remove(): void } {
+	const dir = mkdtempSync(join(tmpdir(), 'chat-test-'));
+	return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestServer {
+	url: string;
+	wsUrl: string;
+	app: App;
+	close(): Promise<void>;
+}
+
+/** The real app in this process, on port 0, with its SQLite file in `dataDir`. */
+export async function startTestServer(dataDir: string, env: Record<string, string> = {}): Promise<TestServer> {
+	const app = await startApp(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env }));
+	return { url: app.url, wsUrl: app.url.replace('http', 'ws') + '/sync', app, close: () => app.close() };
+}
+
+export interface ServerProcess {
+	url: string;
+	wsUrl: string;
+	child: ChildProcess;
+	/** Resolves with the exit code (or signal) once the process is gone. */
+	exited: Promise<number | string | null>;
+	kill(signal: NodeJS.Signals): Promise<number | string | null>;
+}
+
+/** The real app as its own process (`npm start`'s entry), for kill -9 and restarts. */
+export function spawnServer(dataDir: string): Promise<ServerProcess> {
+	const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+		cwd: ROOT,
+		env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+	let output = '';
+	return new Promise((resolve, reject) => {
+		const onData = (chunk: Buffer) => {
+			output += chunk.toString();
+			const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+			if (!match?.[1]) return;
+			child.stdout?.off('data', onData);
+			const url = match[1];
+			resolve({
+				url,
+				wsUrl: url.replace('http', 'ws') + '/sync',
+				child,
+				exited,
+				kill(signal) {
+					child.kill(signal);
+					return exited;
+				}
+			});
+		};
+		child.stdout?.on('data', onData);
+		child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+		void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
+	});
+}
+
+export interface Account {
+	id: string;
+	username: string;
+	token: string;
+}
+
+let counter = 0;
+export function uniqueName(prefix = 'user'): string {
+	counter += 1;
+	return `${prefix}_${process.pid % 10000}_${counter}`;
+}
+
+export async function api<T = unknown>(
+	url: string,
+	path: string,
+	options: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {}
+): Promise<{ status: number; body: T; headers: Headers }> {
+	const headers: Record<string, string> = { ...options.headers };
+	if (options.token) headers.authorization = `Bearer ${options.token}`;
+	if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+	const response = await fetch(url + path, {
+		method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+		headers,
+		body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body)
+	});
+	const text = await response.text();
+	return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers };
+}
+
+/** Signs up a fresh user and returns a bearer token for it. */
+export async function createAccount(url: string, username = uniqueName()): Promise<Account> {
+	const password = 'correct horse battery';
+	const signup = await api<{ user: { id: string } }>(url, '/api/auth/signup', { body: { username, password } });
+	if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.body)}`);
+	const token = await api<{ token: string }>(url, '/api/auth/tokens', { body: { username, password } });
+	return { id: signup.body.user.id, username, token: token.body.token };
+}
+
+export async function createConversation(url: string, owner: Account, others: Account[], title = 'Study group'): Promise<string> {
+	const body =
+		others.length === 1 && title === ''
+			? { kind: 'direct', members: [others[0]!.username] }
+			: { kind: 'group', members: others.map((o) => o.username), title };
+	const response = await api<{ conversation: { id: string } }>(url, '/api/conversations', { token: owner.token, body });
+	if (response.status !== 201) throw new Error(`create conversation failed: ${JSON.stringify(response.body)}`);
+	return response.body.conversation.id;
+}
+
+export interface SyncClient {
+	doc: Y.Doc;
+	provider: HocuspocusProvider;
+	socket: HocuspocusProviderWebsocket;
+	/** Reasons given by the server: auth failures and closes. */
+	refusals: string[];
+	/** `update-refused` stateless messages received. */
+	rejected: ServerStateless[];
+	synced: Promise<void>;
+	destroy(): void;
+}
+
+/** A real Hocuspocus provider in Node (ws polyfill), like a bot or a second device. */
+export function connectClient(wsUrl: string, conversationId: string, token: string, doc = new Y.Doc()): SyncClient {
+	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+	const refusals: string[] = [];
+	const rejected: ServerStateless[] = [];
+	let markSynced: () => void = () => {};
+	const synced = new Promise<void>((resolve) => (markSynced = resolve));
+	const provider = new HocuspocusProvider({
+		websocketProvider: socket,
+		name: conversationDocName(conversationId),
+		document: doc,
+		token,
+		onSynced: () => markSynced(),
+		onAuthenticationFailed: ({ reason }) => refusals.push(reason),
+		onClose: ({ event }) => {
+			if (event.reason) refusals.push(event.reason);
+		},
+		onStateless: ({ payload }) => {
+			const message = decodeServerStateless(payload);
+			if (message) rejected.push(message);
+		}
+	});
+	provider.attach();
+	return {
+		doc,
+		provider,
+		socket,
+		refusals,
+		rejected,
+		synced,
+		destroy() {
+			provider.destroy();
+			socket.destroy();
+		}
+	};
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+	const start = Date.now();
+	while (!check()) {
+		if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
