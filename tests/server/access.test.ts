@@ -1,0 +1,191 @@
+import * as encoding from 'lib0/encoding';
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { messagesMap, orderedMessages, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { CloseReason, conversationDocName } from '../../src/lib/shared/protocol.ts';
+import {
+	api,
+	connectClient,
+	createAccount,
+	createConversation,
+	startTestServer,
+	tempDataDir,
+	waitFor,
+	type Account,
+	type TestServer
+} from '../utils/server.ts';
+
+type History = { messages: Array<{ id: string; body: string }> };
+
+/** A raw socket speaking Hocuspocus frames, for what a well-behaved provider would never send. */
+async function rawClient(wsUrl: string, docName: string, token: string, headers: Record<string, string> = {}) {
+	const ws = new WebSocket(wsUrl, { headers });
+	const frames: Uint8Array[] = [];
+	const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+		ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))
+	);
+	ws.on('message', (data: Buffer) => frames.push(new Uint8Array(data)));
+	await new Promise<void>((resolve, reject) => {
+		ws.once('open', () => resolve());
+		ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+		ws.once('error', reject);
+	});
+	const frame = (write: (e: encoding.Encoder) => void) => {
+		const e = encoding.createEncoder();
+		encoding.writeVarString(e, docName);
+		write(e);
+		return encoding.toUint8Array(e);
+	};
+	ws.send(frame((e) => (encoding.writeVarUint(e, 2), encoding.writeVarUint(e, 0), encoding.writeVarString(e, token))));
+	await waitFor(() => frames.length > 0, 5000, 'the auth reply');
+	/** The CLOSE frame's reason, if the server closed this document. */
+	const closeReason = () => {
+		for (const f of frames) {
+			const text = Buffer.from(f).toString('latin1');
+			for (const reason of Object.values(CloseReason)) if (text.includes(reason)) return reason;
+		}
+		return null;
+	};
+	return { ws, frame, closed, closeReason };
+}
+
+describe('access and frames', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let alice: Account;
+	let bob: Account;
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		alice = await createAccount(server.url);
+		bob = await createAccount(server.url);
+	});
+	afterAll(async () => {
+		await server.close();
+		data.remove();
+	});
+
+	it('[ACCESS-3] a removed member’s open connection closes within a second, and their offline updates are refused', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Revocable');
+		const b = connectClient(server.wsUrl, conversationId, bob.token);
+		await b.synced;
+		const removedAt = Date.now();
+		const removal = await api(server.url, `/api/conversations/${conversationId}/members/${bob.username}`, { method: 'DELETE', token: alice.token });
+		expect(removal.status).toBe(204);
+		await waitFor(() => b.refusals.includes(CloseReason.MembershipRevoked), 1000, 'the revocation');
+		expect(Date.now() - removedAt).toBeLessThan(1000);
+
+		// Written while cut off, sent when the socket comes back: refused, never stored.
+		const queued = ulid();
+		writeMessage(b.doc, { id: queued, author: bob.id, body: 'queued offline' });
+		b.destroy();
+		const back = connectClient(server.wsUrl, conversationId, bob.token, b.doc);
+		await waitFor(() => back.refusals.includes(CloseReason.NotAMember), 5000, 'the refusal on reconnect');
+		back.destroy();
+		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token });
+		expect(history.body.messages.map((m) => m.id)).not.toContain(queued);
+
+		const gone = await api(server.url, `/api/conversations/${conversationId}/messages`, { token: bob.token });
+		expect(gone.status).toBe(403);
+	});
+
+	it('[ACCESS-3] only the owner removes others; anyone may leave', async () => {
+		const carol = await createAccount(server.url);
+		const conversationId = await createConversation(server.url, alice, [bob, carol], 'Owners');
+		const notOwner = await api<{ error: { code: string } }>(server.url, `/api/conversations/${conversationId}/members/${carol.username}`, {
+			method: 'DELETE',
+			token: bob.token
+		});
+		expect([notOwner.status, notOwner.body.error.code]).toEqual([403, 'forbidden']);
+		const leave = await api(server.url, `/api/conversations/${conversationId}/members/${bob.username}`, { method: 'DELETE', token: bob.token });
+		expect(leave.status).toBe(204);
+		const direct = await createConversation(server.url, alice, [carol], '');
+		const fixed = await api<{ error: { code: string } }>(server.url, `/api/conversations/${direct}/members/${carol.username}`, {
+			method: 'DELETE',
+			token: alice.token
+		});
+		expect([fixed.status, fixed.body.error.code]).toEqual([400, 'not-a-group']);
+	});
+
+	it('[ONCE-2] a message written offline is delivered once on reconnect, even when two devices carry it', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Offline');
+		const phone = connectClient(server.wsUrl, conversationId, alice.token);
+		const reader = connectClient(server.wsUrl, conversationId, bob.token);
+		await Promise.all([phone.synced, reader.synced]);
+		phone.socket.disconnect();
+		const ids = [ulid(), ulid(), ulid()];
+		for (const id of ids) writeMessage(phone.doc, { id, author: alice.id, body: `offline ${id}` });
+		// A laptop of the same user holds the same pending messages (as a second tab would).
+		const laptopDoc = new Y.Doc();
+		Y.applyUpdate(laptopDoc, Y.encodeStateAsUpdate(phone.doc));
+		const laptop = connectClient(server.wsUrl, conversationId, alice.token, laptopDoc);
+		await phone.socket.connect();
+		await waitFor(() => ids.every((id) => seqMap(reader.doc).has(id)), 5000, 'delivery');
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(orderedMessages(reader.doc).map((m) => m.id)).toEqual(ids.slice().sort());
+		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: bob.token });
+		expect(history.body.messages.map((m) => m.id)).toEqual(orderedMessages(reader.doc).map((m) => m.id));
+		expect(phone.refusals.concat(laptop.refusals)).toEqual([]);
+		for (const c of [phone, laptop, reader]) c.destroy();
+	});
+
+	it('[ACCESS-4] a browser socket from a foreign Origin is refused at the upgrade', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Origins');
+		await expect(rawClient(server.wsUrl, conversationDocName(conversationId), alice.token, { origin: 'https://evil.example' })).rejects.toThrow(
+			'upgrade refused: 403'
+		);
+		const same = await rawClient(server.wsUrl, conversationDocName(conversationId), alice.token, { origin: server.url });
+		expect(same.closeReason()).toBeNull();
+		same.ws.close();
+	});
+
+	it('[FRAME-1] broadcast-stateless frames are not relayed; the document is closed with a reason', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Frames');
+		const listener = connectClient(server.wsUrl, conversationId, bob.token);
+		const stateless: string[] = [];
+		listener.provider.on('stateless', ({ payload }: { payload: string }) => stateless.push(payload));
+		await listener.synced;
+		const raw = await rawClient(server.wsUrl, conversationDocName(conversationId), alice.token);
+		raw.ws.send(raw.frame((e) => (encoding.writeVarUint(e, 6), encoding.writeVarString(e, 'spoofed'))));
+		await waitFor(() => raw.closeReason() !== null, 5000, 'the close');
+		expect(raw.closeReason()).toBe(CloseReason.BroadcastNotAllowed);
+		expect(stateless).toEqual([]);
+		raw.ws.close();
+		listener.destroy();
+	});
+
+	it('[FRAME-1] malformed frames close the document with malformed-message; garbage closes the socket', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Garbage');
+		const raw = await rawClient(server.wsUrl, conversationDocName(conversationId), alice.token);
+		raw.ws.send(raw.frame((e) => (encoding.writeVarUint(e, 0), encoding.writeVarUint(e, 2), encoding.writeVarUint(e, 9999))));
+		await waitFor(() => raw.closeReason() !== null, 5000, 'the close');
+		expect(raw.closeReason()).toBe(CloseReason.MalformedMessage);
+		raw.ws.close();
+
+		const unknownType = await rawClient(server.wsUrl, conversationDocName(conversationId), alice.token);
+		unknownType.ws.send(unknownType.frame((e) => encoding.writeVarUint(e, 42)));
+		await waitFor(() => unknownType.closeReason() !== null, 5000, 'the close');
+		expect(unknownType.closeReason()).toBe(CloseReason.MalformedMessage);
+		unknownType.ws.close();
+
+		const garbage = new WebSocket(server.wsUrl);
+		await new Promise((resolve) => garbage.once('open', resolve));
+		garbage.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+		expect((await new Promise<number>((resolve) => garbage.once('close', (code) => resolve(code))))).toBe(4401);
+		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token });
+		expect(history.body.messages).toEqual([]);
+	});
+
+	it('[FRAME-1] a frame over 1 MiB closes the socket with 1009 and stores nothing', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Big');
+		const raw = await rawClient(server.wsUrl, conversationDocName(conversationId), alice.token);
+		raw.ws.send(new Uint8Array(1024 * 1024 + 10));
+		expect((await raw.closed).code).toBe(1009);
+		const c = connectClient(server.wsUrl, conversationId, alice.token);
+		await c.synced;
+		expect(messagesMap(c.doc).size).toBe(0);
+		c.destroy();
+	});
+});
