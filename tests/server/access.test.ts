@@ -124,7 +124,7 @@ describe('access and frames', () => {
 		await phone.socket.connect();
 		await waitFor(() => ids.every((id) => seqMap(reader.doc).has(id)), 5000, 'delivery');
 		await new Promise((resolve) => setTimeout(resolve, 100));
-		expect(orderedMessages(reader.doc).map((m) => m.id)).toEqual(ids.slice().sort());
+		expect(orderedMessages(reader.doc).map((m) => m.id)).toEqual(ids);
 		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: bob.token });
 		expect(history.body.messages.map((m) => m.id)).toEqual(orderedMessages(reader.doc).map((m) => m.id));
 		expect(phone.refusals.concat(laptop.refusals)).toEqual([]);
