@@ -1,5 +1,6 @@
 import { sveltekit } from '@sveltejs/kit/vite';
-import { defineConfig, type Plugin } from 'vite';
+import type { Plugin } from 'vite';
+import { defineConfig } from 'vitest/config';
 import { loadConfig } from './server/config.ts';
 import { startCore } from './server/core.ts';
 import { attachSync } from './server/sync/attach.ts';

@@ -85,7 +85,7 @@ export function prepareMessageWrites(db: Db) {
 		.prepare();
 	const bumpSeq = db
 		.update(conversations)
-		.set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: sql.placeholder('now') })
+		.set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: sql`${sql.placeholder('now')}` })
 		.where(eq(conversations.id, sql.placeholder('conversationId')))
 		.returning({ seq: conversations.lastSeq })
 		.prepare();
@@ -103,12 +103,12 @@ export function prepareMessageWrites(db: Db) {
 		.prepare();
 	const edit = db
 		.update(messages)
-		.set({ body: sql.placeholder('body'), editedAt: sql.placeholder('now'), deletedAt: null })
+		.set({ body: sql`${sql.placeholder('body')}`, editedAt: sql`${sql.placeholder('now')}`, deletedAt: null })
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 	const remove = db
 		.update(messages)
-		.set({ body: '', deletedAt: sql.placeholder('now') })
+		.set({ body: '', deletedAt: sql`${sql.placeholder('now')}` })
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 

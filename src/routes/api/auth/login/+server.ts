@@ -1,3 +1,4 @@
+import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson } from '$lib/server/api';
 import { secureCookies, setSessionCookie } from '$lib/server/cookies';
@@ -7,7 +8,7 @@ import { login } from '$lib/server/schemas';
 import { createSession, generateSessionToken, invalidateSession } from '$lib/server/session';
 import { authenticateUser, toPublicUser } from '$lib/server/users';
 
-export const POST = api(async (event) => {
+export const POST: RequestHandler = api(async (event) => {
 	const input = await readJson(event, login);
 	const { db, config } = getRuntime();
 	const user = await authenticateUser(db, input.username, input.password);

@@ -1,10 +1,11 @@
+import type { RequestHandler } from './$types';
 import { api } from '$lib/server/api';
 import { deleteSessionCookie, secureCookies } from '$lib/server/cookies';
 import { unauthenticated } from '$lib/server/errors';
 import { getRuntime } from '$lib/server/runtime';
 import { invalidateSession } from '$lib/server/session';
 
-export const POST = api(async (event) => {
+export const POST: RequestHandler = api(async (event) => {
 	if (!event.locals.session) throw unauthenticated();
 	invalidateSession(getRuntime().db, event.locals.session.id);
 	deleteSessionCookie(event.cookies, secureCookies(event.url));

@@ -1,3 +1,4 @@
+import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson } from '$lib/server/api';
 import { secureCookies, setSessionCookie } from '$lib/server/cookies';
@@ -6,7 +7,7 @@ import { signup } from '$lib/server/schemas';
 import { createSession, generateSessionToken } from '$lib/server/session';
 import { createUser, toPublicUser } from '$lib/server/users';
 
-export const POST = api(async (event) => {
+export const POST: RequestHandler = api(async (event) => {
 	const input = await readJson(event, signup);
 	const { db, config } = getRuntime();
 	const user = await createUser(db, input);

@@ -1,3 +1,4 @@
+import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson } from '$lib/server/api';
 import { ApiError } from '$lib/server/errors';
@@ -7,7 +8,7 @@ import { createSession, generateSessionToken } from '$lib/server/session';
 import { authenticateUser } from '$lib/server/users';
 
 /** A bearer token for bots, scripts and tests: `Authorization: Bearer <token>`, or the Hocuspocus token. */
-export const POST = api(async (event) => {
+export const POST: RequestHandler = api(async (event) => {
 	const input = await readJson(event, login);
 	const { db, config } = getRuntime();
 	const user = await authenticateUser(db, input.username, input.password);

@@ -1,3 +1,4 @@
+import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { ulid } from 'ulid';
 import { api, readJson, requireUser } from '$lib/server/api';
@@ -8,7 +9,7 @@ import { getRuntime } from '$lib/server/runtime';
 import { historyQuery, newMessage } from '$lib/server/schemas';
 import { checkMessageBody, HISTORY_PAGE_DEFAULT } from '$lib/shared/limits';
 
-export const GET = api((event) => {
+export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
 	const { db } = getRuntime();
 	requireMembership(db, event.params.id, user.id);
@@ -19,7 +20,7 @@ export const GET = api((event) => {
 });
 
 /** Idempotent on the message id: the same id again returns the stored message, never a second copy. */
-export const POST = api(async (event) => {
+export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const { db, messaging } = getRuntime();
 	const conversationId = event.params.id;

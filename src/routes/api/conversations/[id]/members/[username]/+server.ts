@@ -1,9 +1,10 @@
+import type { RequestHandler } from './$types';
 import { api, requireUser } from '$lib/server/api';
 import { removeGroupMember } from '$lib/server/conversations';
 import { getRuntime } from '$lib/server/runtime';
 
 /** Removes a member (or leaves); their open sync connections to the conversation close at once. */
-export const DELETE = api((event) => {
+export const DELETE: RequestHandler = api((event) => {
 	const user = requireUser(event);
 	const { db, messaging } = getRuntime();
 	const removedId = removeGroupMember(db, user, event.params.id, event.params.username);
