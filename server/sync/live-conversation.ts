@@ -1,9 +1,9 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites } from '../../src/lib/server/messages.ts';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
 import type { DocumentLog } from './document-log.ts';
-import { inspectUpdate, type ClientOwners, type Inspection } from './update-guard.ts';
+import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection } from './update-guard.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
 export const SERVER_ORIGIN = 'server';
@@ -17,9 +17,18 @@ export interface LiveDeps {
 	compactEvery: number;
 }
 
-export class NotAMemberError extends Error {}
+export type AcceptResult =
+	| Exclude<Inspection, { ok: true }>
+	| { ok: false; revoked: true }
+	| { ok: true; stored: boolean };
 
-export type AcceptResult = Exclude<Inspection, { ok: true }> | { ok: true; stored: boolean };
+interface Submission {
+	update: Uint8Array;
+	userId: string;
+	origin: unknown;
+	resolve(result: AcceptResult): void;
+	reject(error: unknown): void;
+}
 
 /**
  * The server side of one loaded conversation document. Every change reaches the document only
@@ -33,6 +42,7 @@ export class LiveConversation {
 	#loggedSinceSnapshot: number;
 	#compactScheduled = false;
 	#disposed = false;
+	#queue: Submission[] = [];
 
 	private constructor(
 		readonly conversationId: string,
@@ -57,38 +67,92 @@ export class LiveConversation {
 	}
 
 	/**
-	 * Checks a client's update, commits it with its message rows and sequence numbers, then applies
-	 * it. Refused updates touch nothing.
+	 * Queues a client's update. Updates that arrive together (within one turn of the event loop)
+	 * are checked in order, committed to SQLite in one transaction (one fsync), then applied in one
+	 * Yjs transaction, so members get one broadcast per batch and acknowledgements follow the commit.
 	 */
-	acceptClientUpdate(update: Uint8Array, userId: string, origin: unknown): AcceptResult {
-		const inspection = inspectUpdate(this.doc, update, userId, this.owners);
-		if (!inspection.ok) return inspection;
-		if (!inspection.hasNewContent) return { ok: true, stored: false };
+	submit(update: Uint8Array, userId: string, origin: unknown): Promise<AcceptResult> {
+		return new Promise((resolve, reject) => {
+			this.#queue.push({ update, userId, origin, resolve, reject });
+			if (this.#queue.length === 1) setImmediate(() => this.#flush());
+		});
+	}
 
-		const now = Date.now();
+	#flush(): void {
+		const batch = this.#queue;
+		this.#queue = [];
+		const results = new Map<Submission, AcceptResult>();
+		const accepted: Submission[] = [];
+		let serverUpdate: Uint8Array | null;
+		try {
+			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted));
+		} catch (error) {
+			for (const submission of batch) submission.reject(error);
+			return;
+		}
+		if (accepted.length > 0) {
+			Y.transact(
+				this.doc,
+				() => {
+					for (const submission of accepted) Y.applyUpdate(this.doc, submission.update);
+					if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
+				},
+				accepted[0]!.origin
+			);
+			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0));
+		}
+		for (const submission of batch) submission.resolve(results.get(submission)!);
+	}
+
+	/** Inside the transaction: checks each update against the document plus the ones before it, logs and flattens it. */
+	#storeBatch(batch: Submission[], results: Map<Submission, AcceptResult>, accepted: Submission[]): Uint8Array | null {
 		const { conversationId, deps } = this;
-		const serverUpdate = this.#commit(() => {
-			if (!deps.isMember(conversationId, userId)) throw new NotAMemberError();
+		const now = Date.now();
+		const pending = new PendingChanges();
+		const refusedOrigins = new Set<unknown>();
+		const members = new Map<string, boolean>();
+		const sequenced: Array<[string, number]> = [];
+		for (const submission of batch) {
+			const { update, userId, origin } = submission;
+			if (refusedOrigins.has(origin)) {
+				results.set(submission, { ok: false, code: RefusalCode.OutOfOrder, message: 'an earlier update was refused', messageIds: [] });
+				continue;
+			}
+			let member = members.get(userId);
+			if (member === undefined) members.set(userId, (member = deps.isMember(conversationId, userId)));
+			if (!member) {
+				results.set(submission, { ok: false, revoked: true });
+				refusedOrigins.add(origin);
+				continue;
+			}
+			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending);
+			if (!inspection.ok) {
+				results.set(submission, inspection);
+				refusedOrigins.add(origin);
+				continue;
+			}
+			if (!inspection.hasNewContent) {
+				results.set(submission, { ok: true, stored: false });
+				continue;
+			}
 			deps.log.append(conversationId, update, now);
-			for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
-			const sequenced: Array<[string, number]> = [];
+			for (const client of inspection.newClients) {
+				deps.log.bindClient(conversationId, client, userId);
+				this.owners.set(client, userId);
+			}
 			for (const value of inspection.upserts.values()) {
 				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
 				if (seq !== null) sequenced.push([value.id, seq]);
 			}
 			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
-			if (sequenced.length === 0) return null;
-			return this.#serverWrite(now, (writer) => {
-				const seqMap = writer.getMap<number>(DOC_SEQ);
-				for (const [id, seq] of sequenced) seqMap.set(id, seq);
-			});
+			accepted.push(submission);
+			results.set(submission, { ok: true, stored: true });
+		}
+		if (sequenced.length === 0) return null;
+		return this.#serverWrite(now, (writer) => {
+			const seqMap = writer.getMap<number>(DOC_SEQ);
+			for (const [id, seq] of sequenced) seqMap.set(id, seq);
 		});
-		for (const client of inspection.newClients) this.owners.set(client, userId);
-
-		Y.applyUpdate(this.doc, update, origin);
-		if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
-		this.#noteLogged(serverUpdate ? 2 : 1);
-		return { ok: true, stored: true };
 	}
 
 	/**

@@ -14,7 +14,7 @@ import {
 } from '../../src/lib/shared/protocol.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { awarenessClientIds, decodeFrame, MalformedFrameError } from './frame.ts';
-import { LiveConversation, NotAMemberError, type LiveDeps } from './live-conversation.ts';
+import { LiveConversation, type LiveDeps } from './live-conversation.ts';
 
 export interface SyncUser {
 	id: string;
@@ -127,14 +127,10 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 					return;
 				}
 				case 'update': {
-					let result;
-					try {
-						result = conversation.acceptClientUpdate(decoded.update, user.id, connection);
-					} catch (error) {
-						if (error instanceof NotAMemberError) throw refuse(CloseReason.MembershipRevoked);
-						throw error;
-					}
-					if (!result.ok) refuseUpdate(connection, result);
+					const result = await conversation.submit(decoded.update, user.id, connection);
+					if (result.ok) return;
+					if ('revoked' in result) throw refuse(CloseReason.MembershipRevoked);
+					refuseUpdate(connection, result);
 					return;
 				}
 			}

@@ -50,15 +50,45 @@ interface Range extends Place {
 const STRUCT_RANGES_LIMIT = 100_000;
 
 /**
- * Decides whether `userId` may apply `update` to `doc`, before anything is applied or stored.
- * Clients may only add, replace or delete their own keys in the `messages` map, with plain JSON
- * values authored by themselves; everything else is refused. Work is proportional to the update,
- * not to the document.
+ * What updates already checked in the same batch, but not yet applied to the document, add to
+ * it: later updates of the batch may build on them.
  */
-export function inspectUpdate(doc: Y.Doc, update: Uint8Array, userId: string, owners: ClientOwners): Inspection {
+export class PendingChanges {
+	/** Next clock per clientID after the pending updates. */
+	readonly nextClock = new Map<number, number>();
+	readonly ranges = new Map<number, Range[]>();
+	/** ClientIDs first used by a pending update, and by whom. */
+	readonly owners = new Map<number, string>();
+	/** Message key → clientID that wrote its newest pending value. */
+	readonly keyClients = new Map<string, number>();
+
+	absorb(other: PendingChanges): void {
+		for (const [client, clock] of other.nextClock) this.nextClock.set(client, clock);
+		for (const [client, list] of other.ranges) this.ranges.set(client, [...(this.ranges.get(client) ?? []), ...list]);
+		for (const [client, owner] of other.owners) this.owners.set(client, owner);
+		for (const [key, client] of other.keyClients) this.keyClients.set(key, client);
+	}
+}
+
+/**
+ * Decides whether `userId` may apply `update` to `doc` (plus the `pending` updates of its batch),
+ * before anything is applied or stored. Clients may only add, replace or delete their own keys in
+ * the `messages` map, with plain JSON values authored by themselves; everything else is refused.
+ * Work is proportional to the update, not to the document. On success `pending` grows by this update.
+ */
+export function inspectUpdate(
+	doc: Y.Doc,
+	update: Uint8Array,
+	userId: string,
+	owners: ClientOwners,
+	pending = new PendingChanges()
+): Inspection {
 	const seenIds = new Set<string>();
+	const local = new PendingChanges();
 	try {
-		return { ok: true, ...collectEffects(doc, update, userId, owners, seenIds) };
+		const effects = collectEffects(new View(doc, owners, pending, local, userId), update, seenIds);
+		pending.absorb(local);
+		return { ok: true, ...effects };
 	} catch (error) {
 		if (error instanceof Refusal) {
 			if (error.messageId) seenIds.add(error.messageId);
@@ -68,123 +98,179 @@ export function inspectUpdate(doc: Y.Doc, update: Uint8Array, userId: string, ow
 	}
 }
 
-function collectEffects(
-	doc: Y.Doc,
-	update: Uint8Array,
-	userId: string,
-	owners: ClientOwners,
-	seenIds: Set<string>
-): UpdateEffects {
-	const { structs, ds } = Y.decodeUpdate(update);
-	const store = doc.store;
-	const messages = doc.getMap(DOC_MESSAGES);
-	const effects: UpdateEffects = { upserts: new Map(), deletions: new Set(), newClients: new Set(), hasNewContent: false };
-	const nextClock = new Map<number, number>();
-	const ranges = new Map<number, Range[]>();
-	const touchedKeys = new Set<string>();
+/** The document as this update sees it: stored state, then pending updates, then this one. */
+class View {
+	readonly store: Y.Doc['store'];
+	readonly messages: Y.Map<unknown>;
 
-	const claim = (client: number, messageId?: string) => {
-		const owner = owners.get(client);
-		if (owner === undefined) effects.newClients.add(client);
-		else if (owner !== userId) {
-			throw new Refusal(RefusalCode.ForeignClient, `clientID ${client} belongs to someone else`, messageId);
-		}
-	};
+	constructor(
+		doc: Y.Doc,
+		readonly owners: ClientOwners,
+		readonly pending: PendingChanges,
+		readonly local: PendingChanges,
+		readonly userId: string
+	) {
+		this.store = doc.store;
+		this.messages = doc.getMap(DOC_MESSAGES);
+	}
 
-	const placeOf = (id: Y.ID): Place => {
-		const local = ranges.get(id.client)?.find((r) => id.clock >= r.start && id.clock < r.end);
-		if (local) return local;
-		if (id.clock >= Y.getState(store, id.client)) {
+	/** Clock after the document and the pending updates, before this one. */
+	knownClock(client: number): number {
+		return this.pending.nextClock.get(client) ?? Y.getState(this.store, client);
+	}
+
+	nextClock(client: number): number {
+		return this.local.nextClock.get(client) ?? this.knownClock(client);
+	}
+
+	ownerOf(client: number): string | null | undefined {
+		const stored = this.owners.get(client);
+		return stored !== undefined ? stored : (this.pending.owners.get(client) ?? this.local.owners.get(client));
+	}
+
+	ownedByUser(client: number): boolean {
+		return this.ownerOf(client) === this.userId;
+	}
+
+	/** Binds a clientID first seen here to the user; refuses one that belongs to someone else. */
+	claim(client: number): void {
+		const owner = this.ownerOf(client);
+		if (owner === undefined) this.local.owners.set(client, this.userId);
+		else if (owner !== this.userId) throw new Refusal(RefusalCode.ForeignClient, `clientID ${client} belongs to someone else`);
+	}
+
+	rangeAt(id: Y.ID): Range | undefined {
+		const within = (r: Range) => id.clock >= r.start && id.clock < r.end;
+		return this.local.ranges.get(id.client)?.find(within) ?? this.pending.ranges.get(id.client)?.find(within);
+	}
+
+	placeOf(id: Y.ID): Place {
+		const range = this.rangeAt(id);
+		if (range) return range;
+		if (id.clock >= Y.getState(this.store, id.client)) {
 			throw new Refusal(RefusalCode.OutOfOrder, 'the update refers to content the server does not have');
 		}
-		const struct = Y.getItem(store, id);
+		const struct = Y.getItem(this.store, id);
 		if (!(struct instanceof Y.Item) || !(struct.parent instanceof Y.AbstractType) || struct.parent._item !== null) {
 			throw new Refusal(RefusalCode.UnknownRoot, 'the update refers to content outside the message map');
 		}
 		return { root: Y.findRootTypeKey(struct.parent), key: struct.parentSub, client: id.client };
-	};
+	}
 
-	let structCount = 0;
+	/** ClientID of the newest value of a message key, if it has one. */
+	currentClientOf(key: string): number | undefined {
+		return this.local.keyClients.get(key) ?? this.pending.keyClients.get(key) ?? this.messages._map.get(key)?.id.client;
+	}
+
+	addRange(client: number, range: Range): void {
+		let list = this.local.ranges.get(client);
+		if (!list) this.local.ranges.set(client, (list = []));
+		list.push(range);
+	}
+
+	/** Keys of the message items in a deleted range, pending or stored. */
+	keysDeleted(client: number, clock: number, len: number): Array<string | null> {
+		const end = clock + len;
+		const keys: Array<string | null> = [];
+		for (const source of [this.local.ranges, this.pending.ranges]) {
+			for (const r of source.get(client) ?? []) if (r.start < end && r.end > clock) keys.push(r.key);
+		}
+		const structs = this.store.clients.get(client);
+		if (structs && clock < Y.getState(this.store, client)) {
+			for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
+				const struct = structs[i]!;
+				if (struct.id.clock >= end) break;
+				keys.push(struct instanceof Y.Item ? struct.parentSub : null);
+			}
+		}
+		return keys;
+	}
+
+	isAlreadyDeleted(client: number, clock: number, len: number): boolean {
+		const structs = this.store.clients.get(client);
+		if (!structs || clock + len > Y.getState(this.store, client)) return false;
+		for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
+			const struct = structs[i]!;
+			if (struct.id.clock >= clock + len) break;
+			if (!struct.deleted) return false;
+		}
+		return true;
+	}
+}
+
+function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): UpdateEffects {
+	const { structs, ds } = Y.decodeUpdate(update);
+	const { local, userId } = view;
+	const effects: UpdateEffects = { upserts: new Map(), deletions: new Set(), newClients: new Set(), hasNewContent: false };
+	const touchedKeys = new Set<string>();
+
+	if (structs.length > STRUCT_RANGES_LIMIT) throw new Refusal(RefusalCode.InvalidMessage, 'the update is too large');
 	for (const struct of structs) {
-		if (++structCount > STRUCT_RANGES_LIMIT) throw new Refusal(RefusalCode.InvalidMessage, 'the update is too large');
 		const { client, clock } = struct.id;
-		const known = Y.getState(store, client);
-		const expected = nextClock.get(client) ?? known;
+		const known = view.knownClock(client);
+		const expected = view.nextClock(client);
 		if (struct instanceof Y.Skip || clock > expected) {
 			throw new Refusal(RefusalCode.OutOfOrder, `the update skips content of clientID ${client}`);
 		}
-		nextClock.set(client, Math.max(expected, clock + struct.length));
+		local.nextClock.set(client, Math.max(expected, clock + struct.length));
 		if (clock + struct.length <= known) continue;
 		effects.hasNewContent = true;
-		claim(client);
+		view.claim(client);
 		if (!(struct instanceof Y.Item)) continue; // GC: an own deleted range, no content
 
-		const place = itemPlace(struct, placeOf, userId, owners, effects.newClients);
+		const place = itemPlace(struct, view);
 		if (place.key !== null) seenIds.add(place.key);
 		if (place.root !== DOC_MESSAGES || place.key === null) {
 			throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`, place.key ?? undefined);
 		}
 		const key = place.key;
-		let list = ranges.get(client);
-		if (!list) ranges.set(client, (list = []));
-		list.push({ ...place, start: clock, end: clock + struct.length });
+		view.addRange(client, { ...place, start: clock, end: clock + struct.length });
 
 		if (struct.content instanceof Y.ContentDeleted) continue;
 		if (!(struct.content instanceof Y.ContentAny) || struct.content.arr.length !== 1) {
 			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
 		}
 		const value = checkMessageValue(struct.content.arr[0], key, userId);
-		const current = messages._map.get(key);
-		if (current && !ownedBy(current.id.client, userId, owners, effects.newClients)) {
+		const current = view.currentClientOf(key);
+		if (current !== undefined && !view.ownedByUser(current)) {
 			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
 		}
 		touchedKeys.add(key);
+		local.keyClients.set(key, client);
 		effects.upserts.set(key, value);
 	}
 
 	for (const [client, deletes] of ds.clients) {
 		for (const { clock, len } of deletes) {
-			const knownEnd = nextClock.get(client) ?? Y.getState(store, client);
-			if (clock + len > knownEnd) {
+			if (clock + len > view.nextClock(client)) {
 				throw new Refusal(RefusalCode.OutOfOrder, `the update deletes content of clientID ${client} the server does not have`);
 			}
-			if (!ownedBy(client, userId, owners, effects.newClients)) {
+			if (!view.ownedByUser(client)) {
 				throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content that belongs to someone else');
 			}
-			if (isAlreadyDeleted(store, client, clock, len)) continue;
+			if (view.isAlreadyDeleted(client, clock, len)) continue;
 			effects.hasNewContent = true;
-			for (const key of keysDeleted(store, ranges, client, clock, len)) {
+			for (const key of view.keysDeleted(client, clock, len)) {
 				if (key === null) continue;
 				seenIds.add(key);
-				const current = messages._map.get(key);
-				const removesCurrent = current && current.id.client === client && current.id.clock >= clock && current.id.clock < clock + len;
-				if (removesCurrent && !touchedKeys.has(key)) effects.deletions.add(key);
+				if (!touchedKeys.has(key) && view.currentClientOf(key) === client) effects.deletions.add(key);
 			}
 		}
 	}
+	for (const client of local.owners.keys()) effects.newClients.add(client);
 	return effects;
 }
 
-function ownedBy(client: number, userId: string, owners: ClientOwners, newClients: Set<number>): boolean {
-	return owners.get(client) === userId || (owners.get(client) === undefined && newClients.has(client));
-}
-
 /** Root and key of a decoded item: given outright for a new key, else inherited from its neighbour. */
-function itemPlace(
-	item: Y.Item,
-	placeOf: (id: Y.ID) => Place,
-	userId: string,
-	owners: ClientOwners,
-	newClients: Set<number>
-): Place {
+function itemPlace(item: Y.Item, view: View): Place {
 	const parent = item.parent as unknown;
 	if (typeof parent === 'string') return { root: parent, key: item.parentSub, client: item.id.client };
 	if (parent !== null) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
 	const neighbour = item.origin ?? item.rightOrigin;
 	if (!neighbour) throw new Refusal(RefusalCode.InvalidMessage, 'an item without a parent');
-	const place = placeOf(neighbour);
+	const place = view.placeOf(neighbour);
 	// A map item placed after another one replaces it: only the owner of that key may do so.
-	if (!ownedBy(neighbour.client, userId, owners, newClients)) {
+	if (!view.ownedByUser(neighbour.client)) {
 		throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', place.key ?? undefined);
 	}
 	return { ...place, client: item.id.client };
@@ -214,31 +300,4 @@ function checkMessageValue(value: unknown, key: string, userId: string): Message
 	return editedAt === undefined
 		? { id: key, author: userId, body: checked.body, createdAt }
 		: { id: key, author: userId, body: checked.body, createdAt, editedAt };
-}
-
-/** Keys of the message items in a deleted range, found in this update or in the document. */
-function keysDeleted(store: Y.Doc['store'], ranges: Map<number, Range[]>, client: number, clock: number, len: number): Array<string | null> {
-	const keys: Array<string | null> = [];
-	const end = clock + len;
-	for (const r of ranges.get(client) ?? []) if (r.start < end && r.end > clock) keys.push(r.key);
-	const structs = store.clients.get(client);
-	if (structs && clock < Y.getState(store, client)) {
-		for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
-			const struct = structs[i]!;
-			if (struct.id.clock >= end) break;
-			keys.push(struct instanceof Y.Item ? struct.parentSub : null);
-		}
-	}
-	return keys;
-}
-
-function isAlreadyDeleted(store: Y.Doc['store'], client: number, clock: number, len: number): boolean {
-	const structs = store.clients.get(client);
-	if (!structs || clock + len > Y.getState(store, client)) return false;
-	for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
-		const struct = structs[i]!;
-		if (struct.id.clock >= clock + len) break;
-		if (!struct.deleted) return false;
-	}
-	return true;
 }
