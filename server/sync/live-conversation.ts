@@ -184,10 +184,11 @@ export class LiveConversation {
 		this.#loggedSinceSnapshot = 0;
 	}
 
-	/** Stores what is pending and forgets the document; called as it unloads. */
+	/**
+	 * Forgets the document as it unloads. Everything is already durable; the log is left for the
+	 * next load to fold, so a REST send to an idle conversation does not re-encode the whole document.
+	 */
 	dispose(): void {
-		if (this.#disposed) return;
-		this.compact();
 		this.#disposed = true;
 	}
 
