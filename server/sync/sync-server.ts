@@ -10,7 +10,8 @@ import {
 	conversationDocName,
 	encodeStateless,
 	parseConversationDocName,
-	PROTOCOL_VERSION
+	PROTOCOL_VERSION,
+	RefusalCode
 } from '../../src/lib/shared/protocol.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { awarenessClientIds, decodeFrame, MalformedFrameError } from './frame.ts';
@@ -68,10 +69,8 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		return { id: user.id, username: user.username };
 	}
 
-	function refuseUpdate(connection: Connection, refusal: { code: string; message: string; messageIds: string[] }): never {
-		connection.sendStateless(
-			encodeStateless({ type: 'update-refused', v: PROTOCOL_VERSION, ...refusal, code: refusal.code as never })
-		);
+	function refuseUpdate(connection: Connection, { code, message, messageIds }: { code: RefusalCode; message: string; messageIds: string[] }): never {
+		connection.sendStateless(encodeStateless({ type: 'update-refused', v: PROTOCOL_VERSION, code, message, messageIds }));
 		throw refuse(CloseReason.UpdateRefused);
 	}
 
@@ -121,7 +120,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 							deps.log.bindClient(conversation.conversationId, clientId, user.id);
 							conversation.owners.set(clientId, user.id);
 						} else if (owner !== user.id) {
-							refuseUpdate(connection, { code: 'foreign-client-id', message: `clientID ${clientId} belongs to someone else`, messageIds: [] });
+							refuseUpdate(connection, { code: RefusalCode.ForeignClient, message: `clientID ${clientId} belongs to someone else`, messageIds: [] });
 						}
 					}
 					return;

@@ -132,6 +132,18 @@ class View {
 		return this.ownerOf(client) === this.userId;
 	}
 
+	/**
+	 * Whether the user may replace or delete an item of message `key` written by `client`: their
+	 * own clientID, or the server's when it wrote the message on their behalf (a REST send).
+	 */
+	ownsMessageItem(client: number, key: string | null): boolean {
+		const owner = this.ownerOf(client);
+		if (owner === this.userId) return true;
+		if (owner !== null || key === null) return false;
+		const value = this.messages.get(key) as { author?: unknown } | undefined;
+		return value?.author === this.userId;
+	}
+
 	/** Binds a clientID first seen here to the user; refuses one that belongs to someone else. */
 	claim(client: number): void {
 		const owner = this.ownerOf(client);
@@ -168,7 +180,7 @@ class View {
 		list.push(range);
 	}
 
-	/** Keys of the message items in a deleted range, pending or stored. */
+	/** Message keys of the items in a deleted range, pending or stored; null for anything that is not a message. */
 	keysDeleted(client: number, clock: number, len: number): Array<string | null> {
 		const end = clock + len;
 		const keys: Array<string | null> = [];
@@ -180,7 +192,9 @@ class View {
 			for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
 				const struct = structs[i]!;
 				if (struct.id.clock >= end) break;
-				keys.push(struct instanceof Y.Item ? struct.parentSub : null);
+				const inMessages =
+					struct instanceof Y.Item && struct.parent instanceof Y.AbstractType && struct.parent === this.messages;
+				keys.push(inMessages ? (struct as Y.Item).parentSub : null);
 			}
 		}
 		return keys;
@@ -232,7 +246,7 @@ function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): U
 		}
 		const value = checkMessageValue(struct.content.arr[0], key, userId);
 		const current = view.currentClientOf(key);
-		if (current !== undefined && !view.ownedByUser(current)) {
+		if (current !== undefined && !view.ownsMessageItem(current, key)) {
 			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
 		}
 		touchedKeys.add(key);
@@ -245,12 +259,13 @@ function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): U
 			if (clock + len > view.nextClock(client)) {
 				throw new Refusal(RefusalCode.OutOfOrder, `the update deletes content of clientID ${client} the server does not have`);
 			}
-			if (!view.ownedByUser(client)) {
+			const keys = view.keysDeleted(client, clock, len);
+			if (!view.ownedByUser(client) && !keys.every((key) => view.ownsMessageItem(client, key))) {
 				throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content that belongs to someone else');
 			}
 			if (view.isAlreadyDeleted(client, clock, len)) continue;
 			effects.hasNewContent = true;
-			for (const key of view.keysDeleted(client, clock, len)) {
+			for (const key of keys) {
 				if (key === null) continue;
 				seenIds.add(key);
 				if (!touchedKeys.has(key) && view.currentClientOf(key) === client) effects.deletions.add(key);
@@ -270,7 +285,7 @@ function itemPlace(item: Y.Item, view: View): Place {
 	if (!neighbour) throw new Refusal(RefusalCode.InvalidMessage, 'an item without a parent');
 	const place = view.placeOf(neighbour);
 	// A map item placed after another one replaces it: only the owner of that key may do so.
-	if (!view.ownedByUser(neighbour.client)) {
+	if (!view.ownsMessageItem(neighbour.client, place.root === DOC_MESSAGES ? place.key : null)) {
 		throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', place.key ?? undefined);
 	}
 	return { ...place, client: item.id.client };
@@ -297,6 +312,8 @@ function checkMessageValue(value: unknown, key: string, userId: string): Message
 		const text = checked.code === 'message-empty' ? 'the message is empty' : 'the message is longer than 2000 characters';
 		throw new Refusal(checked.code === 'message-empty' ? RefusalCode.MessageEmpty : RefusalCode.MessageTooLong, text, key);
 	}
+	// The document is what every device shows, so it must hold exactly what the table holds.
+	if (checked.body !== body) throw new Refusal(RefusalCode.InvalidMessage, 'trim the body before writing it', key);
 	return editedAt === undefined
 		? { id: key, author: userId, body: checked.body, createdAt }
 		: { id: key, author: userId, body: checked.body, createdAt, editedAt };

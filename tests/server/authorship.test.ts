@@ -146,7 +146,8 @@ describe('the server decides who wrote what', () => {
 	it('[AUTH-5] empty and over-long messages are refused, not truncated', async () => {
 		const before = await history();
 		const b = await client(bob);
-		writeMessage(b.doc, { id: ulid(), author: bob.id, body: '   ' });
+		const blank = ulid();
+		messagesMap(b.doc).set(blank, { id: blank, author: bob.id, body: '   ', createdAt: 1 });
 		await expectRefused(b, RefusalCode.MessageEmpty);
 		const c = await client(bob);
 		writeMessage(c.doc, { id: ulid(), author: bob.id, body: 'x'.repeat(2001) });
@@ -157,12 +158,35 @@ describe('the server decides who wrote what', () => {
 		expect(await history()).toEqual(before);
 	});
 
-	it('[AUTH-5] a 2000-character message (after trimming) is accepted whole', async () => {
+	it('[AUTH-5] a 2000-character message is accepted whole; bodies in the document must be trimmed', async () => {
 		const b = await client(bob);
 		const id = ulid();
-		writeMessage(b.doc, { id, author: bob.id, body: `  ${'é'.repeat(2000)}  ` });
+		writeMessage(b.doc, { id, author: bob.id, body: 'é'.repeat(2000) });
 		await waitFor(() => seqMap(b.doc).has(id));
 		expect((await history()).find((m) => m.id === id)?.body).toBe('é'.repeat(2000));
+		const padded = await client(bob);
+		const paddedId = ulid();
+		messagesMap(padded.doc).set(paddedId, { id: paddedId, author: bob.id, body: `  hi${' '.repeat(5000)}`, createdAt: 1 });
+		await expectRefused(padded, RefusalCode.InvalidMessage);
+	});
+
+	it('[AUTH-2] a message sent over REST stays its author’s to edit and delete, and no one else’s', async () => {
+		const id = ulid();
+		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { id, body: 'from a bot' } });
+		const b = await client(bob);
+		messagesMap(b.doc).set(id, { id, author: bob.id, body: 'hijacked', createdAt: 1 });
+		await expectRefused(b, RefusalCode.ForeignMessage);
+		const c = await client(bob);
+		messagesMap(c.doc).delete(id);
+		await expectRefused(c, RefusalCode.ForeignMessage);
+		const a = await client(alice);
+		messagesMap(a.doc).set(id, { id, author: alice.id, body: 'edited by its author', createdAt: 1 });
+		await waitFor(() => a.provider.unsyncedChanges === 0);
+		expect((await history()).find((m) => m.id === id)?.body).toBe('edited by its author');
+		messagesMap(a.doc).delete(id);
+		await waitFor(() => a.provider.unsyncedChanges === 0);
+		expect((await history()).find((m) => m.id === id)?.deletedAt).not.toBeNull();
+		expect(a.refusals).toEqual([]);
 	});
 
 	it('[AUTH-1] a refused update does not hold back later members: honest clients keep syncing', async () => {

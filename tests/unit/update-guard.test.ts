@@ -21,7 +21,7 @@ describe('update guard (pure logic)', () => {
 		const server = new Y.Doc();
 		const client = new Y.Doc();
 		const updates = recorder(client);
-		writeMessage(client, { id: ID1, author: ALICE, body: ' hi ', createdAt: 1 });
+		writeMessage(client, { id: ID1, author: ALICE, body: 'hi', createdAt: 1 });
 		const result = inspectUpdate(server, updates[0]!, ALICE, new Map());
 		expect(result).toMatchObject({ ok: true, hasNewContent: true });
 		if (!result.ok) return;

@@ -11,9 +11,12 @@ export function seqMap(doc: Y.Doc): Y.Map<number> {
 	return doc.getMap<number>(DOC_SEQ);
 }
 
-/** Adds a message as `author`; it is durable on the server once {@link sequenceOf} returns a number. */
+/**
+ * Adds a message as `author`, its body trimmed as the server requires; it is durable on the server
+ * once {@link sequenceOf} returns a number.
+ */
 export function writeMessage(doc: Y.Doc, message: { id: string; author: string; body: string; createdAt?: number }): MessageValue {
-	const value: MessageValue = { id: message.id, author: message.author, body: message.body, createdAt: message.createdAt ?? Date.now() };
+	const value: MessageValue = { id: message.id, author: message.author, body: message.body.trim(), createdAt: message.createdAt ?? Date.now() };
 	messagesMap(doc).set(message.id, value);
 	return value;
 }
