@@ -20,7 +20,7 @@ const originCheck: Handle = async ({ event, resolve }) => {
 		const allowed = origin
 			? isAllowedOrigin(origin, url.host, getRuntime().config.allowedOrigins)
 			: site === null || site === 'same-origin' || site === 'none';
-		if (!allowed) return errorResponse(403, 'cross-site-request', 'This origin may not call the API with cookies.');
+		if (!allowed) return errorResponse(403, 'cross-site-request', 'Requests from this origin are not allowed without a bearer token.');
 	}
 	return resolve(event);
 };
@@ -49,4 +49,14 @@ const auth: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-export const handle = sequence(originCheck, auth);
+/** Errors SvelteKit answers itself under /api (405 for a method a route lacks) get the API's JSON shape too. */
+const jsonErrors: Handle = async ({ event, resolve }) => {
+	const response = await resolve(event);
+	if (!event.url.pathname.startsWith('/api/') || response.status < 400) return response;
+	if (response.headers.get('content-type')?.includes('application/json')) return response;
+	const code = response.status === 405 ? 'method-not-allowed' : 'error';
+	const allow = response.headers.get('allow');
+	return errorResponse(response.status, code, (await response.text()) || response.statusText, allow ? { allow } : undefined);
+};
+
+export const handle = sequence(jsonErrors, originCheck, auth);

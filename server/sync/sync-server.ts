@@ -24,6 +24,7 @@ export interface SyncUser {
 
 interface SyncContext {
 	user: SyncUser;
+	sessionId: string;
 	conversationId: string;
 }
 
@@ -60,13 +61,13 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 	};
 	const live = new Map<string, LiveConversation>();
 
-	function authenticate(token: string, headers: IncomingHttpHeaders): SyncUser {
+	function authenticate(token: string, headers: IncomingHttpHeaders): { user: SyncUser; sessionId: string } {
 		// A browser passes an empty token and is known by its session cookie (the upgrade already checked its Origin).
 		const secret = token || readCookie(headers, SESSION_COOKIE);
 		if (!secret || secret.length > 128) throw refuse(CloseReason.Unauthenticated);
-		const { user } = validateSessionToken(db, secret, sessionDays);
+		const { user, session } = validateSessionToken(db, secret, sessionDays);
 		if (!user) throw refuse(CloseReason.Unauthenticated);
-		return { id: user.id, username: user.username };
+		return { user: { id: user.id, username: user.username }, sessionId: session.id };
 	}
 
 	function refuseUpdate(connection: Connection, { code, message, messageIds }: { code: RefusalCode; message: string; messageIds: string[] }): never {
@@ -78,11 +79,11 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		async onAuthenticate({ token, documentName, requestHeaders }): Promise<SyncContext> {
 			const conversationId = parseConversationDocName(documentName);
 			if (!conversationId) throw refuse(CloseReason.ConversationNotFound);
-			const user = authenticate(token, requestHeaders);
+			const { user, sessionId } = authenticate(token, requestHeaders);
 			const access = checkAccess(db, conversationId, user.id);
 			if (access === 'not-found') throw refuse(CloseReason.ConversationNotFound);
 			if (access === 'not-a-member') throw refuse(CloseReason.NotAMember);
-			return { user, conversationId };
+			return { user, sessionId, conversationId };
 		},
 
 		async onLoadDocument({ document, documentName }) {
@@ -165,6 +166,13 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 				return { created, message };
 			} finally {
 				await direct.disconnect();
+			}
+		},
+		endSession(sessionId) {
+			for (const document of hocuspocus.documents.values()) {
+				for (const connection of document.getConnections()) {
+					if ((connection.context as SyncContext).sessionId === sessionId) connection.close(refuse(CloseReason.SessionEnded));
+				}
 			}
 		},
 		revoke(conversationId, userId) {

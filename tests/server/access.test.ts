@@ -189,3 +189,67 @@ describe('access and frames', () => {
 		c.destroy();
 	});
 });
+
+describe('sessions and groups', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+	});
+	afterAll(async () => {
+		await server.close();
+		data.remove();
+	});
+
+	it('[ACCESS-3] logging out closes the sync connections of that session at once', async () => {
+		const alice = await createAccount(server.url);
+		const bob = await createAccount(server.url);
+		const conversationId = await createConversation(server.url, alice, [bob], 'Logout');
+		const a = connectClient(server.wsUrl, conversationId, alice.token);
+		const b = connectClient(server.wsUrl, conversationId, bob.token);
+		await Promise.all([a.synced, b.synced]);
+		const out = await api(server.url, '/api/auth/logout', { method: 'POST', token: alice.token });
+		expect(out.status).toBe(204);
+		await waitFor(() => a.refusals.includes(CloseReason.SessionEnded), 1000, 'the close');
+		expect(b.refusals).toEqual([]);
+		a.destroy();
+		b.destroy();
+	});
+
+	it('[ACCESS-3] an owner who leaves hands the group to the longest-standing member', async () => {
+		const [owner, first, second] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
+		const conversationId = await createConversation(server.url, owner, [first, second], 'Heirs');
+		expect((await api(server.url, `/api/conversations/${conversationId}/members/${owner.username}`, { method: 'DELETE', token: owner.token })).status).toBe(204);
+		const list = await api<{ conversations: Array<{ id: string; members: Array<{ username: string; role: string }> }> }>(server.url, '/api/conversations', {
+			token: first.token
+		});
+		const owners = list.body.conversations.find((c) => c.id === conversationId)?.members.filter((m) => m.role === 'owner') ?? [];
+		expect(owners).toHaveLength(1);
+		const heir = [first, second].find((account) => account.username === owners[0]?.username)!;
+		const added = await api(server.url, `/api/conversations/${conversationId}/members`, { token: heir.token, body: { members: [owner.username] } });
+		expect(added.status).toBe(200);
+	});
+
+	it('a group never grows past 256 members', async () => {
+		const owner = await createAccount(server.url);
+		const conversationId = await createConversation(server.url, owner, [await createAccount(server.url)], 'Crowd');
+		const { users } = await import('../../src/lib/server/db/schema.ts');
+		const names = Array.from({ length: 255 }, (_, i) => `crowd_${i}_${Date.now() % 100000}`);
+		server.app.core.db
+			.insert(users)
+			.values(names.map((username) => ({ id: ulid(), username, displayName: username, passwordHash: 'x', createdAt: 0 })))
+			.run();
+		const tooMany = await api<{ error: { code: string } }>(server.url, `/api/conversations/${conversationId}/members`, {
+			token: owner.token,
+			body: { members: names }
+		});
+		expect([tooMany.status, tooMany.body.error.code]).toEqual([400, 'too-many-members']);
+		const fits = await api(server.url, `/api/conversations/${conversationId}/members`, { token: owner.token, body: { members: names.slice(0, 254) } });
+		expect(fits.status).toBe(200);
+	});
+
+	it('errors SvelteKit answers itself under /api are JSON too', async () => {
+		const response = await api<{ error: { code: string } }>(server.url, '/api/me', { method: 'DELETE' });
+		expect([response.status, response.body.error.code]).toEqual([405, 'method-not-allowed']);
+	});
+});

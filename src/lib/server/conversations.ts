@@ -3,6 +3,7 @@ import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
+import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
 import { getMessage, type MessageDto } from './messages.ts';
 import { getUsersByUsernames, toPublicUser, type PublicUser } from './users.ts';
 
@@ -183,6 +184,10 @@ export function addGroupMembers(db: Db, me: User, conversationId: string, userna
 	const conversation = requireGroupOwner(db, me, conversationId);
 	const now = Date.now();
 	const others = findUsers(db, usernames, me);
+	const current = db.select({ n: sql<number>`count(*)` }).from(members).where(eq(members.conversationId, conversationId)).get()?.n ?? 0;
+	if (current + others.length > GROUP_MAX_MEMBERS) {
+		throw new ApiError(400, 'too-many-members', `A group has at most ${GROUP_MAX_MEMBERS} members.`);
+	}
 	if (others.length > 0) {
 		db.insert(members)
 			.values(others.map((user) => ({ conversationId, userId: user.id, role: 'member' as const, joinedAt: now })))
@@ -204,13 +209,30 @@ export function removeGroupMember(db: Db, me: User, conversationId: string, user
 	if (target.id !== me.id && !isOwner(db, conversationId, me.id)) {
 		throw forbidden('Only the owner can remove other members.');
 	}
-	const removed = db
-		.delete(members)
-		.where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id)))
-		.returning({ userId: members.userId })
-		.all();
-	if (removed.length === 0) throw new ApiError(404, 'not-a-member', `"${username}" is not a member.`);
-	return target.id;
+	return db.transaction((tx) => {
+		const removed = tx
+			.delete(members)
+			.where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id)))
+			.returning({ role: members.role })
+			.all();
+		if (removed.length === 0) throw new ApiError(404, 'not-a-member', `"${username}" is not a member.`);
+		if (removed[0]?.role === 'owner') {
+			// An owner who leaves hands the group to the longest-standing member, so someone can still manage it.
+			const heir = tx
+				.select({ userId: members.userId })
+				.from(members)
+				.where(eq(members.conversationId, conversationId))
+				.orderBy(members.joinedAt, members.userId)
+				.get();
+			if (heir) {
+				tx.update(members)
+					.set({ role: 'owner' })
+					.where(and(eq(members.conversationId, conversationId), eq(members.userId, heir.userId)))
+					.run();
+			}
+		}
+		return target.id;
+	});
 }
 
 function isOwner(db: Db, conversationId: string, userId: string): boolean {

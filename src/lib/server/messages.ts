@@ -79,7 +79,7 @@ export interface AcceptedMessage {
  */
 export function prepareMessageWrites(db: Db) {
 	const find = db
-		.select({ seq: messages.seq, authorId: messages.authorId })
+		.select({ seq: messages.seq, authorId: messages.authorId, body: messages.body, deletedAt: messages.deletedAt })
 		.from(messages)
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
@@ -118,6 +118,8 @@ export function prepareMessageWrites(db: Db) {
 			const existing = find.get({ conversationId, id: message.id });
 			if (existing) {
 				if (existing.authorId !== message.authorId) throw new Error('message author changed');
+				// The same message arriving again (another device, a retry) is not an edit.
+				if (existing.body === message.body && existing.deletedAt === null) return null;
 				edit.run({ conversationId, id: message.id, body: message.body, now });
 				return null;
 			}

@@ -13,6 +13,8 @@ export interface Messaging {
 	}): Promise<{ created: boolean; message: MessageDto }>;
 	/** Closes every open sync connection of this user to this conversation. */
 	revoke(conversationId: string, userId: string): void;
+	/** Closes every open sync connection authenticated by this session. */
+	endSession(sessionId: string): void;
 }
 
 export interface RuntimeConfig {

@@ -55,6 +55,8 @@ export const CloseReason = {
 	ConversationNotFound: 'conversation-not-found',
 	/** The user is not a member of the conversation. */
 	NotAMember: 'not-a-member',
+	/** The session or token behind this connection was logged out. */
+	SessionEnded: 'session-ended',
 	/** The user was removed from the conversation while connected. */
 	MembershipRevoked: 'membership-revoked',
 	/** A frame that could not be decoded. */
