@@ -36,7 +36,13 @@ function refuse(reason: CloseReason): { code: number; reason: CloseReason } {
 function readCookie(headers: IncomingHttpHeaders, name: string): string | null {
 	for (const part of (headers.cookie ?? '').split(';')) {
 		const eq = part.indexOf('=');
-		if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+		if (eq > 0 && part.slice(0, eq).trim() === name) {
+			try {
+				return decodeURIComponent(part.slice(eq + 1).trim());
+			} catch {
+				return null;
+			}
+		}
 	}
 	return null;
 }
