@@ -183,9 +183,11 @@ export function listConversations(db: Db, userId: string): ConversationSummary[]
 export function addGroupMembers(db: Db, me: User, conversationId: string, usernames: string[]): ConversationDto {
 	const conversation = requireGroupOwner(db, me, conversationId);
 	const now = Date.now();
-	const others = findUsers(db, usernames, me);
-	const current = db.select({ n: sql<number>`count(*)` }).from(members).where(eq(members.conversationId, conversationId)).get()?.n ?? 0;
-	if (current + others.length > GROUP_MAX_MEMBERS) {
+	const existing = new Set(
+		db.select({ userId: members.userId }).from(members).where(eq(members.conversationId, conversationId)).all().map((row) => row.userId)
+	);
+	const others = findUsers(db, usernames, me).filter((user) => !existing.has(user.id));
+	if (existing.size + others.length > GROUP_MAX_MEMBERS) {
 		throw new ApiError(400, 'too-many-members', `A group has at most ${GROUP_MAX_MEMBERS} members.`);
 	}
 	if (others.length > 0) {
