@@ -18,7 +18,9 @@ export default ts.config(
 			'@typescript-eslint/no-floating-promises': 'error',
 			'@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
 			'@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-			'no-undef': 'off'
+			'no-undef': 'off',
+			// Maps and sets inside state classes are bookkeeping, deliberately not reactive.
+			'svelte/prefer-svelte-reactivity': 'off'
 		}
 	},
 	{

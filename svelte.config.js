@@ -6,6 +6,8 @@ const config = {
 	preprocess: vitePreprocess(),
 	kit: {
 		adapter: adapter({ out: 'build' }),
+		// Absolute asset paths: the service worker serves the one cached shell for every page.
+		paths: { relative: false },
 		// JSON endpoints get their own Origin check in hooks.server.ts; this one covers forms.
 		csrf: { trustedOrigins: [] }
 	}

@@ -1,0 +1,35 @@
+/** Times as people read them in a chat. */
+
+const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
+const date = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+const longDay = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+function startOfDay(ms: number): number {
+	const d = new Date(ms);
+	d.setHours(0, 0, 0, 0);
+	return d.getTime();
+}
+
+export function formatTime(ms: number): string {
+	return time.format(ms);
+}
+
+/** Today: the time; this week: the weekday; older: the date. */
+export function formatListTime(ms: number, now = Date.now()): string {
+	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
+	if (days <= 0) return time.format(ms);
+	if (days < 7) return weekday.format(ms);
+	return date.format(ms);
+}
+
+export function formatDay(ms: number, now = Date.now()): string {
+	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
+	if (days === 0) return 'Today';
+	if (days === 1) return 'Yesterday';
+	return longDay.format(ms);
+}
+
+export function dayKey(ms: number): number {
+	return startOfDay(ms);
+}

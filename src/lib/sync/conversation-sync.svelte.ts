@@ -1,0 +1,222 @@
+import type { HocuspocusProvider } from '@hocuspocus/provider';
+import { monotonicFactory } from 'ulid';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import * as Y from 'yjs';
+import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
+import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
+import { checkMessageBody } from '$lib/shared/limits';
+import { CloseReason, decodeServerStateless, type ServerStateless } from '$lib/shared/protocol';
+import type { SyncHub } from './sync-hub.svelte.ts';
+
+const nextId = monotonicFactory();
+
+export type Delivery = 'sending' | 'sent' | 'failed';
+
+export interface ChatMessage {
+	id: string;
+	author: string;
+	body: string;
+	createdAt: number;
+	seq?: number;
+	delivery: Delivery;
+	/** Why the server refused it, for failed messages. */
+	reason?: string;
+}
+
+interface FailedMessage {
+	id: string;
+	body: string;
+	createdAt: number;
+	reason: string;
+}
+
+export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
+
+const REASONS: Record<string, string> = {
+	'message-empty': 'The message is empty.',
+	'message-too-long': 'The message is longer than 2000 characters.',
+	'not-a-member': 'You are no longer a member of this conversation.',
+	'conversation-not-found': 'This conversation does not exist.'
+};
+
+/**
+ * One conversation on this device: a Y.Doc stored in IndexedDB, synced through the shared socket,
+ * shared live with this user's other tabs. Messages are written locally first and show "sending"
+ * until the server's sequence number arrives; refused ones move to a "failed" list with the reason.
+ */
+export class ConversationSync {
+	messages = $state.raw<ChatMessage[]>([]);
+	access = $state<Access>('ok');
+	/** True once the locally stored document has been read. */
+	loaded = $state(false);
+	#failed: FailedMessage[];
+	#doc!: Y.Doc;
+	#persistence!: IndexeddbPersistence;
+	#provider!: HocuspocusProvider;
+	#channel: BroadcastChannel | null = null;
+	/** Ids written here but not yet known to be in IndexedDB: not shown until they are. */
+	#unstored = new Set<string>();
+	#refusal: ServerStateless | null = null;
+	#destroyed = false;
+
+	constructor(
+		private readonly hub: SyncHub,
+		readonly userId: string,
+		readonly conversationId: string
+	) {
+		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
+		this.#open();
+	}
+
+	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
+	async send(text: string): Promise<void> {
+		const checked = checkMessageBody(text);
+		if (!checked.ok) throw new Error(REASONS[checked.code]);
+		const id = nextId();
+		this.#unstored.add(id);
+		writeMessage(this.#doc, { id, author: this.userId, body: checked.body });
+		try {
+			await this.#persistence.whenSynced;
+			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+		} finally {
+			this.#unstored.delete(id);
+			this.#render();
+		}
+	}
+
+	/** Sends a failed message again, as a new message. */
+	async retry(id: string): Promise<void> {
+		const message = this.#failed.find((m) => m.id === id);
+		if (!message) return;
+		this.discard(id);
+		await this.send(message.body);
+	}
+
+	discard(id: string): void {
+		this.#setFailed(this.#failed.filter((m) => m.id !== id));
+	}
+
+	destroy(): void {
+		this.#destroyed = true;
+		this.#close();
+	}
+
+	#open(): void {
+		const doc = new Y.Doc();
+		this.#doc = doc;
+		this.#persistence = new IndexeddbPersistence(this.#databaseName(), doc);
+		void this.#persistence.whenSynced.then(() => {
+			if (this.#doc !== doc) return;
+			this.loaded = true;
+			this.#render();
+		});
+		messagesMap(doc).observe(() => this.#render());
+		seqMap(doc).observe(() => this.#render());
+		this.#shareWithOtherTabs(doc);
+		this.#provider = this.hub.attach(this.conversationId, doc, {
+			onStateless: (payload) => {
+				const message = decodeServerStateless(payload);
+				if (message?.type === 'update-refused') this.#refusal = message;
+			},
+			onClose: (reason) => this.#onClose(reason),
+			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
+		});
+	}
+
+	#close(): void {
+		this.#provider.destroy();
+		void this.#persistence.destroy();
+		this.#channel?.close();
+		this.#channel = null;
+		this.#doc.destroy();
+	}
+
+	/** Tabs of the same user exchange updates directly, so a message shows in every tab at once, also offline. */
+	#shareWithOtherTabs(doc: Y.Doc): void {
+		if (typeof BroadcastChannel === 'undefined') return;
+		const channel = new BroadcastChannel(this.#key(`tabs:${this.conversationId}`));
+		this.#channel = channel;
+		doc.on('update', (update: Uint8Array, origin: unknown) => {
+			if (origin !== channel) channel.postMessage(update);
+		});
+		channel.onmessage = (event: MessageEvent<Uint8Array>) => Y.applyUpdate(doc, new Uint8Array(event.data), channel);
+	}
+
+	#onClose(reason: string): void {
+		if (reason === CloseReason.UpdateRefused) void this.#recoverFromRefusal();
+		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember);
+		else if (reason === CloseReason.SessionEnded) this.hub.onSessionEnded();
+	}
+
+	#onAccessDenied(reason: string): void {
+		if (reason === CloseReason.NotAMember || reason === CloseReason.ConversationNotFound) {
+			this.access = reason;
+			this.#render();
+		} else if (reason === CloseReason.Unauthenticated) {
+			this.hub.onSessionEnded();
+		}
+	}
+
+	/**
+	 * The server refused an update and closed the document. Its items stay in this Y.Doc and would
+	 * be sent again on every reconnect, so: move the refused messages to "failed", start a fresh
+	 * document (new IndexedDB database, new clientID), write the other unsent messages into it again,
+	 * and reconnect the socket.
+	 */
+	async #recoverFromRefusal(): Promise<void> {
+		const refusal = this.#refusal;
+		this.#refusal = null;
+		const refused = new Set(refusal?.messageIds ?? []);
+		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
+		const reason = refusal ? (REASONS[refusal.code] ?? refusal.message) : 'The server refused this message.';
+		this.#setFailed([
+			...this.#failed,
+			...unsent.filter((m) => refused.has(m.id) || refused.size === 0).map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason }))
+		]);
+		const oldDatabase = this.#databaseName();
+		this.#close();
+		if (this.#destroyed) return;
+		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
+		indexedDB.deleteDatabase(oldDatabase);
+		this.#open();
+		await this.#persistence.whenSynced;
+		for (const message of unsent) {
+			if (!refused.has(message.id) && refused.size > 0) writeMessage(this.#doc, message);
+		}
+		this.hub.reconnect();
+	}
+
+	#render(): void {
+		const failedIds = new Set(this.#failed.map((m) => m.id));
+		const denied = this.access !== 'ok';
+		const list: ChatMessage[] = [];
+		for (const message of orderedMessages(this.#doc)) {
+			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
+			if (message.seq !== undefined) list.push({ ...message, delivery: 'sent' });
+			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: REASONS[this.access] });
+			else list.push({ ...message, delivery: 'sending' });
+		}
+		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
+		this.messages = list;
+	}
+
+	#setFailed(list: FailedMessage[]): void {
+		this.#failed = list;
+		writeJson(this.#key('failed'), list);
+		this.#render();
+	}
+
+	#generation(): number {
+		return readJson<number>(this.#key(`generation:${this.conversationId}`)) ?? 0;
+	}
+
+	#databaseName(): string {
+		const generation = this.#generation();
+		const base = docDatabaseName(this.userId, this.conversationId);
+		return generation === 0 ? base : `${base}:${generation}`;
+	}
+
+	#key(name: string): string {
+		return userKey(this.userId, name === 'failed' ? `failed:${this.conversationId}` : name);
+	}
+}

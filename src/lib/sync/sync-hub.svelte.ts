@@ -1,0 +1,97 @@
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import type * as Y from 'yjs';
+import { conversationDocName, SYNC_PATH } from '$lib/shared/protocol';
+import { ConversationSync } from './conversation-sync.svelte.ts';
+
+export type ConnectionState = 'online' | 'connecting' | 'offline';
+
+/** A blip shorter than this never shows: the indicator stays "online". */
+const BLIP_MS = 2000;
+
+export interface ProviderHandlers {
+	onStateless(payload: string): void;
+	onClose(reason: string): void;
+	onAuthenticationFailed(reason: string): void;
+}
+
+/**
+ * One WebSocket for all of a user's conversations (Hocuspocus multiplexes documents over it),
+ * the connection indicator, and the open conversations.
+ */
+export class SyncHub {
+	state = $state<ConnectionState>('connecting');
+	#raw: ConnectionState = 'connecting';
+	#timer: ReturnType<typeof setTimeout> | undefined;
+	#socket: HocuspocusProviderWebsocket;
+	#conversations = new Map<string, ConversationSync>();
+	#onOnline = () => void this.#socket.connect();
+	#onOffline = () => {
+		this.#socket.disconnect();
+		this.#show('offline');
+	};
+
+	constructor(
+		readonly userId: string,
+		readonly onSessionEnded: () => void
+	) {
+		const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SYNC_PATH}`;
+		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 300, minDelay: 300, maxDelay: 5000, autoConnect: navigator.onLine });
+		this.#socket.on('status', ({ status }: { status: string }) => {
+			this.#show(status === 'connected' ? 'online' : navigator.onLine ? 'connecting' : 'offline');
+		});
+		if (!navigator.onLine) this.#show('offline');
+		// Browsers keep a dead socket open for a while after losing the network; act on their own signal.
+		addEventListener('online', this.#onOnline);
+		addEventListener('offline', this.#onOffline);
+	}
+
+	/** The conversation's live state; opened once and kept while the app runs. */
+	conversation(conversationId: string): ConversationSync {
+		let conversation = this.#conversations.get(conversationId);
+		if (!conversation) {
+			conversation = new ConversationSync(this, this.userId, conversationId);
+			this.#conversations.set(conversationId, conversation);
+		}
+		return conversation;
+	}
+
+	attach(conversationId: string, doc: Y.Doc, handlers: ProviderHandlers): HocuspocusProvider {
+		const provider = new HocuspocusProvider({
+			websocketProvider: this.#socket,
+			name: conversationDocName(conversationId),
+			document: doc,
+			// Browsers are known by their session cookie.
+			token: '',
+			onStateless: ({ payload }) => handlers.onStateless(payload),
+			onClose: ({ event }) => handlers.onClose(event.reason),
+			onAuthenticationFailed: ({ reason }) => handlers.onAuthenticationFailed(reason)
+		});
+		provider.attach();
+		return provider;
+	}
+
+	/** A fresh socket: after the server closed a document, the old socket cannot reopen it. */
+	reconnect(): void {
+		this.#socket.disconnect();
+		if (navigator.onLine) void this.#socket.connect();
+	}
+
+	destroy(): void {
+		clearTimeout(this.#timer);
+		removeEventListener('online', this.#onOnline);
+		removeEventListener('offline', this.#onOffline);
+		for (const conversation of this.#conversations.values()) conversation.destroy();
+		this.#conversations.clear();
+		this.#socket.destroy();
+	}
+
+	#show(next: ConnectionState): void {
+		this.#raw = next;
+		clearTimeout(this.#timer);
+		if (next === 'online' || this.state !== 'online' || !navigator.onLine) {
+			this.state = next;
+			return;
+		}
+		this.#timer = setTimeout(() => (this.state = this.#raw), BLIP_MS);
+	}
+}

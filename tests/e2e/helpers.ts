@@ -1,0 +1,58 @@
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { uniqueName } from '../utils/server.ts';
+
+export interface Person {
+	context: BrowserContext;
+	page: Page;
+	username: string;
+}
+
+/** A new browser profile that signs up through the real form and waits until the app runs offline-ready. */
+export async function signUp(browser: Browser, baseURL: string, name = 'user'): Promise<Person> {
+	const context = await browser.newContext({ baseURL });
+	const page = await context.newPage();
+	const username = uniqueName(name).toLowerCase();
+	await page.goto('/signup');
+	await page.getByLabel('Username').fill(username);
+	await page.getByLabel('Password').fill('correct horse battery');
+	await page.getByRole('button', { name: 'Sign up' }).click();
+	await expect(page.getByRole('button', { name: 'New conversation' })).toBeVisible();
+	await serviceWorkerReady(page);
+	return { context, page, username };
+}
+
+/** The service worker controls the page, so the shell is cached for offline starts. */
+export async function serviceWorkerReady(page: Page): Promise<void> {
+	await page.evaluate(async () => {
+		await navigator.serviceWorker.ready;
+		if (!navigator.serviceWorker.controller) {
+			await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+		}
+	});
+}
+
+/** Starts (or opens) the direct conversation with `username`; returns its id. */
+export async function startDirect(page: Page, username: string): Promise<string> {
+	await page.getByRole('button', { name: 'New conversation' }).click();
+	await page.getByLabel('Username').fill(username);
+	await page.getByRole('button', { name: 'Start chat' }).click();
+	await page.waitForURL(/\/c\/[0-9A-Z]{26}$/);
+	return page.url().split('/c/')[1]!;
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+	await page.getByLabel('Message', { exact: true }).fill(text);
+	await page.getByLabel('Message', { exact: true }).press('Enter');
+}
+
+export function messages(page: Page) {
+	return page.getByTestId('messages').locator('.message');
+}
+
+export async function bodies(page: Page): Promise<string[]> {
+	return messages(page).locator('.body').allTextContents();
+}
+
+export function messageWithText(page: Page, text: string) {
+	return messages(page).filter({ has: page.locator('.body', { hasText: new RegExp(`^${text}$`) }) });
+}
