@@ -13,7 +13,7 @@ test.afterAll(async () => {
 	data.remove();
 });
 
-test('two people chat in real time, with honest ticks', async ({ browser }) => {
+test('[ORDER-1] two people chat in real time, with honest ticks', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
@@ -30,7 +30,7 @@ test('two people chat in real time, with honest ticks', async ({ browser }) => {
 	await bob.context.close();
 });
 
-test('offline: messages survive a reload as "sending" and are delivered once, in order, on reconnect', async ({ browser }) => {
+test('[OFFLINE-1] offline: messages survive a reload as "sending" and are delivered once, in order, on reconnect', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
@@ -53,7 +53,7 @@ test('offline: messages survive a reload as "sending" and are delivered once, in
 	await bob.context.close();
 });
 
-test('both offline, both write, both reconnect: the same messages in the same order on both', async ({ browser }) => {
+test('[ORDER-1] both offline, both write, both reconnect: the same messages in the same order on both', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
@@ -85,7 +85,7 @@ test('both offline, both write, both reconnect: the same messages in the same or
 	await bob.context.close();
 });
 
-test('a cold start with no network shows the conversations and messages already on the device', async ({ browser }) => {
+test('[OFFLINE-2] a cold start with no network shows the conversations and messages already on the device', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
@@ -103,7 +103,7 @@ test('a cold start with no network shows the conversations and messages already 
 	await bob.context.close();
 });
 
-test('two tabs of one user: a message appears in the other tab at once, also offline, and is never doubled', async ({ browser }) => {
+test('[OFFLINE-3] two tabs of one user: a message appears in the other tab at once, also offline, and is never doubled', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);

@@ -1,0 +1,123 @@
+import { expect, test } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { api, createAccount, startTestServer, tempDataDir, type TestServer } from '../utils/server.ts';
+import { bodies, messageWithText, send, signUp, startDirect } from './helpers.ts';
+
+let server: TestServer;
+const data = tempDataDir();
+
+test.beforeAll(async () => {
+	server = await startTestServer(data.dir);
+});
+test.afterAll(async () => {
+	await server.close();
+	data.remove();
+});
+
+test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason, and can be retried or deleted', async ({ browser }) => {
+	const owner = await createAccount(server.url);
+	const alice = await signUp(browser, server.url, 'alice');
+	const created = await api<{ conversation: { id: string } }>(server.url, '/api/conversations', {
+		token: owner.token,
+		body: { kind: 'group', title: 'Study group', members: [alice.username] }
+	});
+	const id = created.body.conversation.id;
+	await alice.page.goto(`/c/${id}`);
+	await expect(alice.page.getByTestId('connection')).toHaveText(/Online/);
+
+	await alice.context.setOffline(true);
+	await send(alice.page, 'written before I was removed');
+	await api(server.url, `/api/conversations/${id}/members/${alice.username}`, { method: 'DELETE', token: owner.token });
+	await alice.context.setOffline(false);
+
+	const failed = messageWithText(alice.page, 'written before I was removed');
+	await expect(failed).toHaveAttribute('data-delivery', 'failed');
+	await expect(failed.getByRole('alert')).toContainText('no longer a member');
+	await expect(failed.getByRole('button', { name: 'Retry' })).toBeVisible();
+	await expect(failed.getByRole('button', { name: 'Delete' })).toBeVisible();
+	const history = await api<{ messages: unknown[] }>(server.url, `/api/conversations/${id}/messages`, { token: owner.token });
+	expect(history.body.messages).toEqual([]);
+	await alice.context.close();
+});
+
+test('[OFFLINE-5] logging out wipes this account’s data from the device', async ({ browser }) => {
+	const alice = await signUp(browser, server.url, 'alice');
+	const bob = await signUp(browser, server.url, 'bob');
+	await startDirect(alice.page, bob.username);
+	await send(alice.page, 'private words');
+	await expect(messageWithText(alice.page, 'private words')).toHaveAttribute('data-delivery', 'sent');
+	const stored = () =>
+		alice.page.evaluate(async () => ({
+			databases: ((await indexedDB.databases()) ?? []).map((db) => db.name).filter((name) => name?.startsWith('chat:')),
+			keys: Object.keys(localStorage).filter((key) => key.startsWith('chat:'))
+		}));
+	expect((await stored()).databases.length).toBeGreaterThan(0);
+	await alice.page.getByRole('button', { name: 'Log out' }).click();
+	await alice.page.waitForURL(/\/login$/);
+	await expect(async () => expect(await stored()).toEqual({ databases: [], keys: [] })).toPass();
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('screenshots of the list and the conversation at phone and desktop widths', async ({ browser }) => {
+	const alice = await signUp(browser, server.url, 'alice');
+	const bob = await signUp(browser, server.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	for (const text of ['Are you at the library?', 'Basement, room B2. Wi-Fi is terrible here 😅', 'On my way']) await send(alice.page, text);
+	await bob.page.goto(`/c/${id}`);
+	await send(bob.page, 'See you in five');
+	await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
+	expect(await bodies(alice.page)).toHaveLength(4);
+
+	const dir = 'test-results/screenshots';
+	mkdirSync(dir, { recursive: true });
+	for (const [width, height, label] of [
+		[390, 844, 'phone'],
+		[1280, 800, 'desktop']
+	] as const) {
+		await alice.page.setViewportSize({ width, height });
+		await alice.page.goto(`/c/${id}`);
+		await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
+		await alice.page.screenshot({ path: `${dir}/conversation-${label}.png` });
+		await alice.page.goto('/');
+		await expect(alice.page.getByRole('link', { name: new RegExp(bob.username) })).toBeVisible();
+		await alice.page.screenshot({ path: `${dir}/list-${label}.png` });
+	}
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('first-load JavaScript is measured (gzip) for the login page and the signed-in app', async ({ browser }) => {
+	const alice = await signUp(browser, server.url, 'alice');
+	const cookies = await alice.context.cookies();
+	await alice.context.close();
+	const report: Record<string, { totalGzipBytes: number; files: Record<string, number> }> = {};
+	for (const [label, path, ready, signedIn] of [
+		['login', '/login', 'Log in', false],
+		['app', '/', 'New conversation', true]
+	] as const) {
+		// A fresh profile each time: nothing cached, no service worker yet.
+		const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block' });
+		if (signedIn) await context.addCookies(cookies);
+		const page = await context.newPage();
+		const scripts = new Map<string, number>();
+		page.on('response', async (response) => {
+			if (response.request().resourceType() !== 'script') return;
+			const body = await response.body().catch(() => null);
+			if (body) scripts.set(new URL(response.url()).pathname, gzipSync(body).length);
+		});
+		await page.goto(path);
+		await expect(page.getByRole('button', { name: ready })).toBeVisible();
+		await page.waitForLoadState('networkidle');
+		const total = [...scripts.values()].reduce((sum, size) => sum + size, 0);
+		report[label] = { totalGzipBytes: total, files: Object.fromEntries(scripts) };
+		console.log(`first-load JavaScript, ${label}: ${(total / 1024).toFixed(1)} KiB gzip in ${scripts.size} files`);
+		expect(total).toBeGreaterThan(0);
+		await context.close();
+	}
+	mkdirSync('test-results', { recursive: true });
+	writeFileSync('test-results/first-load-js.json', JSON.stringify(report, null, 2));
+});
