@@ -41,6 +41,30 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 	await alice.context.close();
 });
 
+test('the connection indicator shows offline, but not for a brief blip', async ({ browser }) => {
+	const alice = await signUp(browser, server.url, 'alice');
+	const indicator = alice.page.getByTestId('connection');
+	await expect(indicator).toHaveText(/Online/);
+	await alice.page.evaluate(() => {
+		const seen: string[] = [];
+		(window as unknown as { seen: string[] }).seen = seen;
+		const node = document.querySelector('[data-testid="connection"]')!;
+		new MutationObserver(() => seen.push(node.textContent ?? '')).observe(node, { subtree: true, characterData: true, childList: true });
+	});
+	await alice.context.setOffline(true);
+	await alice.page.waitForTimeout(400);
+	await alice.context.setOffline(false);
+	await alice.page.waitForTimeout(2500);
+	await expect(indicator).toHaveText(/Online/);
+	expect(await alice.page.evaluate(() => (window as unknown as { seen: string[] }).seen.filter((t) => !t.includes('Online')))).toEqual([]);
+
+	await alice.context.setOffline(true);
+	await expect(indicator).toHaveText(/Offline/);
+	await alice.context.setOffline(false);
+	await expect(indicator).toHaveText(/Online/);
+	await alice.context.close();
+});
+
 test('[OFFLINE-5] logging out wipes this account’s data from the device', async ({ browser }) => {
 	const alice = await signUp(browser, server.url, 'alice');
 	const bob = await signUp(browser, server.url, 'bob');

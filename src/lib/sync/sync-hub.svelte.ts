@@ -88,7 +88,7 @@ export class SyncHub {
 	#show(next: ConnectionState): void {
 		this.#raw = next;
 		clearTimeout(this.#timer);
-		if (next === 'online' || this.state !== 'online' || !navigator.onLine) {
+		if (next === 'online' || this.state !== 'online') {
 			this.state = next;
 			return;
 		}
