@@ -38,6 +38,11 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 	await expect(failed.getByRole('button', { name: 'Delete' })).toBeVisible();
 	const history = await api<{ messages: unknown[] }>(server.url, `/api/conversations/${id}/messages`, { token: owner.token });
 	expect(history.body.messages).toEqual([]);
+	await failed.getByRole('button', { name: 'Delete' }).click();
+	await expect(failed).toHaveCount(0);
+	await alice.page.reload();
+	await expect(alice.page.getByText('no longer a member')).toBeVisible();
+	await expect(failed).toHaveCount(0);
 	await alice.context.close();
 });
 

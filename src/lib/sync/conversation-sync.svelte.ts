@@ -86,14 +86,24 @@ export class ConversationSync {
 
 	/** Sends a failed message again, as a new message. */
 	async retry(id: string): Promise<void> {
-		const message = this.#failed.find((m) => m.id === id);
-		if (!message) return;
+		const body = this.#failed.find((m) => m.id === id)?.body ?? this.#unsentBody(id);
+		if (body === undefined) return;
 		this.discard(id);
-		await this.send(message.body);
+		await this.send(body);
 	}
 
+	/** Drops a failed message from this device: from the failed list, or an unsent one from the document. */
 	discard(id: string): void {
-		this.#setFailed(this.#failed.filter((m) => m.id !== id));
+		if (this.#failed.some((m) => m.id === id)) {
+			this.#setFailed(this.#failed.filter((m) => m.id !== id));
+		} else if (this.#unsentBody(id) !== undefined) {
+			messagesMap(this.#doc).delete(id);
+		}
+	}
+
+	#unsentBody(id: string): string | undefined {
+		const message = messagesMap(this.#doc).get(id);
+		return message && message.author === this.userId && !seqMap(this.#doc).has(id) ? message.body : undefined;
 	}
 
 	destroy(): void {
