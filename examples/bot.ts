@@ -54,7 +54,7 @@ function join(conversationId: string): void {
 		onAuthenticationFailed: ({ reason }) => console.error(`refused ${conversationId}: ${reason}`),
 		onStateless: ({ payload }) => {
 			const refusal = decodeServerStateless(payload);
-			if (refusal) console.error(`update refused (${refusal.code}): ${refusal.message}`);
+			if (refusal?.type === 'update-refused') console.error(`update refused (${refusal.code}): ${refusal.message}`);
 		}
 	});
 	provider.attach();

@@ -22,7 +22,7 @@ export function startCore(config: Config): Core {
 	const sync = createSyncServer({ db, sessionDays: config.sessionDays });
 	setRuntime({
 		db,
-		messaging: sync.messaging,
+		live: sync.live,
 		config: { sessionDays: config.sessionDays, allowedOrigins: config.allowedOrigins, secureCookies: config.secureCookies }
 	});
 	return {
@@ -30,7 +30,7 @@ export function startCore(config: Config): Core {
 		sync,
 		close() {
 			sync.hocuspocus.closeConnections();
-			for (const live of sync.live.values()) live.dispose();
+			for (const conversation of sync.conversations.values()) conversation.dispose();
 			setRuntime(undefined);
 			db.$client.close();
 		}

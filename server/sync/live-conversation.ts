@@ -15,6 +15,8 @@ export interface LiveDeps {
 	isMember(conversationId: string, userId: string): boolean;
 	/** Fold the update log into a snapshot after this many logged updates. */
 	compactEvery: number;
+	/** Called after new messages were committed and applied, with their authors. */
+	onNewMessages?(conversationId: string, authorIds: Set<string>): void;
 }
 
 export type AcceptResult =
@@ -83,9 +85,10 @@ export class LiveConversation {
 		this.#queue = [];
 		const results = new Map<Submission, AcceptResult>();
 		const accepted: Submission[] = [];
+		const authors = new Set<string>();
 		let serverUpdate: Uint8Array | null;
 		try {
-			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted));
+			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted, authors));
 		} catch (error) {
 			for (const submission of batch) submission.reject(error);
 			return;
@@ -102,10 +105,11 @@ export class LiveConversation {
 			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0));
 		}
 		for (const submission of batch) submission.resolve(results.get(submission)!);
+		if (authors.size > 0) this.deps.onNewMessages?.(this.conversationId, authors);
 	}
 
 	/** Inside the transaction: checks each update against the document plus the ones before it, logs and flattens it. */
-	#storeBatch(batch: Submission[], results: Map<Submission, AcceptResult>, accepted: Submission[]): Uint8Array | null {
+	#storeBatch(batch: Submission[], results: Map<Submission, AcceptResult>, accepted: Submission[], authors: Set<string>): Uint8Array | null {
 		const { conversationId, deps } = this;
 		const now = Date.now();
 		const pending = new PendingChanges();
@@ -142,7 +146,10 @@ export class LiveConversation {
 			}
 			for (const value of inspection.upserts.values()) {
 				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
-				if (seq !== null) sequenced.push([value.id, seq]);
+				if (seq !== null) {
+					sequenced.push([value.id, seq]);
+					authors.add(userId);
+				}
 			}
 			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
 			accepted.push(submission);
@@ -173,6 +180,7 @@ export class LiveConversation {
 		if (!serverUpdate) return false;
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
 		this.#noteLogged(1);
+		this.deps.onNewMessages?.(conversationId, new Set([value.author]));
 		return true;
 	}
 

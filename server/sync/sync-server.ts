@@ -1,21 +1,29 @@
 import { Hocuspocus, type Extension, type Connection } from '@hocuspocus/server';
 import type { IncomingHttpHeaders } from 'node:http';
-import { checkAccess, prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
+import { checkAccess, contactsOf, listConversations, memberIdsOf, prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { getMessage, prepareMessageWrites } from '../../src/lib/server/messages.ts';
-import type { Messaging } from '../../src/lib/server/runtime.ts';
+import { recordReceipt } from '../../src/lib/server/receipts.ts';
+import type { LiveServices } from '../../src/lib/server/runtime.ts';
+import { users } from '../../src/lib/server/db/schema.ts';
+import { eq } from 'drizzle-orm';
 import { SESSION_COOKIE, validateSessionToken } from '../../src/lib/server/session.ts';
 import {
 	CloseReason,
 	conversationDocName,
+	decodeClientStateless,
 	encodeStateless,
 	parseConversationDocName,
+	parseUserDocName,
 	PROTOCOL_VERSION,
-	RefusalCode
+	RefusalCode,
+	type ServerStateless
 } from '../../src/lib/shared/protocol.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { awarenessClientIds, decodeFrame, MalformedFrameError } from './frame.ts';
 import { LiveConversation, type LiveDeps } from './live-conversation.ts';
+import { Presence } from './presence.ts';
+import { UserChannels } from './user-channels.ts';
 
 export interface SyncUser {
 	id: string;
@@ -25,7 +33,10 @@ export interface SyncUser {
 interface SyncContext {
 	user: SyncUser;
 	sessionId: string;
-	conversationId: string;
+	/** Set on conversation documents. */
+	conversationId?: string;
+	/** Set on the user's own channel. */
+	channel?: true;
 }
 
 /** What Hocuspocus turns into a permission-denied message or a CLOSE message for the client. */
@@ -53,19 +64,72 @@ export interface SyncServerOptions {
 	compactEvery?: number;
 }
 
+const v = PROTOCOL_VERSION;
+
 /**
  * Hocuspocus with the behaviour of this app composed as one extension: authentication per
- * document, durable storage before acknowledgement, and the update guard.
+ * document, durable storage before acknowledgement, the update guard, receipts, typing, presence,
+ * and each user's channel for the live inbox.
  */
 export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncServerOptions) {
+	const conversations = new Map<string, LiveConversation>();
+	const presence = new Presence();
+	const channels = new UserChannels();
+	const isOnline = (userId: string) => presence.isOnline(userId);
+	/** `conversationId:userId` of everyone who said they are typing and has not stopped. */
+	const typing = new Set<string>();
+
+	function setTyping(conversationId: string, userId: string, active: boolean, except?: Connection): void {
+		const key = `${conversationId}:${userId}`;
+		if (!active && !typing.has(key)) return;
+		if (active) typing.add(key);
+		else typing.delete(key);
+		broadcast(conversationId, { type: 'typing', v, userId, active }, except);
+	}
+
+	/** Sends each member with an open user channel their own summary of the conversation. */
+	function conversationChanged(conversationId: string, userIds = memberIdsOf(db, conversationId)): void {
+		for (const userId of userIds) {
+			if (!channels.has(userId)) continue;
+			const [conversation] = listConversations(db, userId, isOnline, conversationId);
+			if (conversation) channels.send(userId, { type: 'inbox', v, conversation });
+		}
+	}
+
+	function broadcast(conversationId: string, message: ServerStateless, except?: Connection): void {
+		const document = hocuspocus.documents.get(conversationDocName(conversationId));
+		const payload = encodeStateless(message);
+		for (const connection of document?.getConnections() ?? []) if (connection !== except) connection.sendStateless(payload);
+	}
+
+	function receiptsChanged(conversationId: string, userId: string, markers: { deliveredSeq: number; readSeq: number }): void {
+		broadcast(conversationId, { type: 'receipts', v, userId, ...markers });
+		conversationChanged(conversationId);
+	}
+
+	function presenceChanged(userId: string, online: boolean): void {
+		let lastSeenAt: number | null = null;
+		if (!online) {
+			lastSeenAt = Date.now();
+			db.update(users).set({ lastSeenAt }).where(eq(users.id, userId)).run();
+		}
+		for (const contact of contactsOf(db, userId)) {
+			if (contact !== userId) channels.send(contact, { type: 'presence', v, userId, online, lastSeenAt });
+		}
+	}
+
 	const deps: LiveDeps = {
 		db,
 		log: prepareDocumentLog(db),
 		writes: prepareMessageWrites(db),
 		isMember: prepareMembershipCheck(db),
-		compactEvery
+		compactEvery,
+		onNewMessages(conversationId, authorIds) {
+			// Sending a message ends its author's typing; every member's inbox moves.
+			for (const userId of authorIds) setTyping(conversationId, userId, false);
+			conversationChanged(conversationId);
+		}
 	};
-	const live = new Map<string, LiveConversation>();
 
 	function authenticate(token: string, headers: IncomingHttpHeaders): { user: SyncUser; sessionId: string } {
 		// A browser passes an empty token and is known by its session cookie (the upgrade already checked its Origin).
@@ -77,31 +141,70 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 	}
 
 	function refuseUpdate(connection: Connection, { code, message, messageIds }: { code: RefusalCode; message: string; messageIds: string[] }): never {
-		connection.sendStateless(encodeStateless({ type: 'update-refused', v: PROTOCOL_VERSION, code, message, messageIds }));
+		connection.sendStateless(encodeStateless({ type: 'update-refused', v, code, message, messageIds }));
 		throw refuse(CloseReason.UpdateRefused);
+	}
+
+	/** A receipt is always the connection's own: one naming anyone else is refused and changes nothing. */
+	function handleReceipt(connection: Connection, context: SyncContext, receipt: { conversationId?: string; userId?: string; deliveredSeq?: number; readSeq?: number }): void {
+		const conversationId = context.conversationId ?? receipt.conversationId;
+		const refuseReceipt = (message: string) => connection.sendStateless(encodeStateless({ type: 'receipt-refused', v, message }));
+		if (receipt.userId !== undefined && receipt.userId !== context.user.id) return refuseReceipt('a receipt can only be written for yourself');
+		if (!conversationId) return refuseReceipt('name the conversation of the receipt');
+		const markers = recordReceipt(db, conversationId, context.user.id, receipt);
+		if (!markers) return refuseReceipt('you are not a member of this conversation');
+		if (markers.changed) receiptsChanged(conversationId, context.user.id, markers);
 	}
 
 	const extension: Extension = {
 		async onAuthenticate({ token, documentName, requestHeaders }): Promise<SyncContext> {
+			const channelOwner = parseUserDocName(documentName);
 			const conversationId = parseConversationDocName(documentName);
-			if (!conversationId) throw refuse(CloseReason.ConversationNotFound);
+			if (!conversationId && !channelOwner) throw refuse(CloseReason.ConversationNotFound);
 			const { user, sessionId } = authenticate(token, requestHeaders);
-			const access = checkAccess(db, conversationId, user.id);
+			if (channelOwner) {
+				if (channelOwner !== user.id) throw refuse(CloseReason.Forbidden);
+				return { user, sessionId, channel: true };
+			}
+			const access = checkAccess(db, conversationId!, user.id);
 			if (access === 'not-found') throw refuse(CloseReason.ConversationNotFound);
 			if (access === 'not-a-member') throw refuse(CloseReason.NotAMember);
-			return { user, sessionId, conversationId };
+			return { user, sessionId, conversationId: conversationId! };
 		},
 
 		async onLoadDocument({ document, documentName }) {
 			const conversationId = parseConversationDocName(documentName);
 			if (!conversationId) return;
-			live.set(documentName, LiveConversation.load(conversationId, document, deps));
+			conversations.set(documentName, LiveConversation.load(conversationId, document, deps));
+		},
+
+		async connected({ connection, context }) {
+			const { user, channel } = context as SyncContext;
+			if (channel) channels.add(user.id, connection);
+			if (presence.connect(user.id)) presenceChanged(user.id, true);
+		},
+
+		async onDisconnect({ context, documentName }) {
+			const { user, channel, conversationId } = context as Partial<SyncContext>;
+			if (!user) return;
+			if (channel) channels.reset(user.id, hocuspocus.documents.get(documentName)?.getConnections() ?? []);
+			// A closed tab stops typing at once.
+			if (conversationId) setTyping(conversationId, user.id, false);
+			if (presence.disconnect(user.id)) presenceChanged(user.id, false);
+		},
+
+		async onStateless({ connection, payload }) {
+			const context = connection.context as SyncContext;
+			const message = decodeClientStateless(payload);
+			if (!message || !context.user) return;
+			if (message.type === 'receipt') handleReceipt(connection, context, message);
+			else if (message.type === 'typing' && context.conversationId) {
+				setTyping(context.conversationId, context.user.id, message.active, connection);
+			}
 		},
 
 		async beforeHandleMessage({ connection, documentName, update: frame, context }) {
-			const conversation = live.get(documentName);
-			const { user } = context as SyncContext;
-			if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
+			const { user, channel } = context as SyncContext;
 			let decoded;
 			try {
 				decoded = decodeFrame(frame);
@@ -109,45 +212,42 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 				if (error instanceof MalformedFrameError) throw refuse(CloseReason.MalformedMessage);
 				throw error;
 			}
-			switch (decoded.kind) {
-				case 'passive':
-					return;
-				case 'broadcast-stateless':
-					throw refuse(CloseReason.BroadcastNotAllowed);
-				case 'awareness': {
-					let ids;
-					try {
-						ids = awarenessClientIds(decoded.update);
-					} catch {
-						throw refuse(CloseReason.MalformedMessage);
-					}
-					for (const clientId of ids) {
-						const owner = conversation.owners.get(clientId);
-						if (owner === undefined) {
-							deps.log.bindClient(conversation.conversationId, clientId, user.id);
-							conversation.owners.set(clientId, user.id);
-						} else if (owner !== user.id) {
-							refuseUpdate(connection, { code: RefusalCode.ForeignClient, message: `clientID ${clientId} belongs to someone else`, messageIds: [] });
-						}
-					}
-					return;
+			if (decoded.kind === 'broadcast-stateless') throw refuse(CloseReason.BroadcastNotAllowed);
+			if (decoded.kind === 'passive') return;
+			// A user channel carries no document content and no awareness.
+			if (channel) throw refuse(CloseReason.Forbidden);
+			const conversation = conversations.get(documentName);
+			if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
+			if (decoded.kind === 'awareness') {
+				let ids;
+				try {
+					ids = awarenessClientIds(decoded.update);
+				} catch {
+					throw refuse(CloseReason.MalformedMessage);
 				}
-				case 'update': {
-					const result = await conversation.submit(decoded.update, user.id, connection);
-					if (result.ok) return;
-					if ('revoked' in result) throw refuse(CloseReason.MembershipRevoked);
-					refuseUpdate(connection, result);
-					return;
+				for (const clientId of ids) {
+					const owner = conversation.owners.get(clientId);
+					if (owner === undefined) {
+						deps.log.bindClient(conversation.conversationId, clientId, user.id);
+						conversation.owners.set(clientId, user.id);
+					} else if (owner !== user.id) {
+						refuseUpdate(connection, { code: RefusalCode.ForeignClient, message: `clientID ${clientId} belongs to someone else`, messageIds: [] });
+					}
 				}
+				return;
 			}
+			const result = await conversation.submit(decoded.update, user.id, connection);
+			if (result.ok) return;
+			if ('revoked' in result) throw refuse(CloseReason.MembershipRevoked);
+			refuseUpdate(connection, result);
 		},
 
 		async beforeUnloadDocument({ documentName }) {
-			live.get(documentName)?.dispose();
+			conversations.get(documentName)?.dispose();
 		},
 
 		async afterUnloadDocument({ documentName }) {
-			live.delete(documentName);
+			conversations.delete(documentName);
 		}
 	};
 
@@ -160,11 +260,11 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		extensions: [extension]
 	});
 
-	const messaging: Messaging = {
+	const live: LiveServices = {
 		async send({ conversationId, authorId, id, body, createdAt }) {
 			const direct = await hocuspocus.openDirectConnection(conversationDocName(conversationId), {});
 			try {
-				const conversation = live.get(conversationDocName(conversationId));
+				const conversation = conversations.get(conversationDocName(conversationId));
 				if (!conversation) throw new Error(`conversation ${conversationId} did not load`);
 				const created = conversation.sendFromServer({ id, author: authorId, body, createdAt });
 				const message = getMessage(db, conversationId, id);
@@ -186,9 +286,12 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 			for (const connection of document?.getConnections() ?? []) {
 				if ((connection.context as SyncContext).user?.id === userId) connection.close(refuse(CloseReason.MembershipRevoked));
 			}
-		}
+		},
+		isOnline,
+		conversationChanged,
+		receiptsChanged
 	};
 
-	return { hocuspocus, messaging, live };
+	return { hocuspocus, live, conversations, presence };
 }
 export type SyncServer = ReturnType<typeof createSyncServer>;

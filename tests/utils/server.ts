@@ -126,8 +126,10 @@ export interface SyncClient {
 	socket: HocuspocusProviderWebsocket;
 	/** Reasons given by the server: auth failures and closes. */
 	refusals: string[];
+	/** Every stateless message the server sent to this document. */
+	stateless: ServerStateless[];
 	/** `update-refused` stateless messages received. */
-	rejected: ServerStateless[];
+	rejected: Array<Extract<ServerStateless, { type: 'update-refused' }>>;
 	synced: Promise<void>;
 	destroy(): void;
 }
@@ -136,7 +138,8 @@ export interface SyncClient {
 export function connectClient(wsUrl: string, conversationId: string, token: string, doc = new Y.Doc()): SyncClient {
 	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
 	const refusals: string[] = [];
-	const rejected: ServerStateless[] = [];
+	const rejected: SyncClient['rejected'] = [];
+	const stateless: ServerStateless[] = [];
 	let markSynced: () => void = () => {};
 	const synced = new Promise<void>((resolve) => (markSynced = resolve));
 	const provider = new HocuspocusProvider({
@@ -151,7 +154,8 @@ export function connectClient(wsUrl: string, conversationId: string, token: stri
 		},
 		onStateless: ({ payload }) => {
 			const message = decodeServerStateless(payload);
-			if (message) rejected.push(message);
+			if (message) stateless.push(message);
+			if (message?.type === 'update-refused') rejected.push(message);
 		}
 	});
 	provider.attach();
@@ -161,6 +165,7 @@ export function connectClient(wsUrl: string, conversationId: string, token: stri
 		socket,
 		refusals,
 		rejected,
+		stateless,
 		synced,
 		destroy() {
 			provider.destroy();

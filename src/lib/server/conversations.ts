@@ -4,25 +4,15 @@ import type { Db } from './db/index.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
-import { getMessage, type MessageDto } from './messages.ts';
-import { getUsersByUsernames, toPublicUser, type PublicUser } from './users.ts';
+import type { ConversationDto, ConversationSummary, MemberDto } from '../shared/api-types.ts';
+import { getMessage } from './messages.ts';
+import { getUsersByUsernames, toPublicUser } from './users.ts';
 
-export interface MemberDto extends PublicUser {
-	role: 'owner' | 'member';
-}
+export type { ConversationDto, ConversationSummary, MemberDto };
 
-export interface ConversationDto {
-	id: string;
-	kind: 'direct' | 'group';
-	title: string | null;
-	members: MemberDto[];
-}
-
-export interface ConversationSummary extends ConversationDto {
-	lastMessage: MessageDto | null;
-	unreadCount: number;
-	updatedAt: number;
-}
+/** Whether a user is connected right now; the sync server knows, plain database callers say no. */
+export type IsOnline = (userId: string) => boolean;
+const nobodyOnline: IsOnline = () => false;
 
 export type Access = 'member' | 'not-found' | 'not-a-member';
 
@@ -117,29 +107,38 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 	return conversationDto(db, conversation);
 }
 
-function membersOf(db: Db, conversationIds: string[]): Map<string, MemberDto[]> {
+function membersOf(db: Db, conversationIds: string[], isOnline: IsOnline): Map<string, MemberDto[]> {
 	const rows = db
-		.select({ conversationId: members.conversationId, role: members.role, id: users.id, username: users.username, displayName: users.displayName })
+		.select({
+			conversationId: members.conversationId,
+			role: members.role,
+			readSeq: members.readSeq,
+			deliveredSeq: members.deliveredSeq,
+			id: users.id,
+			username: users.username,
+			displayName: users.displayName,
+			lastSeenAt: users.lastSeenAt
+		})
 		.from(members)
 		.innerJoin(users, eq(users.id, members.userId))
 		.where(inArray(members.conversationId, conversationIds))
 		.orderBy(members.joinedAt, users.username)
 		.all();
 	const byConversation = new Map<string, MemberDto[]>();
-	for (const { conversationId, role, ...user } of rows) {
+	for (const { conversationId, role, readSeq, deliveredSeq, lastSeenAt, ...user } of rows) {
 		const list = byConversation.get(conversationId) ?? [];
-		list.push({ ...toPublicUser(user), role });
+		list.push({ ...toPublicUser(user), role, readSeq, deliveredSeq, online: isOnline(user.id), lastSeenAt });
 		byConversation.set(conversationId, list);
 	}
 	return byConversation;
 }
 
-export function conversationDto(db: Db, conversation: Conversation): ConversationDto {
+export function conversationDto(db: Db, conversation: Conversation, isOnline: IsOnline = nobodyOnline): ConversationDto {
 	return {
 		id: conversation.id,
 		kind: conversation.kind,
 		title: conversation.title,
-		members: membersOf(db, [conversation.id]).get(conversation.id) ?? []
+		members: membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? []
 	};
 }
 
@@ -147,11 +146,15 @@ export function getConversation(db: Db, conversationId: string): Conversation | 
 	return db.select().from(conversations).where(eq(conversations.id, conversationId)).get();
 }
 
-/** My conversations, most recent activity first, each with its last message and my unread count. */
-export function listConversations(db: Db, userId: string): ConversationSummary[] {
+/**
+ * My conversations, most recent activity first, each with its last message and my unread count
+ * (or just the one conversation `onlyId`).
+ */
+export function listConversations(db: Db, userId: string, isOnline: IsOnline = nobodyOnline, onlyId?: string): ConversationSummary[] {
 	const rows = db
 		.select({
 			conversation: conversations,
+			markedUnread: members.markedUnread,
 			unreadCount: sql<number>`(
 				select count(*) from ${messages}
 				where ${messages.conversationId} = ${conversations.id}
@@ -165,19 +168,40 @@ export function listConversations(db: Db, userId: string): ConversationSummary[]
 		})
 		.from(members)
 		.innerJoin(conversations, eq(conversations.id, members.conversationId))
-		.where(eq(members.userId, userId))
+		.where(and(eq(members.userId, userId), onlyId === undefined ? undefined : eq(members.conversationId, onlyId)))
 		.orderBy(desc(conversations.updatedAt), desc(conversations.id))
 		.all();
-	const memberLists = membersOf(db, rows.map((row) => row.conversation.id));
-	return rows.map(({ conversation, unreadCount, lastMessageId }) => ({
+	const memberLists = membersOf(db, rows.map((row) => row.conversation.id), isOnline);
+	return rows.map(({ conversation, unreadCount, markedUnread, lastMessageId }) => ({
 		id: conversation.id,
 		kind: conversation.kind,
 		title: conversation.title,
 		members: memberLists.get(conversation.id) ?? [],
 		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
-		unreadCount,
+		unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
+		markedUnread,
 		updatedAt: conversation.updatedAt
 	}));
+}
+
+/** Everyone who shares at least one conversation with `userId` (themselves included). */
+export function contactsOf(db: Db, userId: string): string[] {
+	return db
+		.all<{ userId: string }>(
+			sql`select distinct other.user_id as userId from ${members} mine
+				join ${members} other on other.conversation_id = mine.conversation_id
+				where mine.user_id = ${userId}`
+		)
+		.map((row) => row.userId);
+}
+
+export function memberIdsOf(db: Db, conversationId: string): string[] {
+	return db
+		.select({ userId: members.userId })
+		.from(members)
+		.where(eq(members.conversationId, conversationId))
+		.all()
+		.map((row) => row.userId);
 }
 
 export function addGroupMembers(db: Db, me: User, conversationId: string, usernames: string[]): ConversationDto {

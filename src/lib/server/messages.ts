@@ -1,19 +1,9 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, messages, users, type MessageRow } from './db/schema.ts';
-import type { PublicUser } from './users.ts';
+import type { MessageDto, PublicUser } from '../shared/api-types.ts';
 
-export interface MessageDto {
-	id: string;
-	conversationId: string;
-	seq: number;
-	author: PublicUser;
-	body: string;
-	createdAt: number;
-	receivedAt: number;
-	editedAt: number | null;
-	deletedAt: number | null;
-}
+export type { MessageDto };
 
 const messageColumns = {
 	row: messages,

@@ -1,8 +1,8 @@
 import type { Db } from './db/index.ts';
 import type { MessageDto } from './messages.ts';
 
-/** What the sync server offers to HTTP routes: writes that must go through the live documents. */
-export interface Messaging {
+/** What the sync server offers to HTTP routes: writes through the live documents, and live notifications. */
+export interface LiveServices {
 	/** Stores a message through the conversation document; `created` is false when the id was already there. */
 	send(input: {
 		conversationId: string;
@@ -15,6 +15,12 @@ export interface Messaging {
 	revoke(conversationId: string, userId: string): void;
 	/** Closes every open sync connection authenticated by this session. */
 	endSession(sessionId: string): void;
+	/** Whether the user has any sync connection open. */
+	isOnline(userId: string): boolean;
+	/** Tells every member's devices (their user channels) the conversation's new summary. */
+	conversationChanged(conversationId: string, userIds?: string[]): void;
+	/** Publishes a member's moved receipt markers to the conversation and to their own devices. */
+	receiptsChanged(conversationId: string, userId: string, markers: { deliveredSeq: number; readSeq: number }): void;
 }
 
 export interface RuntimeConfig {
@@ -27,7 +33,7 @@ export interface RuntimeConfig {
 export interface Runtime {
 	db: Db;
 	config: RuntimeConfig;
-	messaging: Messaging;
+	live: LiveServices;
 }
 
 // The SvelteKit build bundles its own copy of this module, so the process-wide value lives on globalThis.

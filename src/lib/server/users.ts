@@ -4,12 +4,9 @@ import type { Db } from './db/index.ts';
 import { users, type User } from './db/schema.ts';
 import { ApiError } from './errors.ts';
 import { hashPassword, verifyPassword } from './password.ts';
+import type { PublicUser } from '../shared/api-types.ts';
 
-export interface PublicUser {
-	id: string;
-	username: string;
-	displayName: string;
-}
+export type { PublicUser };
 
 export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName'>): PublicUser {
 	return { id: user.id, username: user.username, displayName: user.displayName };
@@ -27,7 +24,8 @@ export async function createUser(
 		username: input.username,
 		displayName: input.displayName?.trim() || input.username,
 		passwordHash: await hashPassword(input.password),
-		createdAt: Date.now()
+		createdAt: Date.now(),
+		lastSeenAt: null
 	};
 	// A concurrent sign-up may have taken the name while the password was hashing.
 	const inserted = db.insert(users).values(user).onConflictDoNothing().returning({ id: users.id }).all();

@@ -3,12 +3,16 @@
  * docs/protocol.md explains it in prose; this file is the source of truth.
  */
 
+import type { ConversationSummary } from './api-types.ts';
+
 export const PROTOCOL_VERSION = 1;
 
 /** WebSocket path of the Hocuspocus endpoint, on the same port as the web app. */
 export const SYNC_PATH = '/sync';
 
 const DOC_PREFIX = 'conversation:';
+const USER_DOC_PREFIX = 'user:';
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function conversationDocName(conversationId: string): string {
 	return DOC_PREFIX + conversationId;
@@ -18,7 +22,23 @@ export function conversationDocName(conversationId: string): string {
 export function parseConversationDocName(name: string): string | null {
 	if (!name.startsWith(DOC_PREFIX)) return null;
 	const id = name.slice(DOC_PREFIX.length);
-	return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id) ? id : null;
+	return ULID.test(id) ? id : null;
+}
+
+/**
+ * A user's own channel, `user:<userId>`: an always-empty document that only its user may open. The
+ * server sends it the live inbox (conversation summaries) and presence of people they share a
+ * conversation with, as stateless messages; the client sends delivery receipts for conversations
+ * it does not have open.
+ */
+export function userDocName(userId: string): string {
+	return USER_DOC_PREFIX + userId;
+}
+
+export function parseUserDocName(name: string): string | null {
+	if (!name.startsWith(USER_DOC_PREFIX)) return null;
+	const id = name.slice(USER_DOC_PREFIX.length);
+	return ULID.test(id) ? id : null;
 }
 
 /**
@@ -64,7 +84,9 @@ export const CloseReason = {
 	/** An update the server refuses (see {@link RefusalCode}); an `update-refused` stateless message precedes it. */
 	UpdateRefused: 'update-refused',
 	/** Broadcast-stateless frames are not relayed. */
-	BroadcastNotAllowed: 'broadcast-not-allowed'
+	BroadcastNotAllowed: 'broadcast-not-allowed',
+	/** Someone else's user channel, or an update sent to a user channel. */
+	Forbidden: 'forbidden'
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -89,24 +111,67 @@ export const SocketCloseCode = {
 } as const;
 
 /** Stateless messages from server to client, JSON-encoded, discriminated by `type`. */
-export type ServerStateless = {
-	type: 'update-refused';
-	v: typeof PROTOCOL_VERSION;
-	code: RefusalCode;
-	message: string;
-	/** Message ids named in the refused update (may be empty when none could be read). */
-	messageIds: string[];
-};
+export type ServerStateless =
+	| {
+			type: 'update-refused';
+			v: typeof PROTOCOL_VERSION;
+			code: RefusalCode;
+			message: string;
+			/** Message ids named in the refused update (may be empty when none could be read). */
+			messageIds: string[];
+	  }
+	/** A member's receipt markers moved (conversation documents). */
+	| { type: 'receipts'; v: typeof PROTOCOL_VERSION; userId: string; deliveredSeq: number; readSeq: number }
+	/** A receipt the server would not store (another user's, or malformed). */
+	| { type: 'receipt-refused'; v: typeof PROTOCOL_VERSION; message: string }
+	/** Someone started or stopped typing (conversation documents). Expires by itself after {@link TYPING_TTL_MS}. */
+	| { type: 'typing'; v: typeof PROTOCOL_VERSION; userId: string; active: boolean }
+	/** A conversation's summary changed for me: new conversation, new message, my unread count (user channel). */
+	| { type: 'inbox'; v: typeof PROTOCOL_VERSION; conversation: ConversationSummary }
+	/** Someone I share a conversation with came online or went offline (user channel). */
+	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null };
 
-export function encodeStateless(message: ServerStateless): string {
+/** Stateless messages from client to server. */
+export type ClientStateless =
+	/** My markers in this conversation (on its document) or in `conversationId` (on my user channel). Markers only grow. */
+	| { type: 'receipt'; conversationId?: string; userId?: string; deliveredSeq?: number; readSeq?: number }
+	/** I am typing in this conversation (send again every few seconds while typing), or I stopped. */
+	| { type: 'typing'; active: boolean };
+
+/** How long a typing signal lasts without a new one. */
+export const TYPING_TTL_MS = 5000;
+
+export function encodeStateless(message: ServerStateless | ClientStateless): string {
 	return JSON.stringify(message);
 }
+
+const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'presence']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {
 		const value = JSON.parse(payload) as { type?: unknown };
-		return value && value.type === 'update-refused' ? (value as ServerStateless) : null;
+		return value && typeof value.type === 'string' && SERVER_TYPES.has(value.type) ? (value as ServerStateless) : null;
 	} catch {
 		return null;
 	}
+}
+
+const isSeq = (value: unknown) => value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
+
+/** Parses and checks a client's stateless message; null when it is not one the server understands. */
+export function decodeClientStateless(payload: string): ClientStateless | null {
+	let value: Record<string, unknown>;
+	try {
+		value = JSON.parse(payload) as Record<string, unknown>;
+	} catch {
+		return null;
+	}
+	if (!value || typeof value !== 'object') return null;
+	if (value.type === 'typing' && typeof value.active === 'boolean') return { type: 'typing', active: value.active };
+	if (value.type === 'receipt' && isSeq(value.deliveredSeq) && isSeq(value.readSeq)) {
+		if (value.conversationId !== undefined && (typeof value.conversationId !== 'string' || !ULID.test(value.conversationId))) return null;
+		if (value.userId !== undefined && typeof value.userId !== 'string') return null;
+		return value as ClientStateless;
+	}
+	return null;
 }

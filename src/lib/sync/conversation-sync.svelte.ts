@@ -56,7 +56,7 @@ export class ConversationSync {
 	#channel: BroadcastChannel | null = null;
 	/** Ids written here but not yet known to be in IndexedDB: not shown until they are. */
 	#unstored = new Set<string>();
-	#refusal: ServerStateless | null = null;
+	#refusal: Extract<ServerStateless, { type: 'update-refused' }> | null = null;
 	#destroyed = false;
 
 	constructor(

@@ -14,7 +14,9 @@ export const users = sqliteTable('users', {
 	username: text('username').notNull().unique(),
 	displayName: text('display_name').notNull(),
 	passwordHash: text('password_hash').notNull(),
-	createdAt: integer('created_at').notNull()
+	createdAt: integer('created_at').notNull(),
+	/** When the user's last sync connection closed, ms; null while never connected. */
+	lastSeenAt: integer('last_seen_at')
 });
 
 export const sessions = sqliteTable(
@@ -62,8 +64,12 @@ export const members = sqliteTable(
 			.references(() => users.id, { onDelete: 'cascade' }),
 		role: text('role', { enum: ['owner', 'member'] }).notNull(),
 		joinedAt: integer('joined_at').notNull(),
-		/** Messages with seq ≤ readSeq count as read by this member. */
-		readSeq: integer('read_seq').notNull().default(0)
+		/** Messages with seq ≤ readSeq count as read by this member. Only ever grows. */
+		readSeq: integer('read_seq').notNull().default(0),
+		/** Messages with seq ≤ deliveredSeq reached at least one of this member's devices. Only ever grows. */
+		deliveredSeq: integer('delivered_seq').notNull().default(0),
+		/** The member marked the conversation unread; cleared when they read further. */
+		markedUnread: integer('marked_unread', { mode: 'boolean' }).notNull().default(false)
 	},
 	(t) => [
 		primaryKey({ columns: [t.conversationId, t.userId] }),

@@ -7,9 +7,9 @@ import { invalidateSession } from '$lib/server/session';
 
 export const POST: RequestHandler = api(async (event) => {
 	if (!event.locals.session) throw unauthenticated();
-	const { db, messaging } = getRuntime();
+	const { db, live } = getRuntime();
 	invalidateSession(db, event.locals.session.id);
-	messaging.endSession(event.locals.session.id);
+	live.endSession(event.locals.session.id);
 	deleteSessionCookie(event.cookies, secureCookies(event.url));
 	return new Response(null, { status: 204 });
 });

@@ -22,7 +22,7 @@ export const GET: RequestHandler = api((event) => {
 /** Idempotent on the message id: the same id again returns the stored message, never a second copy. */
 export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
-	const { db, messaging } = getRuntime();
+	const { db, live } = getRuntime();
 	const conversationId = event.params.id;
 	requireMembership(db, conversationId, user.id);
 	const input = await readJson(event, newMessage);
@@ -37,7 +37,7 @@ export const POST: RequestHandler = api(async (event) => {
 		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
 		throw new ApiError(400, body.code, text);
 	}
-	const { created, message } = await messaging.send({
+	const { created, message } = await live.send({
 		conversationId,
 		authorId: user.id,
 		id,

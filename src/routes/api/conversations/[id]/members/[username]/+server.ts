@@ -6,8 +6,8 @@ import { getRuntime } from '$lib/server/runtime';
 /** Removes a member (or leaves); their open sync connections to the conversation close at once. */
 export const DELETE: RequestHandler = api((event) => {
 	const user = requireUser(event);
-	const { db, messaging } = getRuntime();
+	const { db, live } = getRuntime();
 	const removedId = removeGroupMember(db, user, event.params.id, event.params.username);
-	messaging.revoke(event.params.id, removedId);
+	live.revoke(event.params.id, removedId);
 	return new Response(null, { status: 204 });
 });

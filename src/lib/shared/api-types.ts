@@ -1,0 +1,46 @@
+/** Shapes the JSON API and the inbox channel send; shared by server and client. */
+
+export interface PublicUser {
+	id: string;
+	username: string;
+	displayName: string;
+}
+
+export interface MemberDto extends PublicUser {
+	role: 'owner' | 'member';
+	/** This member has read every message with seq ≤ readSeq. */
+	readSeq: number;
+	/** At least one of this member's devices has every message with seq ≤ deliveredSeq. */
+	deliveredSeq: number;
+	/** Connected on any device right now. */
+	online: boolean;
+	/** When the member's last connection closed, ms; null if never connected. */
+	lastSeenAt: number | null;
+}
+
+export interface ConversationDto {
+	id: string;
+	kind: 'direct' | 'group';
+	title: string | null;
+	members: MemberDto[];
+}
+
+export interface MessageDto {
+	id: string;
+	conversationId: string;
+	seq: number;
+	author: PublicUser;
+	body: string;
+	createdAt: number;
+	receivedAt: number;
+	editedAt: number | null;
+	deletedAt: number | null;
+}
+
+export interface ConversationSummary extends ConversationDto {
+	lastMessage: MessageDto | null;
+	/** Messages from others after my read marker; at least 1 while I marked the conversation unread. */
+	unreadCount: number;
+	markedUnread: boolean;
+	updatedAt: number;
+}
