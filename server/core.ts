@@ -29,7 +29,7 @@ export function startCore(config: Config): Core {
 		db,
 		sync,
 		close() {
-			sync.hocuspocus.closeConnections();
+			sync.stop();
 			for (const conversation of sync.conversations.values()) conversation.dispose();
 			setRuntime(undefined);
 			db.$client.close();

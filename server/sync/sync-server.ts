@@ -1,5 +1,6 @@
 import { Hocuspocus, type Extension, type Connection } from '@hocuspocus/server';
 import type { IncomingHttpHeaders } from 'node:http';
+import * as Y from 'yjs';
 import { checkAccess, contactsOf, listConversations, memberIdsOf, prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { getMessage, prepareMessageWrites } from '../../src/lib/server/messages.ts';
@@ -39,6 +40,15 @@ interface SyncContext {
 	channel?: true;
 }
 
+function isEmptyUpdate(update: Uint8Array): boolean {
+	try {
+		const { structs, ds } = Y.decodeUpdate(update);
+		return structs.length === 0 && ds.clients.size === 0;
+	} catch {
+		return false;
+	}
+}
+
 /** What Hocuspocus turns into a permission-denied message or a CLOSE message for the client. */
 function refuse(reason: CloseReason): { code: number; reason: CloseReason } {
 	return { code: 4403, reason };
@@ -76,6 +86,8 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 	const presence = new Presence();
 	const channels = new UserChannels();
 	const isOnline = (userId: string) => presence.isOnline(userId);
+	/** Set while shutting down: connections closing then must not touch the database any more. */
+	let stopped = false;
 	/** `conversationId:userId` of everyone who said they are typing and has not stopped. */
 	const typing = new Set<string>();
 
@@ -88,8 +100,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 	}
 
 	/** Sends each member with an open user channel their own summary of the conversation. */
-	function conversationChanged(conversationId: string, userIds = memberIdsOf(db, conversationId)): void {
-		for (const userId of userIds) {
+	function conversationChanged(conversationId: string, userIds?: string[]): void {
+		if (stopped) return;
+		for (const userId of userIds ?? memberIdsOf(db, conversationId)) {
 			if (!channels.has(userId)) continue;
 			const [conversation] = listConversations(db, userId, isOnline, conversationId);
 			if (conversation) channels.send(userId, { type: 'inbox', v, conversation });
@@ -108,6 +121,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 	}
 
 	function presenceChanged(userId: string, online: boolean): void {
+		if (stopped) return;
 		let lastSeenAt: number | null = null;
 		if (!online) {
 			lastSeenAt = Date.now();
@@ -214,8 +228,11 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 			}
 			if (decoded.kind === 'broadcast-stateless') throw refuse(CloseReason.BroadcastNotAllowed);
 			if (decoded.kind === 'passive') return;
-			// A user channel carries no document content and no awareness.
-			if (channel) throw refuse(CloseReason.Forbidden);
+			// A user channel stays empty: only its user is there, so awareness is harmless, but content is refused.
+			if (channel) {
+				if (decoded.kind === 'update' && !isEmptyUpdate(decoded.update)) throw refuse(CloseReason.Forbidden);
+				return;
+			}
 			const conversation = conversations.get(documentName);
 			if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
 			if (decoded.kind === 'awareness') {
@@ -292,6 +309,12 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		receiptsChanged
 	};
 
-	return { hocuspocus, live, conversations, presence };
+	/** Closes every connection; hooks that run as they close leave the database alone. */
+	function stop(): void {
+		stopped = true;
+		hocuspocus.closeConnections();
+	}
+
+	return { hocuspocus, live, conversations, presence, stop };
 }
 export type SyncServer = ReturnType<typeof createSyncServer>;

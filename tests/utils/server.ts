@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { startApp, type App } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { conversationDocName, decodeServerStateless, type ServerStateless } from '../../src/lib/shared/protocol.ts';
+import { conversationDocName, decodeServerStateless, type ClientStateless, type ServerStateless } from '../../src/lib/shared/protocol.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -131,11 +131,17 @@ export interface SyncClient {
 	/** `update-refused` stateless messages received. */
 	rejected: Array<Extract<ServerStateless, { type: 'update-refused' }>>;
 	synced: Promise<void>;
+	send(message: ClientStateless): void;
 	destroy(): void;
 }
 
 /** A real Hocuspocus provider in Node (ws polyfill), like a bot or a second device. */
 export function connectClient(wsUrl: string, conversationId: string, token: string, doc = new Y.Doc()): SyncClient {
+	return connectDocument(wsUrl, conversationDocName(conversationId), token, doc);
+}
+
+/** A provider for any document name (a user channel, `user:<id>`, or a conversation). */
+export function connectDocument(wsUrl: string, name: string, token: string, doc = new Y.Doc()): SyncClient {
 	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
 	const refusals: string[] = [];
 	const rejected: SyncClient['rejected'] = [];
@@ -144,7 +150,7 @@ export function connectClient(wsUrl: string, conversationId: string, token: stri
 	const synced = new Promise<void>((resolve) => (markSynced = resolve));
 	const provider = new HocuspocusProvider({
 		websocketProvider: socket,
-		name: conversationDocName(conversationId),
+		name,
 		document: doc,
 		token,
 		onSynced: () => markSynced(),
@@ -167,6 +173,9 @@ export function connectClient(wsUrl: string, conversationId: string, token: stri
 		rejected,
 		stateless,
 		synced,
+		send(message: ClientStateless) {
+			provider.sendStateless(JSON.stringify(message));
+		},
 		destroy() {
 			provider.destroy();
 			socket.destroy();

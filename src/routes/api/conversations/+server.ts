@@ -7,16 +7,21 @@ import { newConversation } from '$lib/server/schemas';
 
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
-	return json({ conversations: listConversations(getRuntime().db, user.id) });
+	const { db, live } = getRuntime();
+	return json({ conversations: listConversations(db, user.id, live.isOnline) });
 });
 
 export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const input = await readJson(event, newConversation);
-	const { db } = getRuntime();
+	const { db, live } = getRuntime();
 	if (input.kind === 'direct') {
 		const { conversation, created } = openDirectConversation(db, user, input.members[0]!);
+		if (created) live.conversationChanged(conversation.id);
 		return json({ conversation }, { status: created ? 201 : 200 });
 	}
-	return json({ conversation: createGroupConversation(db, user, input.members, input.title) }, { status: 201 });
+	const conversation = createGroupConversation(db, user, input.members, input.title);
+	// Every member's devices see the new conversation at once.
+	live.conversationChanged(conversation.id);
+	return json({ conversation }, { status: 201 });
 });

@@ -8,5 +8,8 @@ import { newMembers } from '$lib/server/schemas';
 export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const input = await readJson(event, newMembers);
-	return json({ conversation: addGroupMembers(getRuntime().db, user, event.params.id, input.members) });
+	const { db, live } = getRuntime();
+	const conversation = addGroupMembers(db, user, event.params.id, input.members);
+	live.conversationChanged(event.params.id);
+	return json({ conversation });
 });

@@ -9,5 +9,6 @@ export const DELETE: RequestHandler = api((event) => {
 	const { db, live } = getRuntime();
 	const removedId = removeGroupMember(db, user, event.params.id, event.params.username);
 	live.revoke(event.params.id, removedId);
+	live.conversationChanged(event.params.id);
 	return new Response(null, { status: 204 });
 });

@@ -1,0 +1,222 @@
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConversationSummary } from '../../src/lib/shared/api-types.ts';
+import { seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { userDocName, type ServerStateless } from '../../src/lib/shared/protocol.ts';
+import { tickFor, type Markers } from '../../src/lib/shared/receipts.ts';
+import {
+	api,
+	connectClient,
+	connectDocument,
+	createAccount,
+	createConversation,
+	startTestServer,
+	tempDataDir,
+	waitFor,
+	type Account,
+	type SyncClient,
+	type TestServer
+} from '../utils/server.ts';
+
+type Of<T extends ServerStateless['type']> = Extract<ServerStateless, { type: T }>;
+const ofType = <T extends ServerStateless['type']>(client: SyncClient, type: T) => client.stateless.filter((m): m is Of<T> => m.type === type);
+
+describe('receipts, unread counts, typing, presence, live inbox', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let alice: Account;
+	let bob: Account;
+	let carol: Account;
+	const open: SyncClient[] = [];
+	const track = (client: SyncClient) => (open.push(client), client);
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		[alice, bob, carol] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
+	});
+	afterAll(async () => {
+		for (const client of open) client.destroy();
+		await server.close();
+		data.remove();
+	});
+
+	async function summaries(account: Account): Promise<ConversationSummary[]> {
+		return (await api<{ conversations: ConversationSummary[] }>(server.url, '/api/conversations', { token: account.token })).body.conversations;
+	}
+
+	/** Alice's view of the markers, as her client keeps them: the conversation's members, then live events. */
+	function markersSeenBy(client: SyncClient, members: Markers[]): Markers[] {
+		return members.map((member) => {
+			const events = ofType(client, 'receipts').filter((e) => e.userId === member.id);
+			return events.reduce((m, e) => ({ ...m, deliveredSeq: Math.max(m.deliveredSeq, e.deliveredSeq), readSeq: Math.max(m.readSeq, e.readSeq) }), member);
+		});
+	}
+
+	it('[RCPT-1] direct: ✓ sent, then ✓✓ delivered when the recipient syncs, then read when they read', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], '');
+		const a = track(connectClient(server.wsUrl, conversationId, alice.token));
+		await a.synced;
+		const id = ulid();
+		writeMessage(a.doc, { id, author: alice.id, body: 'tick tock' });
+		await waitFor(() => seqMap(a.doc).has(id));
+		const seq = seqMap(a.doc).get(id)!;
+		const start = [alice, bob].map((m) => ({ id: m.id, deliveredSeq: 0, readSeq: 0 }));
+		const ticks: string[] = [tickFor(seq, alice.id, markersSeenBy(a, start)).tick];
+
+		const b = track(connectClient(server.wsUrl, conversationId, bob.token));
+		await b.synced;
+		b.send({ type: 'receipt', deliveredSeq: seq });
+		await waitFor(() => ofType(a, 'receipts').length === 1);
+		ticks.push(tickFor(seq, alice.id, markersSeenBy(a, start)).tick);
+		b.send({ type: 'receipt', readSeq: seq });
+		await waitFor(() => ofType(a, 'receipts').length === 2);
+		ticks.push(tickFor(seq, alice.id, markersSeenBy(a, start)).tick);
+		expect(ticks).toEqual(['sent', 'delivered', 'read']);
+
+		// Markers never move back: an older receipt from a stale device changes nothing.
+		b.send({ type: 'receipt', deliveredSeq: 0, readSeq: 0 });
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(ofType(a, 'receipts')).toHaveLength(2);
+		const bobAsMember = (await summaries(alice)).find((c) => c.id === conversationId)?.members.find((m) => m.id === bob.id);
+		expect(bobAsMember).toMatchObject({ deliveredSeq: seq, readSeq: seq });
+	});
+
+	it('[RCPT-1] group: delivered and read only once every other member is, naming who read it', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob, carol], 'Ticks');
+		const a = track(connectClient(server.wsUrl, conversationId, alice.token));
+		await a.synced;
+		const id = ulid();
+		writeMessage(a.doc, { id, author: alice.id, body: 'for both of you' });
+		await waitFor(() => seqMap(a.doc).has(id));
+		const seq = seqMap(a.doc).get(id)!;
+		const start = [alice, bob, carol].map((m) => ({ id: m.id, deliveredSeq: 0, readSeq: 0 }));
+		const states: Array<{ tick: string; readBy: string[] }> = [];
+		const snapshot = () => {
+			const { tick, readBy } = tickFor(seq, alice.id, markersSeenBy(a, start));
+			states.push({ tick, readBy });
+		};
+		// Bob reads on his phone via REST, Carol only receives it over her user channel.
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		await waitFor(() => ofType(a, 'receipts').length === 1);
+		snapshot();
+		const carolChannel = track(connectDocument(server.wsUrl, userDocName(carol.id), carol.token));
+		await carolChannel.synced;
+		carolChannel.send({ type: 'receipt', conversationId, deliveredSeq: seq });
+		await waitFor(() => ofType(a, 'receipts').length === 2);
+		snapshot();
+		carolChannel.send({ type: 'receipt', conversationId, readSeq: seq });
+		await waitFor(() => ofType(a, 'receipts').length === 3);
+		snapshot();
+		expect(states).toEqual([
+			{ tick: 'sent', readBy: [bob.id] },
+			{ tick: 'delivered', readBy: [bob.id] },
+			{ tick: 'read', readBy: [bob.id, carol.id] }
+		]);
+	});
+
+	it('[RCPT-2] a receipt written for another user is refused and changes nothing', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Forgery');
+		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body: 'read me' } });
+		const b = track(connectClient(server.wsUrl, conversationId, bob.token));
+		await b.synced;
+		b.send({ type: 'receipt', userId: alice.id, readSeq: 1, deliveredSeq: 1 });
+		await waitFor(() => ofType(b, 'receipt-refused').length === 1);
+		expect(ofType(b, 'receipt-refused')[0]?.message).toMatch(/yourself/);
+		const outsider = track(connectDocument(server.wsUrl, userDocName(carol.id), carol.token));
+		await outsider.synced;
+		outsider.send({ type: 'receipt', conversationId, readSeq: 1 });
+		await waitFor(() => ofType(outsider, 'receipt-refused').length === 1);
+		const members = (await summaries(alice)).find((c) => c.id === conversationId)!.members;
+		expect(members.map((m) => [m.deliveredSeq, m.readSeq])).toEqual([
+			[0, 0],
+			[0, 0]
+		]);
+	});
+
+	it('[RCPT-3] unread counts follow reads and "mark unread", on every device, and survive a restart', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Unread');
+		for (const body of ['one', 'two', 'three']) {
+			await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body } });
+		}
+		const unread = async () => (await summaries(bob)).find((c) => c.id === conversationId)!.unreadCount;
+		expect(await unread()).toBe(3);
+		const read = await api<{ readSeq: number }>(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token, body: { seq: 2 } });
+		expect(read.body.readSeq).toBe(2);
+		expect(await unread()).toBe(1);
+		const bad = await api<{ error: { code: string } }>(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token, body: { seq: -1 } });
+		expect([bad.status, bad.body.error.code]).toEqual([400, 'invalid-request']);
+		const outsider = await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: carol.token });
+		expect(outsider.status).toBe(403);
+
+		await server.close();
+		server = await startTestServer(data.dir);
+		expect(await unread()).toBe(1);
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		expect(await unread()).toBe(0);
+		expect((await api(server.url, `/api/conversations/${conversationId}/unread`, { method: 'PUT', token: bob.token })).status).toBe(204);
+		expect(await unread()).toBe(1);
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		expect(await unread()).toBe(0);
+	});
+
+	it('[INBOX-1] the live inbox: a new conversation and each new message reach the user channel of every member', async () => {
+		const dave = await createAccount(server.url);
+		const channel = track(connectDocument(server.wsUrl, userDocName(dave.id), dave.token));
+		await channel.synced;
+		const conversationId = await createConversation(server.url, alice, [dave], 'Fresh');
+		await waitFor(() => ofType(channel, 'inbox').some((e) => e.conversation.id === conversationId));
+		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body: 'news' } });
+		await waitFor(() => ofType(channel, 'inbox').some((e) => e.conversation.lastMessage?.body === 'news'));
+		expect(ofType(channel, 'inbox').at(-1)?.conversation).toMatchObject({ id: conversationId, unreadCount: 1 });
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: dave.token });
+		await waitFor(() => ofType(channel, 'inbox').at(-1)?.conversation.unreadCount === 0);
+
+		// Nobody may open another user's channel, nor write into their own.
+		const spy = track(connectDocument(server.wsUrl, userDocName(dave.id), alice.token));
+		await waitFor(() => spy.refusals.length > 0);
+		expect(spy.refusals).toEqual(['forbidden']);
+	});
+
+	it('[PRES-1] online while any device is connected, then "last seen"; nobody can speak for someone else', async () => {
+		const erin = await createAccount(server.url);
+		const frank = await createAccount(server.url);
+		const conversationId = await createConversation(server.url, erin, [frank], 'Presence');
+		const watch = track(connectDocument(server.wsUrl, userDocName(erin.id), erin.token));
+		await watch.synced;
+		const phone = connectClient(server.wsUrl, conversationId, frank.token);
+		const laptop = connectClient(server.wsUrl, conversationId, frank.token);
+		await Promise.all([phone.synced, laptop.synced]);
+		await waitFor(() => ofType(watch, 'presence').length === 1);
+		expect(ofType(watch, 'presence')[0]).toMatchObject({ userId: frank.id, online: true });
+		const frankOf = async () => (await summaries(erin)).find((c) => c.id === conversationId)!.members.find((m) => m.id === frank.id)!;
+		expect((await frankOf()).online).toBe(true);
+		phone.destroy();
+		await new Promise((resolve) => setTimeout(resolve, 150));
+		expect(ofType(watch, 'presence')).toHaveLength(1);
+		laptop.destroy();
+		await waitFor(() => ofType(watch, 'presence').length === 2);
+		expect(ofType(watch, 'presence')[1]).toMatchObject({ userId: frank.id, online: false });
+		const seen = await frankOf();
+		expect(seen.online).toBe(false);
+		expect(seen.lastSeenAt).toBeGreaterThan(Date.now() - 10_000);
+	});
+
+	it('[TYPING-1] typing is relayed as the connection’s user, and stops on send and on close', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Typing');
+		const a = track(connectClient(server.wsUrl, conversationId, alice.token));
+		const b = connectClient(server.wsUrl, conversationId, bob.token);
+		await Promise.all([a.synced, b.synced]);
+		b.send({ type: 'typing', active: true });
+		await waitFor(() => ofType(a, 'typing').length === 1);
+		expect(ofType(a, 'typing')[0]).toMatchObject({ userId: bob.id, active: true });
+		expect(ofType(b, 'typing')).toEqual([]);
+		writeMessage(b.doc, { id: ulid(), author: bob.id, body: 'done typing' });
+		await waitFor(() => ofType(a, 'typing').length === 2);
+		expect(ofType(a, 'typing')[1]).toMatchObject({ userId: bob.id, active: false });
+		b.send({ type: 'typing', active: true });
+		await waitFor(() => ofType(a, 'typing').length === 3);
+		b.destroy();
+		await waitFor(() => ofType(a, 'typing').length === 4);
+		expect(ofType(a, 'typing')[3]).toMatchObject({ userId: bob.id, active: false });
+	});
+});
