@@ -7,7 +7,9 @@ const executablePath = process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromi
 export default defineConfig({
 	testDir: 'tests/e2e',
 	outputDir: 'test-results/e2e',
-	timeout: 30_000,
+	timeout: 45_000,
+	// Reconnecting after an emulated network loss can take a few retries.
+	expect: { timeout: 10_000 },
 	retries: process.env.CI ? 1 : 0,
 	workers: 1,
 	reporter: process.env.CI ? 'list' : [['list']],

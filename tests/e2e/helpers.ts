@@ -53,6 +53,13 @@ export async function bodies(page: Page): Promise<string[]> {
 	return messages(page).locator('.body').allTextContents();
 }
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export function messageWithText(page: Page, text: string) {
-	return messages(page).filter({ has: page.locator('.body', { hasText: new RegExp(`^${text}$`) }) });
+	return messages(page).filter({ has: page.locator('.body', { hasText: new RegExp(`^${escapeRegExp(text)}$`) }) });
+}
+
+/** A conversation's row in the list (not a toast that mentions the same name). */
+export function listRow(page: Page, name: string) {
+	return page.getByRole('complementary', { name: 'Conversations' }).getByRole('link', { name: new RegExp(escapeRegExp(name)) });
 }

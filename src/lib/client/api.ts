@@ -1,36 +1,9 @@
 /** The browser's view of the JSON API (docs/api.md): typed calls, one error type. */
 
-export interface User {
-	id: string;
-	username: string;
-	displayName: string;
-}
+import type { ConversationSummary, MemberDto, MessageDto, PublicUser } from '$lib/shared/api-types';
 
-export interface Member extends User {
-	role: 'owner' | 'member';
-}
-
-export interface MessageDto {
-	id: string;
-	conversationId: string;
-	seq: number;
-	author: User;
-	body: string;
-	createdAt: number;
-	receivedAt: number;
-	editedAt: number | null;
-	deletedAt: number | null;
-}
-
-export interface ConversationSummary {
-	id: string;
-	kind: 'direct' | 'group';
-	title: string | null;
-	members: Member[];
-	lastMessage: MessageDto | null;
-	unreadCount: number;
-	updatedAt: number;
-}
+export type { ConversationSummary, MemberDto, MessageDto };
+export type User = PublicUser;
 
 export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members'>;
 
@@ -79,5 +52,7 @@ export const api = {
 	openDirect: (username: string) =>
 		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'direct', members: [username] }),
 	createGroup: (title: string, members: string[]) =>
-		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'group', title, members })
+		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'group', title, members }),
+	markRead: (conversationId: string, seq: number) => call<{ readSeq: number }>('PUT', `/api/conversations/${conversationId}/read`, { seq }),
+	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`)
 };

@@ -33,3 +33,11 @@ export function formatDay(ms: number, now = Date.now()): string {
 export function dayKey(ms: number): number {
 	return startOfDay(ms);
 }
+
+/** "today at 14:05", "yesterday at 09:12", "on 3 Mar at 18:40". */
+export function formatLastSeen(ms: number, now = Date.now()): string {
+	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
+	if (days <= 0) return `today at ${time.format(ms)}`;
+	if (days === 1) return `yesterday at ${time.format(ms)}`;
+	return `on ${date.format(ms)} at ${time.format(ms)}`;
+}

@@ -1,38 +1,58 @@
-import { api, type ConversationSummary, type User } from './api.ts';
+import { mergeMarkers } from '$lib/shared/receipts';
+import { api, type ConversationSummary, type MessageDto, type User } from './api.ts';
 import { readJson, userKey, writeJson } from './local-data.ts';
 
-const REFRESH_MS = 15_000;
+const REFRESH_MS = 60_000;
 
-/** The conversation list: shown from this device's copy at once, refreshed from the server when online. */
+export interface Toast {
+	id: number;
+	conversationId: string;
+	title: string;
+	text: string;
+}
+
+/**
+ * The conversation list: shown from this device's copy at once, kept live by the user channel
+ * (new conversations, last messages, unread counts, receipts, presence), and refreshed from the
+ * server on reconnect and now and then.
+ */
 export class Inbox {
 	conversations = $state.raw<ConversationSummary[]>([]);
-	/** False until the server answered once in this session (the list may be stale). */
-	fresh = $state(false);
+	toasts = $state.raw<Toast[]>([]);
+	/** The conversation on screen, if any: no toast for it. */
+	current = $state<string | null>(null);
 	#timer: ReturnType<typeof setInterval> | undefined;
+	#toastId = 0;
 	#refresh = () => void this.refresh();
 
-	constructor(readonly me: User) {
+	/** `deliver` tells the server that this device has a conversation's messages up to `seq`. */
+	constructor(
+		readonly me: User,
+		private readonly deliver: (conversationId: string, seq: number) => void = () => {}
+	) {
 		this.conversations = readJson<ConversationSummary[]>(this.#key()) ?? [];
+	}
+
+	get totalUnread(): number {
+		return this.conversations.reduce((sum, c) => sum + c.unreadCount, 0);
 	}
 
 	start(): void {
 		void this.refresh();
 		this.#timer = setInterval(this.#refresh, REFRESH_MS);
 		addEventListener('online', this.#refresh);
-		addEventListener('focus', this.#refresh);
 	}
 
 	stop(): void {
 		clearInterval(this.#timer);
 		removeEventListener('online', this.#refresh);
-		removeEventListener('focus', this.#refresh);
 	}
 
 	async refresh(): Promise<void> {
 		try {
 			const { conversations } = await api.conversations();
 			this.#set(conversations);
-			this.fresh = true;
+			for (const conversation of conversations) this.#acknowledge(conversation);
 		} catch {
 			// Offline or the server is away: keep showing this device's copy.
 		}
@@ -42,10 +62,46 @@ export class Inbox {
 		return this.conversations.find((c) => c.id === id);
 	}
 
-	/** Adds or replaces one conversation (just created or opened) and keeps the most recent first. */
+	/** A summary from the server (live channel or a create call): replaces ours, most recent first. */
 	put(conversation: ConversationSummary): void {
+		const previous = this.get(conversation.id);
 		const rest = this.conversations.filter((c) => c.id !== conversation.id);
 		this.#set([conversation, ...rest].sort((a, b) => b.updatedAt - a.updatedAt));
+		this.#acknowledge(conversation);
+		const last = conversation.lastMessage;
+		if (last && last.author.id !== this.me.id && last.seq > (previous?.lastMessage?.seq ?? 0)) this.#announce(conversation, last);
+	}
+
+	/** A member's receipt markers moved (they only ever grow). */
+	mergeReceipts(conversationId: string, userId: string, markers: { deliveredSeq: number; readSeq: number }): void {
+		this.#update(conversationId, (c) => ({ ...c, members: c.members.map((m) => (m.id === userId ? mergeMarkers(m, markers) : m)) }));
+	}
+
+	/** I read up to `seq` here: the badge clears at once, before the server confirms. */
+	markReadLocally(conversationId: string, seq: number): void {
+		this.#update(conversationId, (c) => {
+			const caughtUp = !c.lastMessage || seq >= c.lastMessage.seq;
+			return { ...c, markedUnread: false, unreadCount: caughtUp ? 0 : c.unreadCount, members: c.members.map((m) => (m.id === this.me.id ? mergeMarkers(m, { deliveredSeq: seq, readSeq: seq }) : m)) };
+		});
+	}
+
+	async markUnread(conversationId: string): Promise<void> {
+		this.#update(conversationId, (c) => ({ ...c, markedUnread: true, unreadCount: Math.max(1, c.unreadCount) }));
+		await api.markUnread(conversationId);
+	}
+
+	setPresence(userId: string, online: boolean, lastSeenAt: number | null): void {
+		this.#set(
+			this.conversations.map((c) =>
+				c.members.some((m) => m.id === userId)
+					? { ...c, members: c.members.map((m) => (m.id === userId ? { ...m, online, lastSeenAt: lastSeenAt ?? m.lastSeenAt } : m)) }
+					: c
+			)
+		);
+	}
+
+	dismiss(id: number): void {
+		this.toasts = this.toasts.filter((t) => t.id !== id);
 	}
 
 	/** The name a conversation goes by for me: its title, or the other member's name. */
@@ -53,6 +109,32 @@ export class Inbox {
 		if (conversation.title) return conversation.title;
 		const other = conversation.members.find((m) => m.id !== this.me.id);
 		return other?.displayName ?? 'Just you';
+	}
+
+	/** Messages that reached this device count as delivered, whether or not the conversation is open. */
+	#acknowledge(conversation: ConversationSummary): void {
+		const last = conversation.lastMessage;
+		const mine = conversation.members.find((m) => m.id === this.me.id);
+		if (last && mine && last.seq > mine.deliveredSeq) this.deliver(conversation.id, last.seq);
+	}
+
+	/** A toast for a message in a conversation not on screen; a system notification when the tab is hidden. */
+	#announce(conversation: ConversationSummary, message: MessageDto): void {
+		const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
+		if (conversation.id === this.current && !hidden) return;
+		const title = conversation.kind === 'group' ? `${message.author.displayName} in ${this.titleOf(conversation)}` : message.author.displayName;
+		const text = message.body.length > 120 ? `${message.body.slice(0, 117)}…` : message.body;
+		if (hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
+			new Notification(title, { body: text, tag: conversation.id });
+			return;
+		}
+		const toast = { id: ++this.#toastId, conversationId: conversation.id, title, text };
+		this.toasts = [...this.toasts.slice(-2), toast];
+		setTimeout(() => this.dismiss(toast.id), 6000);
+	}
+
+	#update(conversationId: string, change: (c: ConversationSummary) => ConversationSummary): void {
+		this.#set(this.conversations.map((c) => (c.id === conversationId ? change(c) : c)));
 	}
 
 	#set(list: ConversationSummary[]): void {

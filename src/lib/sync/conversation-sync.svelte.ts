@@ -5,7 +5,8 @@ import * as Y from 'yjs';
 import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
-import { CloseReason, decodeServerStateless, type ServerStateless } from '$lib/shared/protocol';
+import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type ServerStateless } from '$lib/shared/protocol';
+import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
 const nextId = monotonicFactory();
@@ -49,6 +50,14 @@ export class ConversationSync {
 	access = $state<Access>('ok');
 	/** True once the locally stored document has been read. */
 	loaded = $state(false);
+	/** Other members typing right now. */
+	typingUsers = $state.raw<string[]>([]);
+	#typing = new TypingTracker();
+	#typingTimer: ReturnType<typeof setTimeout> | undefined;
+	#typingSignal = new TypingSignal();
+	/** Highest seq this device told the server it has, and has read. */
+	#deliveredSent = 0;
+	#readWanted = 0;
 	#failed: FailedMessage[];
 	#doc!: Y.Doc;
 	#persistence!: IndexeddbPersistence;
@@ -72,6 +81,7 @@ export class ConversationSync {
 	async send(text: string): Promise<void> {
 		const checked = checkMessageBody(text);
 		if (!checked.ok) throw new Error(REASONS[checked.code]);
+		this.stopTyping();
 		const id = nextId();
 		this.#unstored.add(id);
 		writeMessage(this.#doc, { id, author: this.userId, body: checked.body });
@@ -106,9 +116,55 @@ export class ConversationSync {
 		return message && message.author === this.userId && !seqMap(this.#doc).has(id) ? message.body : undefined;
 	}
 
+	/** A keystroke in the composer: others see "typing…" within a round trip. */
+	keystroke(): void {
+		if (this.#typingSignal.keystroke()) this.#tell({ type: 'typing', active: true });
+	}
+
+	stopTyping(): void {
+		if (this.#typingSignal.stop()) this.#tell({ type: 'typing', active: false });
+	}
+
+	/** Messages up to `seq` were on screen in a visible, focused tab: read, on all my devices. */
+	read(seq: number): void {
+		if (seq <= this.#readWanted) return;
+		this.#readWanted = seq;
+		this.hub.inbox.markReadLocally(this.conversationId, seq);
+		this.#tell({ type: 'receipt', readSeq: seq });
+	}
+
 	destroy(): void {
 		this.#destroyed = true;
+		clearTimeout(this.#typingTimer);
 		this.#close();
+	}
+
+	#tell(message: ClientStateless): void {
+		this.#provider.sendStateless(encodeStateless(message));
+	}
+
+	#onStateless(message: ServerStateless): void {
+		if (message.type === 'update-refused') this.#refusal = message;
+		else if (message.type === 'receipts') this.hub.inbox.mergeReceipts(this.conversationId, message.userId, message);
+		else if (message.type === 'typing' && message.userId !== this.userId) {
+			this.#typing.set(message.userId, message.active);
+			this.#showTyping();
+		}
+	}
+
+	#showTyping(): void {
+		clearTimeout(this.#typingTimer);
+		this.typingUsers = this.#typing.active();
+		const next = this.#typing.nextExpiry();
+		if (next !== null) this.#typingTimer = setTimeout(() => this.#showTyping(), next + 10);
+	}
+
+	/** After (re)connecting: tell the server what this device has and has read, in case it missed it. */
+	#onSynced(): void {
+		const me = this.hub.inbox.get(this.conversationId)?.members.find((m) => m.id === this.userId);
+		if (this.#readWanted > (me?.readSeq ?? 0)) this.#tell({ type: 'receipt', readSeq: this.#readWanted });
+		this.#deliveredSent = 0;
+		this.#render();
 	}
 
 	#open(): void {
@@ -126,8 +182,9 @@ export class ConversationSync {
 		this.#provider = this.hub.attach(this.conversationId, doc, {
 			onStateless: (payload) => {
 				const message = decodeServerStateless(payload);
-				if (message?.type === 'update-refused') this.#refusal = message;
+				if (message) this.#onStateless(message);
 			},
+			onSynced: () => this.#onSynced(),
 			onClose: (reason) => this.#onClose(reason),
 			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
 		});
@@ -208,6 +265,12 @@ export class ConversationSync {
 		}
 		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
 		this.messages = list;
+		// Whatever reached this device is delivered (✓✓ for its sender), open conversation or not.
+		const newest = list.reduce((max, m) => Math.max(max, m.seq ?? 0), 0);
+		if (newest > this.#deliveredSent && this.#provider?.isSynced) {
+			this.#deliveredSent = newest;
+			this.#tell({ type: 'receipt', deliveredSeq: newest });
+		}
 	}
 
 	#setFailed(list: FailedMessage[]): void {

@@ -1,6 +1,7 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import type * as Y from 'yjs';
-import { conversationDocName, SYNC_PATH } from '$lib/shared/protocol';
+import * as Y from 'yjs';
+import type { Inbox } from '$lib/client/inbox.svelte';
+import { CloseReason, conversationDocName, decodeServerStateless, encodeStateless, SYNC_PATH, userDocName } from '$lib/shared/protocol';
 import { ConversationSync } from './conversation-sync.svelte.ts';
 
 export type ConnectionState = 'online' | 'connecting' | 'offline';
@@ -10,6 +11,7 @@ const BLIP_MS = 2000;
 
 export interface ProviderHandlers {
 	onStateless(payload: string): void;
+	onSynced(): void;
 	onClose(reason: string): void;
 	onAuthenticationFailed(reason: string): void;
 }
@@ -24,6 +26,7 @@ export class SyncHub {
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	#socket: HocuspocusProviderWebsocket;
 	#conversations = new Map<string, ConversationSync>();
+	#channel: HocuspocusProvider;
 	#onOnline = () => void this.#socket.connect();
 	#onOffline = () => {
 		this.#socket.disconnect();
@@ -32,14 +35,16 @@ export class SyncHub {
 
 	constructor(
 		readonly userId: string,
+		readonly inbox: Inbox,
 		readonly onSessionEnded: () => void
 	) {
 		const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SYNC_PATH}`;
-		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 300, minDelay: 300, maxDelay: 5000, autoConnect: navigator.onLine });
+		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 250, minDelay: 250, factor: 1.5, maxDelay: 2500, autoConnect: navigator.onLine });
 		this.#socket.on('status', ({ status }: { status: string }) => {
 			this.#show(status === 'connected' ? 'online' : navigator.onLine ? 'connecting' : 'offline');
 		});
 		if (!navigator.onLine) this.#show('offline');
+		this.#channel = this.#openChannel();
 		// Browsers keep a dead socket open for a while after losing the network; act on their own signal.
 		addEventListener('online', this.#onOnline);
 		addEventListener('offline', this.#onOffline);
@@ -63,8 +68,43 @@ export class SyncHub {
 			// Browsers are known by their session cookie.
 			token: '',
 			onStateless: ({ payload }) => handlers.onStateless(payload),
+			onSynced: () => handlers.onSynced(),
 			onClose: ({ event }) => handlers.onClose(event.reason),
 			onAuthenticationFailed: ({ reason }) => handlers.onAuthenticationFailed(reason)
+		});
+		provider.attach();
+		return provider;
+	}
+
+	/** Tells the server this device has the conversation's messages up to `seq` (✓✓ for the sender). */
+	deliver(conversationId: string, seq: number): void {
+		this.#channel.sendStateless(encodeStateless({ type: 'receipt', conversationId, deliveredSeq: seq }));
+	}
+
+	/**
+	 * My user channel: the live inbox and the presence of people I share conversations with, for
+	 * every conversation, open or not, over the same socket.
+	 */
+	#openChannel(): HocuspocusProvider {
+		const provider = new HocuspocusProvider({
+			websocketProvider: this.#socket,
+			name: userDocName(this.userId),
+			document: new Y.Doc(),
+			token: '',
+			awareness: null,
+			// Each (re)connection catches up on what happened while away.
+			onSynced: () => void this.inbox.refresh(),
+			onStateless: ({ payload }) => {
+				const message = decodeServerStateless(payload);
+				if (message?.type === 'inbox') this.inbox.put(message.conversation);
+				else if (message?.type === 'presence') this.inbox.setPresence(message.userId, message.online, message.lastSeenAt);
+			},
+			onAuthenticationFailed: ({ reason }) => {
+				if (reason === CloseReason.Unauthenticated) this.onSessionEnded();
+			},
+			onClose: ({ event }) => {
+				if (event.reason === CloseReason.SessionEnded) this.onSessionEnded();
+			}
 		});
 		provider.attach();
 		return provider;
@@ -82,6 +122,7 @@ export class SyncHub {
 		removeEventListener('offline', this.#onOffline);
 		for (const conversation of this.#conversations.values()) conversation.destroy();
 		this.#conversations.clear();
+		this.#channel.destroy();
 		this.#socket.destroy();
 	}
 
