@@ -9,6 +9,10 @@ export class Presence {
 		return (this.#connections.get(userId) ?? 0) > 0;
 	}
 
+	onlineUsers(): string[] {
+		return [...this.#connections.keys()];
+	}
+
 	/** Returns true when this connection brought the user online. */
 	connect(userId: string): boolean {
 		const count = (this.#connections.get(userId) ?? 0) + 1;

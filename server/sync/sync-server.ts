@@ -1,4 +1,4 @@
-import { Hocuspocus, type Extension, type Connection } from '@hocuspocus/server';
+import { Hocuspocus, type Connection, type Document, type Extension } from '@hocuspocus/server';
 import type { IncomingHttpHeaders } from 'node:http';
 import * as Y from 'yjs';
 import { checkAccess, contactsOf, listConversations, memberIdsOf, prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
@@ -164,6 +164,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		const conversationId = context.conversationId ?? receipt.conversationId;
 		const refuseReceipt = (message: string) => connection.sendStateless(encodeStateless({ type: 'receipt-refused', v, message }));
 		if (receipt.userId !== undefined && receipt.userId !== context.user.id) return refuseReceipt('a receipt can only be written for yourself');
+		if (context.conversationId && receipt.conversationId && receipt.conversationId !== context.conversationId) {
+			return refuseReceipt('send a receipt on its own conversation or on your user channel');
+		}
 		if (!conversationId) return refuseReceipt('name the conversation of the receipt');
 		const markers = recordReceipt(db, conversationId, context.user.id, receipt);
 		if (!markers) return refuseReceipt('you are not a member of this conversation');
@@ -259,12 +262,13 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 			refuseUpdate(connection, result);
 		},
 
-		async beforeUnloadDocument({ documentName }) {
-			conversations.get(documentName)?.dispose();
-		},
-
 		async afterUnloadDocument({ documentName }) {
-			conversations.delete(documentName);
+			// A new connection may already have loaded the document again under the same name: keep that one.
+			const conversation = conversations.get(documentName);
+			if (conversation && (conversation.doc as Document).isDestroyed) {
+				conversation.dispose();
+				conversations.delete(documentName);
+			}
 		}
 	};
 
@@ -311,6 +315,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 
 	/** Closes every connection; hooks that run as they close leave the database alone. */
 	function stop(): void {
+		// Everyone connected now is "last seen" now.
+		const now = Date.now();
+		for (const userId of presence.onlineUsers()) db.update(users).set({ lastSeenAt: now }).where(eq(users.id, userId)).run();
 		stopped = true;
 		hocuspocus.closeConnections();
 	}

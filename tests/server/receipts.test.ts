@@ -133,6 +133,23 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		]);
 	});
 
+	it('[RCPT-1] someone joining a group does not take ticks back, and starts with no unread history', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Joiners');
+		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body: 'before carol' } });
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		const before = (await summaries(alice)).find((c) => c.id === conversationId)!;
+		expect(tickFor(1, alice.id, before.members).tick).toBe('read');
+		await api(server.url, `/api/conversations/${conversationId}/members`, { token: alice.token, body: { members: [carol.username] } });
+		const after = (await summaries(alice)).find((c) => c.id === conversationId)!;
+		expect(tickFor(1, alice.id, after.members).tick).toBe('read');
+		expect((await summaries(carol)).find((c) => c.id === conversationId)?.unreadCount).toBe(0);
+
+		const b = track(connectClient(server.wsUrl, conversationId, bob.token));
+		await b.synced;
+		b.send({ type: 'receipt', conversationId: ulid(), readSeq: 1 });
+		await waitFor(() => ofType(b, 'receipt-refused').length === 1);
+	});
+
 	it('[RCPT-3] unread counts follow reads and "mark unread", on every device, and survive a restart', async () => {
 		const conversationId = await createConversation(server.url, alice, [bob], 'Unread');
 		for (const body of ['one', 'two', 'three']) {

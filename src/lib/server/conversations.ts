@@ -215,8 +215,11 @@ export function addGroupMembers(db: Db, me: User, conversationId: string, userna
 		throw new ApiError(400, 'too-many-members', `A group has at most ${GROUP_MAX_MEMBERS} members.`);
 	}
 	if (others.length > 0) {
+		// Joining starts with the history already counted as delivered and read: no badge for the past,
+		// and the ticks on earlier messages do not fall back because someone new joined.
+		const seen = conversation.lastSeq;
 		db.insert(members)
-			.values(others.map((user) => ({ conversationId, userId: user.id, role: 'member' as const, joinedAt: now })))
+			.values(others.map((user) => ({ conversationId, userId: user.id, role: 'member' as const, joinedAt: now, readSeq: seen, deliveredSeq: seen })))
 			.onConflictDoNothing()
 			.run();
 	}

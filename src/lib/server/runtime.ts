@@ -19,7 +19,7 @@ export interface LiveServices {
 	isOnline(userId: string): boolean;
 	/** Tells every member's devices (their user channels) the conversation's new summary. */
 	conversationChanged(conversationId: string, userIds?: string[]): void;
-	/** Publishes a member's moved receipt markers to the conversation and to their own devices. */
+	/** Publishes a member's moved receipt markers to the conversation's open documents and every member's inbox. */
 	receiptsChanged(conversationId: string, userId: string, markers: { deliveredSeq: number; readSeq: number }): void;
 }
 

@@ -127,8 +127,9 @@ export class ConversationSync {
 
 	/** Messages up to `seq` were on screen in a visible, focused tab: read, on all my devices. */
 	read(seq: number): void {
-		if (seq <= this.#readWanted) return;
-		this.#readWanted = seq;
+		const summary = this.hub.inbox.get(this.conversationId);
+		if (seq <= this.#readWanted && !summary?.markedUnread) return;
+		this.#readWanted = Math.max(this.#readWanted, seq);
 		this.hub.inbox.markReadLocally(this.conversationId, seq);
 		this.#tell({ type: 'receipt', readSeq: seq });
 	}
@@ -213,6 +214,9 @@ export class ConversationSync {
 		if (reason === CloseReason.UpdateRefused) void this.#recoverFromRefusal();
 		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember);
 		else if (reason === CloseReason.SessionEnded) this.hub.onSessionEnded();
+		// Any other close of this document (the server restarting it, a malformed frame): the socket
+		// cannot reopen a closed document, so start a fresh one and let every document sync again.
+		else if (reason && reason !== 'provider_initiated' && !this.#destroyed) this.hub.reconnectSoon();
 	}
 
 	#onAccessDenied(reason: string): void {

@@ -110,6 +110,22 @@ export class SyncHub {
 		return provider;
 	}
 
+	#reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+	#reconnectDelay = 200;
+	#lastReconnect = 0;
+
+	/** Coalesces reconnect requests from several documents into one, backing off if they keep coming. */
+	reconnectSoon(): void {
+		if (this.#reconnectTimer !== undefined) return;
+		const now = Date.now();
+		this.#reconnectDelay = now - this.#lastReconnect < 10_000 ? Math.min(this.#reconnectDelay * 2, 10_000) : 200;
+		this.#reconnectTimer = setTimeout(() => {
+			this.#reconnectTimer = undefined;
+			this.#lastReconnect = Date.now();
+			this.reconnect();
+		}, this.#reconnectDelay);
+	}
+
 	/** A fresh socket: after the server closed a document, the old socket cannot reopen it. */
 	reconnect(): void {
 		this.#socket.disconnect();
@@ -118,6 +134,7 @@ export class SyncHub {
 
 	destroy(): void {
 		clearTimeout(this.#timer);
+		clearTimeout(this.#reconnectTimer);
 		removeEventListener('online', this.#onOnline);
 		removeEventListener('offline', this.#onOffline);
 		for (const conversation of this.#conversations.values()) conversation.destroy();

@@ -13,7 +13,8 @@ export const PUT: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const { db, live } = getRuntime();
 	requireMembership(db, event.params.id, user.id);
-	const hasBody = (event.request.headers.get('content-length') ?? '0') !== '0';
+	// The body is optional: none (or an empty one) reads up to the last message.
+	const hasBody = event.request.headers.has('content-type') || (event.request.headers.get('content-length') ?? '0') !== '0';
 	const { seq } = hasBody ? await readJson(event, body) : { seq: undefined };
 	const markers = markRead(db, event.params.id, user.id, seq);
 	if (!markers) throw new Error('membership vanished');
