@@ -14,6 +14,7 @@ import {
 	tempDataDir,
 	waitFor,
 	type Account,
+	type SyncClient,
 	type TestServer
 } from '../utils/server.ts';
 
@@ -129,6 +130,27 @@ describe('access and frames', () => {
 		expect(history.body.messages.map((m) => m.id)).toEqual(orderedMessages(reader.doc).map((m) => m.id));
 		expect(phone.refusals.concat(laptop.refusals)).toEqual([]);
 		for (const c of [phone, laptop, reader]) c.destroy();
+	});
+
+	it('[ONCE-2] a client that connects while the document is still unloading from the last one is served normally', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Churn');
+		const ids: string[] = [];
+		let previous: SyncClient | null = null;
+		for (let round = 0; round < 30; round++) {
+			// The previous client leaves as this one arrives: the document unloads and loads again at once.
+			previous?.destroy();
+			const c = connectClient(server.wsUrl, conversationId, round % 2 ? bob.token : alice.token);
+			await c.synced;
+			const id = ulid();
+			ids.push(id);
+			writeMessage(c.doc, { id, author: round % 2 ? bob.id : alice.id, body: `round ${round}` });
+			await waitFor(() => seqMap(c.doc).has(id), 5000, `round ${round}`);
+			expect(c.refusals).toEqual([]);
+			previous = c;
+		}
+		previous?.destroy();
+		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token });
+		expect(history.body.messages.map((m) => m.id)).toEqual(ids);
 	});
 
 	it('[ACCESS-4] a browser socket from a foreign Origin is refused at the upgrade', async () => {
