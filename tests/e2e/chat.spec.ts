@@ -1,21 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { startTestServer, tempDataDir, type TestServer } from '../utils/server.ts';
-import { bodies, messageWithText, send, signUp, startDirect } from './helpers.ts';
+import { bodies, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
-let server: TestServer;
-const data = tempDataDir();
-
-test.beforeAll(async () => {
-	server = await startTestServer(data.dir);
-});
-test.afterAll(async () => {
-	await server.close();
-	data.remove();
-});
+const app = serveApp();
 
 test('[ORDER-1] two people chat in real time, with honest ticks', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await send(alice.page, 'hello bob');
 	await expect(messageWithText(alice.page, 'hello bob')).toHaveAttribute('data-delivery', 'sent');
@@ -31,8 +21,8 @@ test('[ORDER-1] two people chat in real time, with honest ticks', async ({ brows
 });
 
 test('[OFFLINE-1] offline: messages survive a reload as "sending" and are delivered once, in order, on reconnect', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await bob.page.goto(`/c/${id}`);
 
@@ -54,8 +44,8 @@ test('[OFFLINE-1] offline: messages survive a reload as "sending" and are delive
 });
 
 test('[ORDER-1] both offline, both write, both reconnect: the same messages in the same order on both', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await bob.page.goto(`/c/${id}`);
 	await expect(bob.page.getByTestId('connection')).toHaveText(/Online/);
@@ -86,8 +76,8 @@ test('[ORDER-1] both offline, both write, both reconnect: the same messages in t
 });
 
 test('[OFFLINE-2] a cold start with no network shows the conversations and messages already on the device', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await send(alice.page, 'kept on this device');
 	await expect(messageWithText(alice.page, 'kept on this device')).toHaveAttribute('data-delivery', 'sent');
@@ -104,8 +94,8 @@ test('[OFFLINE-2] a cold start with no network shows the conversations and messa
 });
 
 test('[OFFLINE-3] two tabs of one user: a message appears in the other tab at once, also offline, and is never doubled', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	const second = await alice.context.newPage();
 	await second.goto(`/c/${id}`);

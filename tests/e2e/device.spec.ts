@@ -1,24 +1,15 @@
 import { expect, test } from '@playwright/test';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { api, createAccount, startTestServer, tempDataDir, type TestServer } from '../utils/server.ts';
-import { bodies, messageWithText, send, signUp, startDirect } from './helpers.ts';
+import { api, createAccount } from '../utils/server.ts';
+import { bodies, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
-let server: TestServer;
-const data = tempDataDir();
-
-test.beforeAll(async () => {
-	server = await startTestServer(data.dir);
-});
-test.afterAll(async () => {
-	await server.close();
-	data.remove();
-});
+const app = serveApp();
 
 test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason, and can be retried or deleted', async ({ browser }) => {
-	const owner = await createAccount(server.url);
-	const alice = await signUp(browser, server.url, 'alice');
-	const created = await api<{ conversation: { id: string } }>(server.url, '/api/conversations', {
+	const owner = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const created = await api<{ conversation: { id: string } }>(app.url, '/api/conversations', {
 		token: owner.token,
 		body: { kind: 'group', title: 'Study group', members: [alice.username] }
 	});
@@ -28,7 +19,7 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 
 	await alice.context.setOffline(true);
 	await send(alice.page, 'written before I was removed');
-	await api(server.url, `/api/conversations/${id}/members/${alice.username}`, { method: 'DELETE', token: owner.token });
+	await api(app.url, `/api/conversations/${id}/members/${alice.username}`, { method: 'DELETE', token: owner.token });
 	await alice.context.setOffline(false);
 
 	const failed = messageWithText(alice.page, 'written before I was removed');
@@ -36,7 +27,7 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 	await expect(failed.getByRole('alert')).toContainText('no longer a member');
 	await expect(failed.getByRole('button', { name: 'Retry' })).toBeVisible();
 	await expect(failed.getByRole('button', { name: 'Delete' })).toBeVisible();
-	const history = await api<{ messages: unknown[] }>(server.url, `/api/conversations/${id}/messages`, { token: owner.token });
+	const history = await api<{ messages: unknown[] }>(app.url, `/api/conversations/${id}/messages`, { token: owner.token });
 	expect(history.body.messages).toEqual([]);
 	await failed.getByRole('button', { name: 'Delete' }).click();
 	await expect(failed).toHaveCount(0);
@@ -47,7 +38,7 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 });
 
 test('the connection indicator shows offline, but not for a brief blip', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
+	const alice = await signUp(browser, app.url, 'alice');
 	const indicator = alice.page.getByTestId('connection');
 	await expect(indicator).toHaveText(/Online/);
 	await alice.page.evaluate(() => {
@@ -71,8 +62,8 @@ test('the connection indicator shows offline, but not for a brief blip', async (
 });
 
 test('[OFFLINE-5] logging out wipes this account’s data from the device', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	await startDirect(alice.page, bob.username);
 	await send(alice.page, 'private words');
 	await expect(messageWithText(alice.page, 'private words')).toHaveAttribute('data-delivery', 'sent');
@@ -90,8 +81,8 @@ test('[OFFLINE-5] logging out wipes this account’s data from the device', asyn
 });
 
 test('screenshots of the list and the conversation at phone and desktop widths', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	for (const text of ['Are you at the library?', 'Basement, room B2. Wi-Fi is terrible here 😅', 'On my way']) await send(alice.page, text);
 	await bob.page.goto(`/c/${id}`);
@@ -120,7 +111,7 @@ test('screenshots of the list and the conversation at phone and desktop widths',
 });
 
 test('first-load JavaScript is measured (gzip) for the login page and the signed-in app', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
+	const alice = await signUp(browser, app.url, 'alice');
 	const cookies = await alice.context.cookies();
 	await alice.context.close();
 	const report: Record<string, { totalGzipBytes: number; files: Record<string, number> }> = {};
@@ -129,7 +120,7 @@ test('first-load JavaScript is measured (gzip) for the login page and the signed
 		['app', '/', 'New conversation', true]
 	] as const) {
 		// A fresh profile each time: nothing cached, no service worker yet.
-		const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block' });
+		const context = await browser.newContext({ baseURL: app.url, serviceWorkers: 'block' });
 		if (signedIn) await context.addCookies(cookies);
 		const page = await context.newPage();
 		const scripts = new Map<string, number>();

@@ -1,5 +1,26 @@
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { uniqueName } from '../utils/server.ts';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { startTestServer, tempDataDir, uniqueName, type TestServer } from '../utils/server.ts';
+
+/** The real app on port 0 with a temporary database, for every test of the file. */
+export function serveApp(): { readonly url: string; readonly server: TestServer } {
+	const data = tempDataDir();
+	let server: TestServer | undefined;
+	test.beforeAll(async () => {
+		server = await startTestServer(data.dir);
+	});
+	test.afterAll(async () => {
+		await server?.close();
+		data.remove();
+	});
+	return {
+		get url() {
+			return server!.url;
+		},
+		get server() {
+			return server!;
+		}
+	};
+}
 
 export interface Person {
 	context: BrowserContext;

@@ -1,21 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { startTestServer, tempDataDir, type TestServer } from '../utils/server.ts';
-import { listRow, messageWithText, send, signUp, startDirect } from './helpers.ts';
+import { listRow, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
-let server: TestServer;
-const data = tempDataDir();
-
-test.beforeAll(async () => {
-	server = await startTestServer(data.dir);
-});
-test.afterAll(async () => {
-	await server.close();
-	data.remove();
-});
+const app = serveApp();
 
 test('[RCPT-1] the sender sees ✓, then ✓✓ when the recipient comes online, then read when they open the chat', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	await bob.context.setOffline(true);
 	await expect(bob.page.getByTestId('connection')).toHaveText(/Offline/);
 
@@ -42,8 +32,8 @@ test('[RCPT-1] the sender sees ✓, then ✓✓ when the recipient comes online,
 });
 
 test('[TYPING-1] "typing…" appears while the other person types and clears when they send', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await bob.page.goto(`/c/${id}`);
 	await expect(bob.page.getByTestId('connection')).toHaveText(/Online/);
@@ -64,8 +54,8 @@ test('[TYPING-1] "typing…" appears while the other person types and clears whe
 });
 
 test('[INBOX-1] a new conversation and its messages appear in the other person’s list without a reload', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	await startDirect(alice.page, bob.username);
 	const row = listRow(bob.page, alice.username);
 	await expect(row).toBeVisible();
@@ -80,8 +70,8 @@ test('[INBOX-1] a new conversation and its messages appear in the other person�
 });
 
 test('[RCPT-3] reading in a second tab clears the badge in the first; "mark unread" brings it back everywhere', async ({ browser }) => {
-	const alice = await signUp(browser, server.url, 'alice');
-	const bob = await signUp(browser, server.url, 'bob');
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
 	await send(alice.page, 'unread until you look');
 	const badge = listRow(bob.page, alice.username).getByTestId('unread');

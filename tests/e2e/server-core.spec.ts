@@ -1,17 +1,9 @@
 import { expect, test } from '@playwright/test';
 import { ulid } from 'ulid';
-import { api, createAccount, startTestServer, tempDataDir, type TestServer } from '../utils/server.ts';
+import { serveApp } from './helpers.ts';
+import { api, createAccount } from '../utils/server.ts';
 
-let server: TestServer;
-const data = tempDataDir();
-
-test.beforeAll(async () => {
-	server = await startTestServer(data.dir);
-});
-test.afterAll(async () => {
-	await server.close();
-	data.remove();
-});
+const app = serveApp();
 
 /** One Hocuspocus auth frame (empty token: the browser is known by its cookie), then the server's reply type. */
 async function authenticateInBrowser(page: import('@playwright/test').Page, docName: string): Promise<string> {
@@ -35,9 +27,9 @@ async function authenticateInBrowser(page: import('@playwright/test').Page, docN
 }
 
 test('[ACCESS-1] a browser session cookie authenticates the sync socket for members only', async ({ page }) => {
-	const bob = await createAccount(server.url);
-	const outsider = await createAccount(server.url);
-	await page.goto(server.url);
+	const bob = await createAccount(app.url);
+	const outsider = await createAccount(app.url);
+	await page.goto(app.url);
 	await expect(page.getByRole('heading', { name: 'Basement chat' })).toBeVisible();
 
 	const username = `alice_${Date.now() % 100000}`;
@@ -63,7 +55,7 @@ test('[ACCESS-1] a browser session cookie authenticates the sync socket for memb
 	}, bob.username);
 
 	expect(await authenticateInBrowser(page, `conversation:${created}`)).toBe('authenticated');
-	const foreign = await api<{ conversation: { id: string } }>(server.url, '/api/conversations', {
+	const foreign = await api<{ conversation: { id: string } }>(app.url, '/api/conversations', {
 		token: outsider.token,
 		body: { kind: 'direct', members: [bob.username] }
 	});
