@@ -1,5 +1,6 @@
 /** The browser's view of the JSON API (docs/api.md): typed calls, one error type. */
 
+import { ApiError } from '$lib/shared/api-error';
 import type { ConversationSummary, MemberDto, MessageDto, PublicUser } from '$lib/shared/api-types';
 
 export type { ConversationSummary, MemberDto, MessageDto };
@@ -7,21 +8,7 @@ export type User = PublicUser;
 
 export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members'>;
 
-/** A failed call: `status` 0 means the network itself failed (offline). */
-export class ApiError extends Error {
-	constructor(
-		readonly status: number,
-		readonly code: string,
-		message: string
-	) {
-		super(message);
-		this.name = 'ApiError';
-	}
-
-	get offline(): boolean {
-		return this.status === 0;
-	}
-}
+export { ApiError };
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
 	let response: Response;

@@ -1,16 +1,7 @@
 import { json } from '@sveltejs/kit';
+import { ApiError } from '../shared/api-error.ts';
 
-/** An expected failure of an API call, answered as `{ error: { code, message } }`. */
-export class ApiError extends Error {
-	constructor(
-		readonly status: number,
-		readonly code: string,
-		message: string
-	) {
-		super(message);
-		this.name = 'ApiError';
-	}
-}
+export { ApiError };
 
 export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
 	return json({ error: { code, message } }, { status, headers });
