@@ -15,8 +15,8 @@ export interface LiveDeps {
 	isMember(conversationId: string, userId: string): boolean;
 	/** Fold the update log into a snapshot after this many logged updates. */
 	compactEvery: number;
-	/** Called after new messages were committed and applied, with their authors. */
-	onNewMessages?(conversationId: string, authorIds: Set<string>): void;
+	/** Called after messages were committed and applied (new, edited or deleted), with the authors of new ones. */
+	onMessagesChanged?(conversationId: string, newMessageAuthors: Set<string>): void;
 }
 
 export type AcceptResult =
@@ -105,7 +105,7 @@ export class LiveConversation {
 			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0));
 		}
 		for (const submission of batch) submission.resolve(results.get(submission)!);
-		if (authors.size > 0) this.deps.onNewMessages?.(this.conversationId, authors);
+		if (accepted.length > 0) this.deps.onMessagesChanged?.(this.conversationId, authors);
 	}
 
 	/** Inside the transaction: checks each update against the document plus the ones before it, logs and flattens it. */
@@ -180,7 +180,7 @@ export class LiveConversation {
 		if (!serverUpdate) return false;
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
 		this.#noteLogged(1);
-		this.deps.onNewMessages?.(conversationId, new Set([value.author]));
+		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));
 		return true;
 	}
 

@@ -138,9 +138,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		writes: prepareMessageWrites(db),
 		isMember: prepareMembershipCheck(db),
 		compactEvery,
-		onNewMessages(conversationId, authorIds) {
-			// Sending a message ends its author's typing; every member's inbox moves.
-			for (const userId of authorIds) setTyping(conversationId, userId, false);
+		onMessagesChanged(conversationId, newMessageAuthors) {
+			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).
+			for (const userId of newMessageAuthors) setTyping(conversationId, userId, false);
 			conversationChanged(conversationId);
 		}
 	};
@@ -301,6 +301,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 					if ((connection.context as SyncContext).sessionId === sessionId) connection.close(refuse(CloseReason.SessionEnded));
 				}
 			}
+		},
+		removedFromConversation(conversationId, userId) {
+			channels.send(userId, { type: 'inbox-removed', v, conversationId });
 		},
 		revoke(conversationId, userId) {
 			const document = hocuspocus.documents.get(conversationDocName(conversationId));

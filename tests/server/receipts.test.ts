@@ -188,6 +188,9 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: dave.token });
 		await waitFor(() => ofType(channel, 'inbox').at(-1)?.conversation.unreadCount === 0);
 
+		await api(server.url, `/api/conversations/${conversationId}/members/${dave.username}`, { method: 'DELETE', token: alice.token });
+		await waitFor(() => channel.stateless.some((m) => m.type === 'inbox-removed' && m.conversationId === conversationId));
+
 		// Nobody may open another user's channel, nor write into their own.
 		const spy = track(connectDocument(server.wsUrl, userDocName(dave.id), alice.token));
 		await waitFor(() => spy.refusals.length > 0);

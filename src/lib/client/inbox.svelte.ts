@@ -72,6 +72,10 @@ export class Inbox {
 		if (last && last.author.id !== this.me.id && last.seq > (previous?.lastMessage?.seq ?? 0)) this.#announce(conversation, last);
 	}
 
+	remove(conversationId: string): void {
+		this.#set(this.conversations.filter((c) => c.id !== conversationId));
+	}
+
 	/** A member's receipt markers moved (they only ever grow). */
 	mergeReceipts(conversationId: string, userId: string, markers: { deliveredSeq: number; readSeq: number }): void {
 		this.#update(conversationId, (c) => ({ ...c, members: c.members.map((m) => (m.id === userId ? mergeMarkers(m, markers) : m)) }));

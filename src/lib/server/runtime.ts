@@ -15,6 +15,8 @@ export interface LiveServices {
 	revoke(conversationId: string, userId: string): void;
 	/** Closes every open sync connection authenticated by this session. */
 	endSession(sessionId: string): void;
+	/** Tells the user's devices that a conversation left their list. */
+	removedFromConversation(conversationId: string, userId: string): void;
 	/** Whether the user has any sync connection open. */
 	isOnline(userId: string): boolean;
 	/** Tells every member's devices (their user channels) the conversation's new summary. */

@@ -128,6 +128,8 @@ export type ServerStateless =
 	| { type: 'typing'; v: typeof PROTOCOL_VERSION; userId: string; active: boolean }
 	/** A conversation's summary changed for me: new conversation, new message, my unread count (user channel). */
 	| { type: 'inbox'; v: typeof PROTOCOL_VERSION; conversation: ConversationSummary }
+	/** I left or was removed from a conversation: drop it from the list (user channel). */
+	| { type: 'inbox-removed'; v: typeof PROTOCOL_VERSION; conversationId: string }
 	/** Someone I share a conversation with came online or went offline (user channel). */
 	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null };
 
@@ -145,7 +147,7 @@ export function encodeStateless(message: ServerStateless | ClientStateless): str
 	return JSON.stringify(message);
 }
 
-const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'presence']);
+const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {

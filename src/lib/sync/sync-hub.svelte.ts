@@ -97,6 +97,7 @@ export class SyncHub {
 			onStateless: ({ payload }) => {
 				const message = decodeServerStateless(payload);
 				if (message?.type === 'inbox') this.inbox.put(message.conversation);
+				else if (message?.type === 'inbox-removed') this.inbox.remove(message.conversationId);
 				else if (message?.type === 'presence') this.inbox.setPresence(message.userId, message.online, message.lastSeenAt);
 			},
 			onAuthenticationFailed: ({ reason }) => {

@@ -9,6 +9,7 @@ export const DELETE: RequestHandler = api((event) => {
 	const { db, live } = getRuntime();
 	const removedId = removeGroupMember(db, user, event.params.id, event.params.username);
 	live.revoke(event.params.id, removedId);
+	live.removedFromConversation(event.params.id, removedId);
 	live.conversationChanged(event.params.id);
 	return new Response(null, { status: 204 });
 });
