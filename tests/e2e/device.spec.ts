@@ -106,6 +106,10 @@ test('screenshots of the list and the conversation at phone and desktop widths',
 		await expect(alice.page.getByRole('link', { name: new RegExp(bob.username) })).toBeVisible();
 		await alice.page.screenshot({ path: `${dir}/list-${label}.png` });
 	}
+	await alice.page.emulateMedia({ colorScheme: 'dark' });
+	await alice.page.goto(`/c/${id}`);
+	await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
+	await alice.page.screenshot({ path: `${dir}/conversation-desktop-dark.png` });
 	await alice.context.close();
 	await bob.context.close();
 });
