@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites } from '../../src/lib/server/messages.ts';
-import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_SEQ, type MessageValue } from '../../src/lib/shared/protocol.ts';
 import type { DocumentLog } from './document-log.ts';
 import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection } from './update-guard.ts';
 
@@ -22,6 +22,8 @@ export interface LiveDeps {
 export type AcceptResult =
 	| Exclude<Inspection, { ok: true }>
 	| { ok: false; revoked: true }
+	/** Not looked at: an earlier update of the same connection in this batch was refused. */
+	| { ok: false; skipped: true }
 	| { ok: true; stored: boolean };
 
 interface Submission {
@@ -119,7 +121,7 @@ export class LiveConversation {
 		for (const submission of batch) {
 			const { update, userId, origin } = submission;
 			if (refusedOrigins.has(origin)) {
-				results.set(submission, { ok: false, code: RefusalCode.OutOfOrder, message: 'an earlier update was refused', messageIds: [] });
+				results.set(submission, { ok: false, skipped: true });
 				continue;
 			}
 			let member = members.get(userId);

@@ -259,6 +259,8 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 			const result = await conversation.submit(decoded.update, user.id, connection);
 			if (result.ok) return;
 			if ('revoked' in result) throw refuse(CloseReason.MembershipRevoked);
+			// The connection is closing for an earlier update of the batch; that refusal said why.
+			if ('skipped' in result) throw refuse(CloseReason.UpdateRefused);
 			refuseUpdate(connection, result);
 		},
 

@@ -91,8 +91,9 @@ export function inspectUpdate(
 		return { ok: true, ...effects };
 	} catch (error) {
 		if (error instanceof Refusal) {
-			if (error.messageId) seenIds.add(error.messageId);
-			return { ok: false, code: error.code, message: error.message, messageIds: [...seenIds] };
+			// Name the message at fault; when the fault is not one message's, every message the update carried.
+			const messageIds = error.messageId ? [error.messageId] : [...seenIds];
+			return { ok: false, code: error.code, message: error.message, messageIds };
 		}
 		return { ok: false, code: RefusalCode.InvalidMessage, message: 'the update could not be decoded', messageIds: [] };
 	}

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import * as Y from 'yjs';
 import { api, createAccount } from '../utils/server.ts';
 import { bodies, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
@@ -35,6 +36,60 @@ test('[OFFLINE-4] a message refused on reconnect shows as failed with the reason
 	await expect(alice.page.getByText('no longer a member')).toBeVisible();
 	await expect(failed).toHaveCount(0);
 	await alice.context.close();
+});
+
+test('[OFFLINE-4] an update the server refuses (from a bad local state) fails with its reason; other unsent messages still go', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await expect(alice.page.getByTestId('connection')).toHaveText(/Online/);
+	const me = await alice.page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+
+	// A message this device holds but the server will refuse: over the limit (as an old client might have written).
+	const tooLong = new Y.Doc();
+	const badId = '01JD00000000000000000000ZZ';
+	tooLong.getMap('messages').set(badId, { id: badId, author: me, body: 'x'.repeat(2001), createdAt: Date.now() });
+	const update = Array.from(Y.encodeStateAsUpdate(tooLong));
+
+	await alice.context.setOffline(true);
+	await send(alice.page, 'still mine');
+	await alice.page.evaluate(
+		async ({ name, bytes }) => {
+			const db = await new Promise<IDBDatabase>((resolve, reject) => {
+				const request = indexedDB.open(name);
+				request.onsuccess = () => resolve(request.result);
+				request.onerror = () => reject(request.error);
+			});
+			await new Promise<void>((resolve, reject) => {
+				const tx = db.transaction('updates', 'readwrite');
+				tx.objectStore('updates').add(new Uint8Array(bytes));
+				tx.oncomplete = () => resolve();
+				tx.onerror = () => reject(tx.error);
+			});
+			db.close();
+		},
+		{ name: `chat:${me}:doc:${id}`, bytes: update }
+	);
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'still mine')).toHaveAttribute('data-delivery', 'sending');
+
+	await alice.context.setOffline(false);
+	const failed = alice.page.locator(`[data-id="${badId}"]`);
+	await expect(failed).toHaveAttribute('data-delivery', 'failed');
+	await expect(failed.getByRole('alert')).toContainText('longer than 2000');
+	await expect(messageWithText(alice.page, 'still mine')).toHaveAttribute('data-delivery', 'sent');
+	await bob.page.goto(`/c/${id}`);
+	await expect(messageWithText(bob.page, 'still mine')).toBeVisible();
+	await expect(bob.page.locator(`[data-id="${badId}"]`)).toHaveCount(0);
+
+	// Deleting it removes it for good, also after a reload.
+	await failed.getByRole('button', { name: 'Delete' }).click();
+	await expect(failed).toHaveCount(0);
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'still mine')).toBeVisible();
+	await expect(failed).toHaveCount(0);
+	await alice.context.close();
+	await bob.context.close();
 });
 
 test('the connection indicator shows offline, but not for a brief blip', async ({ browser }) => {

@@ -145,7 +145,7 @@ export class ConversationSync {
 	}
 
 	#onStateless(message: ServerStateless): void {
-		if (message.type === 'update-refused') this.#refusal = message;
+		if (message.type === 'update-refused') this.#refusal ??= message;
 		else if (message.type === 'receipts') this.hub.inbox.mergeReceipts(this.conversationId, message.userId, message);
 		else if (message.type === 'typing' && message.userId !== this.userId) {
 			this.#typing.set(message.userId, message.active);
@@ -249,12 +249,13 @@ export class ConversationSync {
 		if (this.#destroyed) return;
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
 		indexedDB.deleteDatabase(oldDatabase);
+		// A fresh socket first: the old one still holds frames sent for the closed document and would replay them.
+		this.hub.reconnect();
 		this.#open();
 		await this.#persistence.whenSynced;
 		for (const message of unsent) {
 			if (!refused.has(message.id) && refused.size > 0) writeMessage(this.#doc, message);
 		}
-		this.hub.reconnect();
 	}
 
 	#render(): void {

@@ -27,7 +27,9 @@ export class SyncHub {
 	#socket: HocuspocusProviderWebsocket;
 	#conversations = new Map<string, ConversationSync>();
 	#channel: HocuspocusProvider;
-	#onOnline = () => void this.#socket.connect();
+	/** Connect again as soon as the current socket has finished closing. */
+	#connectAfterClose = false;
+	#onOnline = () => this.#connectWhenClosed();
 	#onOffline = () => {
 		this.#socket.disconnect();
 		this.#show('offline');
@@ -42,6 +44,10 @@ export class SyncHub {
 		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 250, minDelay: 250, factor: 1.5, maxDelay: 2500, autoConnect: navigator.onLine });
 		this.#socket.on('status', ({ status }: { status: string }) => {
 			this.#show(status === 'connected' ? 'online' : navigator.onLine ? 'connecting' : 'offline');
+			if (status === 'disconnected' && this.#connectAfterClose && navigator.onLine) {
+				this.#connectAfterClose = false;
+				void this.#socket.connect();
+			}
 		});
 		if (!navigator.onLine) this.#show('offline');
 		this.#channel = this.#openChannel();
@@ -129,8 +135,22 @@ export class SyncHub {
 
 	/** A fresh socket: after the server closed a document, the old socket cannot reopen it. */
 	reconnect(): void {
-		this.#socket.disconnect();
-		if (navigator.onLine) void this.#socket.connect();
+		this.#connectAfterClose = true;
+		if (this.#socket.status === 'disconnected') this.#connectWhenClosed();
+		else this.#socket.disconnect();
+	}
+
+	/**
+	 * The provider's own connect() does nothing while the old socket is still closing (a close with no
+	 * network can take a while), and that socket then stays closed: wait for the close to finish.
+	 */
+	#connectWhenClosed(): void {
+		if (this.#socket.status === 'disconnected') {
+			this.#connectAfterClose = false;
+			if (navigator.onLine) void this.#socket.connect();
+		} else {
+			this.#connectAfterClose = true;
+		}
 	}
 
 	destroy(): void {
