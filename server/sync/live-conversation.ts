@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites } from '../../src/lib/server/messages.ts';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
 import type { DocumentLog } from './document-log.ts';
 import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection } from './update-guard.ts';
 
@@ -63,7 +63,14 @@ export class LiveConversation {
 	static load(conversationId: string, doc: Y.Doc, deps: LiveDeps): LiveConversation {
 		const { updates, logged } = deps.log.load(conversationId);
 		Y.transact(doc, () => {
-			for (const update of updates) Y.applyUpdate(doc, update);
+			for (const update of updates) {
+				try {
+					Y.applyUpdate(doc, update);
+				} catch (error) {
+					// One unreadable row must not make the whole conversation unloadable.
+					console.error(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
+				}
+			}
 		});
 		const live = new LiveConversation(conversationId, doc, deps, logged);
 		if (logged >= deps.compactEvery) live.#scheduleCompaction();
@@ -88,22 +95,32 @@ export class LiveConversation {
 		const results = new Map<Submission, AcceptResult>();
 		const accepted: Submission[] = [];
 		const authors = new Set<string>();
+		const bindings: Array<[number, string]> = [];
 		let serverUpdate: Uint8Array | null;
 		try {
-			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted, authors));
+			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted, authors, bindings));
 		} catch (error) {
 			for (const submission of batch) submission.reject(error);
 			return;
 		}
+		// Only what was committed binds clientIDs.
+		for (const [client, userId] of bindings) this.owners.set(client, userId);
 		if (accepted.length > 0) {
-			Y.transact(
-				this.doc,
-				() => {
-					for (const submission of accepted) Y.applyUpdate(this.doc, submission.update);
-					if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
-				},
-				accepted[0]!.origin
-			);
+			try {
+				Y.transact(
+					this.doc,
+					() => {
+						for (const submission of accepted) Y.applyUpdate(this.doc, submission.update);
+						if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
+					},
+					accepted[0]!.origin
+				);
+			} catch (error) {
+				// The guard should make this impossible; if it happens, close the senders rather than the process.
+				console.error(`conversation ${this.conversationId}: an accepted update did not apply`, error);
+				for (const submission of batch) submission.reject(error);
+				return;
+			}
 			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0));
 		}
 		for (const submission of batch) submission.resolve(results.get(submission)!);
@@ -111,7 +128,13 @@ export class LiveConversation {
 	}
 
 	/** Inside the transaction: checks each update against the document plus the ones before it, logs and flattens it. */
-	#storeBatch(batch: Submission[], results: Map<Submission, AcceptResult>, accepted: Submission[], authors: Set<string>): Uint8Array | null {
+	#storeBatch(
+		batch: Submission[],
+		results: Map<Submission, AcceptResult>,
+		accepted: Submission[],
+		authors: Set<string>,
+		bindings: Array<[number, string]>
+	): Uint8Array | null {
 		const { conversationId, deps } = this;
 		const now = Date.now();
 		const pending = new PendingChanges();
@@ -131,7 +154,7 @@ export class LiveConversation {
 				refusedOrigins.add(origin);
 				continue;
 			}
-			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending);
+			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending, (id) => deps.writes.authorOf(conversationId, id));
 			if (!inspection.ok) {
 				results.set(submission, inspection);
 				refusedOrigins.add(origin);
@@ -141,19 +164,26 @@ export class LiveConversation {
 				results.set(submission, { ok: true, stored: false });
 				continue;
 			}
-			deps.log.append(conversationId, update, now);
-			for (const client of inspection.newClients) {
-				deps.log.bindClient(conversationId, client, userId);
-				this.owners.set(client, userId);
+			// Each update in its own savepoint: one that cannot be stored is refused alone, not the batch.
+			try {
+				// better-sqlite3 nests this as a SAVEPOINT inside the batch's transaction.
+				deps.db.$client.transaction(() => {
+					deps.log.append(conversationId, update, now);
+					for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
+					for (const value of inspection.upserts.values()) {
+						const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
+						if (seq !== null) sequenced.push([value.id, seq]);
+					}
+					for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
+				})();
+			} catch (error) {
+				console.error(`conversation ${conversationId}: could not store an update`, error);
+				results.set(submission, { ok: false, code: RefusalCode.InvalidMessage, message: 'the server could not store this update', messageIds: [] });
+				refusedOrigins.add(origin);
+				continue;
 			}
-			for (const value of inspection.upserts.values()) {
-				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
-				if (seq !== null) {
-					sequenced.push([value.id, seq]);
-					authors.add(userId);
-				}
-			}
-			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
+			for (const client of inspection.newClients) bindings.push([client, userId]);
+			if (inspection.upserts.size > 0) authors.add(userId);
 			accepted.push(submission);
 			results.set(submission, { ok: true, stored: true });
 		}
@@ -166,12 +196,16 @@ export class LiveConversation {
 
 	/**
 	 * Stores a message on behalf of its author (REST sends, bots) and puts it into the document.
-	 * Returns false when a message with this id already exists, in which case nothing changes.
+	 * 'exists' when the id is already stored (nothing changes); 'conflict' when the id is taken in the
+	 * document but not stored (a value deleted before it reached the server) or the author left.
 	 */
-	sendFromServer(value: MessageValue): boolean {
+	sendFromServer(value: MessageValue): 'created' | 'exists' | 'conflict' {
 		const now = Date.now();
 		const { conversationId, deps } = this;
+		if (deps.writes.authorOf(conversationId, value.id) !== undefined) return 'exists';
+		if (this.doc.getMap(DOC_MESSAGES)._map.has(value.id)) return 'conflict';
 		const serverUpdate = this.#commit(() => {
+			if (!deps.isMember(conversationId, value.author)) return null;
 			const seq = deps.writes.upsertNew(conversationId, { ...value, authorId: value.author }, now);
 			if (seq === null) return null;
 			return this.#serverWrite(now, (writer) => {
@@ -179,11 +213,11 @@ export class LiveConversation {
 				writer.getMap<number>(DOC_SEQ).set(value.id, seq);
 			});
 		});
-		if (!serverUpdate) return false;
+		if (!serverUpdate) return deps.writes.authorOf(conversationId, value.id) === undefined ? 'conflict' : 'exists';
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
 		this.#noteLogged(1);
 		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));
-		return true;
+		return 'created';
 	}
 
 	/** Folds everything logged so far into one snapshot. */

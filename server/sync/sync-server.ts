@@ -38,6 +38,8 @@ interface SyncContext {
 	conversationId?: string;
 	/** Set on the user's own channel. */
 	channel?: true;
+	/** Set once the connection counts for presence. */
+	counted?: true;
 }
 
 function isEmptyUpdate(update: Uint8Array): boolean {
@@ -196,14 +198,21 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		},
 
 		async connected({ connection, context }) {
-			const { user, channel } = context as SyncContext;
-			if (channel) channels.add(user.id, connection);
-			if (presence.connect(user.id)) presenceChanged(user.id, true);
+			const ctx = context as SyncContext;
+			// Membership may have been revoked while the document was loading for this connection.
+			if (ctx.conversationId && !deps.isMember(ctx.conversationId, ctx.user.id)) {
+				connection.close(refuse(CloseReason.MembershipRevoked));
+				return;
+			}
+			ctx.counted = true;
+			if (ctx.channel) channels.add(ctx.user.id, connection);
+			if (presence.connect(ctx.user.id)) presenceChanged(ctx.user.id, true);
 		},
 
 		async onDisconnect({ context, documentName }) {
-			const { user, channel, conversationId } = context as Partial<SyncContext>;
-			if (!user) return;
+			const { user, channel, conversationId, counted } = context as Partial<SyncContext>;
+			// Hocuspocus also reports connections that closed before they were fully set up: they were never counted.
+			if (!user || !counted) return;
 			if (channel) channels.reset(user.id, hocuspocus.documents.get(documentName)?.getConnections() ?? []);
 			// A closed tab stops typing at once.
 			if (conversationId) setTyping(conversationId, user.id, false);
@@ -289,10 +298,10 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 			try {
 				const conversation = conversations.get(conversationDocName(conversationId));
 				if (!conversation) throw new Error(`conversation ${conversationId} did not load`);
-				const created = conversation.sendFromServer({ id, author: authorId, body, createdAt });
+				const outcome = conversation.sendFromServer({ id, author: authorId, body, createdAt });
 				const message = getMessage(db, conversationId, id);
-				if (!message) throw new Error(`message ${id} missing after send`);
-				return { created, message };
+				if (outcome === 'conflict' || !message || message.author.id !== authorId) return { outcome: 'conflict' as const };
+				return { outcome, message };
 			} finally {
 				await direct.disconnect();
 			}

@@ -48,6 +48,7 @@ interface Range extends Place {
 }
 
 const STRUCT_RANGES_LIMIT = 100_000;
+const DELETE_RANGES_LIMIT = 10_000;
 
 /**
  * What updates already checked in the same batch, but not yet applied to the document, add to
@@ -81,12 +82,14 @@ export function inspectUpdate(
 	update: Uint8Array,
 	userId: string,
 	owners: ClientOwners,
-	pending = new PendingChanges()
+	pending = new PendingChanges(),
+	/** The author the server has on record for a message id (the flattened table), if any. */
+	storedAuthorOf: (key: string) => string | undefined = () => undefined
 ): Inspection {
 	const seenIds = new Set<string>();
 	const local = new PendingChanges();
 	try {
-		const effects = collectEffects(new View(doc, owners, pending, local, userId), update, seenIds);
+		const effects = collectEffects(new View(doc, owners, pending, local, userId, storedAuthorOf), update, seenIds);
 		pending.absorb(local);
 		return { ok: true, ...effects };
 	} catch (error) {
@@ -109,7 +112,8 @@ class View {
 		readonly owners: ClientOwners,
 		readonly pending: PendingChanges,
 		readonly local: PendingChanges,
-		readonly userId: string
+		readonly userId: string,
+		readonly storedAuthorOf: (key: string) => string | undefined
 	) {
 		this.store = doc.store;
 		this.messages = doc.getMap(DOC_MESSAGES);
@@ -227,6 +231,11 @@ function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): U
 		if (struct instanceof Y.Skip || clock > expected) {
 			throw new Refusal(RefusalCode.OutOfOrder, `the update skips content of clientID ${client}`);
 		}
+		// Yjs keeps one block per client: content repeated within the update would be checked but not applied.
+		const endSoFar = local.nextClock.get(client);
+		if (endSoFar !== undefined && clock < endSoFar) {
+			throw new Refusal(RefusalCode.InvalidMessage, `the update repeats content of clientID ${client}`);
+		}
 		local.nextClock.set(client, Math.max(expected, clock + struct.length));
 		if (clock + struct.length <= known) continue;
 		effects.hasNewContent = true;
@@ -241,22 +250,43 @@ function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): U
 		const key = place.key;
 		view.addRange(client, { ...place, start: clock, end: clock + struct.length });
 
-		if (struct.content instanceof Y.ContentDeleted) continue;
-		if (!(struct.content instanceof Y.ContentAny) || struct.content.arr.length !== 1) {
-			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
-		}
-		const value = checkMessageValue(struct.content.arr[0], key, userId);
+		// Whatever the content, an item in a key may become its value: only the key's owner may write there.
 		const current = view.currentClientOf(key);
 		if (current !== undefined && !view.ownsMessageItem(current, key)) {
 			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
 		}
+		const stored = view.storedAuthorOf(key);
+		if (stored !== undefined && stored !== userId) {
+			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
+		}
+		if (struct.content instanceof Y.ContentDeleted) {
+			if (current !== undefined) {
+				// A deleted value placed after the current one removes the message (an edit, then a delete, offline).
+				if (struct.origin === null) throw new Refusal(RefusalCode.InvalidMessage, 'delete a message instead of overwriting it', key);
+				effects.deletions.add(key);
+				local.keyClients.set(key, client);
+			}
+			continue;
+		}
+		if (!(struct.content instanceof Y.ContentAny) || struct.content.arr.length !== 1) {
+			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
+		}
+		const value = checkMessageValue(struct.content.arr[0], key, userId);
 		touchedKeys.add(key);
+		effects.deletions.delete(key);
 		local.keyClients.set(key, client);
 		effects.upserts.set(key, value);
 	}
 
+	let ranges = 0;
 	for (const [client, deletes] of ds.clients) {
+		let previousEnd = -1;
 		for (const { clock, len } of deletes) {
+			// Yjs writes each client's deleted ranges sorted and merged; anything else only costs the server time.
+			if (++ranges > DELETE_RANGES_LIMIT || clock < previousEnd || len <= 0) {
+				throw new Refusal(RefusalCode.InvalidMessage, 'the delete set is malformed or too large');
+			}
+			previousEnd = clock + len;
 			if (clock + len > view.nextClock(client)) {
 				throw new Refusal(RefusalCode.OutOfOrder, `the update deletes content of clientID ${client} the server does not have`);
 			}
@@ -282,7 +312,9 @@ function itemPlace(item: Y.Item, view: View): Place {
 	const parent = item.parent as unknown;
 	if (typeof parent === 'string') return { root: parent, key: item.parentSub, client: item.id.client };
 	if (parent !== null) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
-	const neighbour = item.origin ?? item.rightOrigin;
+	// Map values only ever have a left neighbour (the value they replace).
+	if (item.rightOrigin !== null) throw new Refusal(RefusalCode.InvalidMessage, 'message values have no right neighbour');
+	const neighbour = item.origin;
 	if (!neighbour) throw new Refusal(RefusalCode.InvalidMessage, 'an item without a parent');
 	const place = view.placeOf(neighbour);
 	// A map item placed after another one replaces it: only the owner of that key may do so.

@@ -1,3 +1,4 @@
+import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { writeMessage, messagesMap } from '../../src/lib/shared/conversation-doc.ts';
@@ -81,5 +82,79 @@ describe('update guard (pure logic)', () => {
 			messageIds: [ID2]
 		});
 		expect(inspectUpdate(new Y.Doc(), new Uint8Array([9, 9, 9, 9]), ALICE, new Map())).toMatchObject({ ok: false });
+	});
+});
+
+describe('update guard against crafted updates', () => {
+	const K = '01JD0000000000000000000001';
+
+	it('[AUTH-2] a deleted value slipped into someone else’s key is refused (it would hide their message)', () => {
+		const server = new Y.Doc();
+		const victim = new Y.Doc();
+		victim.clientID = 1000;
+		messagesMap(victim).set(K, { id: K, author: BOB, body: 'hello', createdAt: 1 });
+		Y.applyUpdate(server, Y.encodeStateAsUpdate(victim));
+		const attacker = new Y.Doc();
+		attacker.clientID = 0xffffffff;
+		messagesMap(attacker).set(K, { id: K, author: ALICE, body: 'x', createdAt: 1 });
+		messagesMap(attacker).delete(K);
+		const result = inspectUpdate(server, Y.encodeStateAsUpdate(attacker), ALICE, new Map([[1000, BOB]]));
+		expect(result).toMatchObject({ ok: false, code: RefusalCode.ForeignMessage, messageIds: [K] });
+	});
+
+	it('[AUTH-2] a message id the server has on record for another author is refused', () => {
+		const client = new Y.Doc();
+		writeMessage(client, { id: K, author: ALICE, body: 'mine now', createdAt: 1 });
+		const result = inspectUpdate(new Y.Doc(), Y.encodeStateAsUpdate(client), ALICE, new Map(), new PendingChanges(), () => BOB);
+		expect(result).toMatchObject({ ok: false, code: RefusalCode.ForeignMessage });
+	});
+
+	it('[FRAME-1] an update that repeats a client’s block (Yjs would apply only one of them) is refused', () => {
+		const X = 777777;
+		const e = encoding.createEncoder();
+		encoding.writeVarUint(e, 2);
+		// Block 1: a deleted run of 6 under messages/K.
+		encoding.writeVarUint(e, 1);
+		encoding.writeVarUint(e, X);
+		encoding.writeVarUint(e, 0);
+		encoding.writeUint8(e, 1 | 32);
+		encoding.writeVarUint(e, 1);
+		encoding.writeVarString(e, 'messages');
+		encoding.writeVarString(e, K);
+		encoding.writeVarUint(e, 6);
+		// Block 2: the same client from clock 0 again, with an origin inside block 1.
+		encoding.writeVarUint(e, 1);
+		encoding.writeVarUint(e, X);
+		encoding.writeVarUint(e, 0);
+		encoding.writeUint8(e, 8 | 128);
+		encoding.writeVarUint(e, X);
+		encoding.writeVarUint(e, 5);
+		encoding.writeVarUint(e, 1);
+		encoding.writeAny(e, { id: K, author: ALICE, body: 'boom', createdAt: 1 });
+		encoding.writeVarUint(e, 0);
+		const result = inspectUpdate(new Y.Doc(), encoding.toUint8Array(e), ALICE, new Map());
+		expect(result).toMatchObject({ ok: false, code: RefusalCode.InvalidMessage });
+	});
+
+	it('[FRAME-1] a delete set of overlapping or too many ranges is refused before any walk', () => {
+		const server = new Y.Doc();
+		const mine = new Y.Doc();
+		mine.clientID = 4242;
+		for (let i = 0; i < 50; i++) {
+			const id = `01JD${String(i).padStart(22, '0')}`;
+			messagesMap(mine).set(id, { id, author: ALICE, body: 'x', createdAt: 1 });
+		}
+		Y.applyUpdate(server, Y.encodeStateAsUpdate(mine));
+		const e = encoding.createEncoder();
+		encoding.writeVarUint(e, 0);
+		encoding.writeVarUint(e, 1);
+		encoding.writeVarUint(e, 4242);
+		encoding.writeVarUint(e, 1000);
+		for (let i = 0; i < 1000; i++) {
+			encoding.writeVarUint(e, 0);
+			encoding.writeVarUint(e, 50);
+		}
+		const result = inspectUpdate(server, encoding.toUint8Array(e), ALICE, new Map([[4242, ALICE]]));
+		expect(result).toMatchObject({ ok: false, code: RefusalCode.InvalidMessage });
 	});
 });

@@ -118,6 +118,10 @@ export function prepareMessageWrites(db: Db) {
 			insert.run({ conversationId, ...message, seq: bumped.seq, now });
 			return bumped.seq;
 		},
+		/** The author on record for a message id, if the message exists. */
+		authorOf(conversationId: string, id: string): string | undefined {
+			return find.get({ conversationId, id })?.authorId;
+		},
 		/** Inserts a message unless its id is already there (then returns null). */
 		upsertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
 			if (find.get({ conversationId, id: message.id })) return null;

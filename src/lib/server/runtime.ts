@@ -3,14 +3,17 @@ import type { MessageDto } from './messages.ts';
 
 /** What the sync server offers to HTTP routes: writes through the live documents, and live notifications. */
 export interface LiveServices {
-	/** Stores a message through the conversation document; `created` is false when the id was already there. */
+	/**
+	 * Stores a message through the conversation document: 'created', or 'exists' (the id was already
+	 * stored, by this author), or 'conflict' (the id is someone else's or otherwise taken).
+	 */
 	send(input: {
 		conversationId: string;
 		authorId: string;
 		id: string;
 		body: string;
 		createdAt: number;
-	}): Promise<{ created: boolean; message: MessageDto }>;
+	}): Promise<{ outcome: 'created' | 'exists'; message: MessageDto } | { outcome: 'conflict' }>;
 	/** Closes every open sync connection of this user to this conversation. */
 	revoke(conversationId: string, userId: string): void;
 	/** Closes every open sync connection authenticated by this session. */

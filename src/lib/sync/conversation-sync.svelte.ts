@@ -5,7 +5,7 @@ import * as Y from 'yjs';
 import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
-import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type ServerStateless } from '$lib/shared/protocol';
+import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
@@ -162,6 +162,8 @@ export class ConversationSync {
 
 	/** After (re)connecting: tell the server what this device has and has read, in case it missed it. */
 	#onSynced(): void {
+		// Synced means the server let us in: a member again, if we had been removed.
+		this.access = 'ok';
 		const me = this.hub.inbox.get(this.conversationId)?.members.find((m) => m.id === this.userId);
 		if (this.#readWanted > (me?.readSeq ?? 0)) this.#tell({ type: 'receipt', readSeq: this.#readWanted });
 		this.#deliveredSent = 0;
@@ -172,6 +174,7 @@ export class ConversationSync {
 		const doc = new Y.Doc();
 		this.#doc = doc;
 		this.#persistence = new IndexeddbPersistence(this.#databaseName(), doc);
+		this.#rewritten = this.#rewritePending(doc, this.#persistence);
 		void this.#persistence.whenSynced.then(() => {
 			if (this.#doc !== doc) return;
 			this.loaded = true;
@@ -202,7 +205,8 @@ export class ConversationSync {
 	/** Tabs of the same user exchange updates directly, so a message shows in every tab at once, also offline. */
 	#shareWithOtherTabs(doc: Y.Doc): void {
 		if (typeof BroadcastChannel === 'undefined') return;
-		const channel = new BroadcastChannel(this.#key(`tabs:${this.conversationId}`));
+		// Per generation: a tab still on a refused document must not feed it into the fresh one.
+		const channel = new BroadcastChannel(this.#key(`tabs:${this.conversationId}:${this.#generation()}`));
 		this.#channel = channel;
 		doc.on('update', (update: Uint8Array, origin: unknown) => {
 			if (origin !== channel) channel.postMessage(update);
@@ -244,18 +248,32 @@ export class ConversationSync {
 			...this.#failed,
 			...unsent.filter((m) => refused.has(m.id) || refused.size === 0).map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason }))
 		]);
+		// The messages still to send are kept in localStorage until the new document has them on disk,
+		// so a tab closed half-way through loses nothing: the next start writes them again.
+		const keep = refused.size > 0 ? unsent.filter((m) => !refused.has(m.id)) : [];
+		writeJson(this.#key(`rewrite:${this.conversationId}`), keep);
 		const oldDatabase = this.#databaseName();
 		this.#close();
 		if (this.#destroyed) return;
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
-		indexedDB.deleteDatabase(oldDatabase);
 		// A fresh socket first: the old one still holds frames sent for the closed document and would replay them.
 		this.hub.reconnect();
 		this.#open();
-		await this.#persistence.whenSynced;
-		for (const message of unsent) {
-			if (!refused.has(message.id) && refused.size > 0) writeMessage(this.#doc, message);
-		}
+		await this.#rewritten;
+		indexedDB.deleteDatabase(oldDatabase);
+	}
+
+	/** Resolves once messages left to rewrite by an interrupted recovery are in this document and on disk. */
+	#rewritten: Promise<void> = Promise.resolve();
+
+	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence): Promise<void> {
+		const key = this.#key(`rewrite:${this.conversationId}`);
+		const pending = readJson<MessageValue[]>(key) ?? [];
+		if (pending.length === 0) return;
+		await persistence.whenSynced;
+		for (const message of pending) if (!messagesMap(doc).has(message.id)) writeMessage(doc, message);
+		if (persistence.db) await idbBarrier(persistence.db);
+		localStorage.removeItem(key);
 	}
 
 	#render(): void {

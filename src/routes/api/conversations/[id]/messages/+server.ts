@@ -37,12 +37,13 @@ export const POST: RequestHandler = api(async (event) => {
 		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
 		throw new ApiError(400, body.code, text);
 	}
-	const { created, message } = await live.send({
+	const sent = await live.send({
 		conversationId,
 		authorId: user.id,
 		id,
 		body: body.body,
 		createdAt: input.createdAt ?? Date.now()
 	});
-	return json({ message }, { status: created ? 201 : 200 });
+	if (sent.outcome === 'conflict') throw new ApiError(409, 'id-conflict', 'This message id is already taken.');
+	return json({ message: sent.message }, { status: sent.outcome === 'created' ? 201 : 200 });
 });
