@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { migrateDatabase, openDatabase, type Db } from '../src/lib/server/db/index.ts';
 import { setRuntime } from '../src/lib/server/runtime.ts';
 import type { Config } from './config.ts';
+import { Compactor } from './sync/compactor.ts';
 import { createSyncServer, type SyncServer } from './sync/sync-server.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url));
@@ -17,9 +18,11 @@ export interface Core {
 /** The database (migrated), the sync server, and the runtime that HTTP routes read. */
 export function startCore(config: Config): Core {
 	mkdirSync(config.dataDir, { recursive: true });
-	const db = openDatabase(join(config.dataDir, 'chat.sqlite'), config.synchronous);
+	const file = join(config.dataDir, 'chat.sqlite');
+	const db = openDatabase(file, config.synchronous);
 	migrateDatabase(db, MIGRATIONS);
-	const sync = createSyncServer({ db, sessionDays: config.sessionDays });
+	const compactor = new Compactor(file, config.synchronous);
+	const sync = createSyncServer({ db, sessionDays: config.sessionDays, compactor });
 	setRuntime({
 		db,
 		live: sync.live,
@@ -32,6 +35,7 @@ export function startCore(config: Config): Core {
 			sync.stop();
 			for (const conversation of sync.conversations.values()) conversation.dispose();
 			setRuntime(undefined);
+			void compactor.close();
 			db.$client.close();
 		}
 	};

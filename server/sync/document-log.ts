@@ -40,12 +40,16 @@ export function prepareDocumentLog(db: Db) {
 
 	return {
 		/** The snapshot first, then every update logged after it, oldest first. */
-		load(conversationId: string): { updates: Uint8Array[]; logged: number } {
+		load(conversationId: string): { updates: Uint8Array[]; logged: number; loggedBytes: number; snapshotBytes: number } {
 			const base = snapshot.get({ conversationId });
 			const rows = updates.all({ conversationId });
 			const list = base ? [base.state] : [];
-			for (const row of rows) list.push(row.update);
-			return { updates: list, logged: rows.length };
+			let loggedBytes = 0;
+			for (const row of rows) {
+				list.push(row.update);
+				loggedBytes += row.update.byteLength;
+			}
+			return { updates: list, logged: rows.length, loggedBytes, snapshotBytes: base?.state.byteLength ?? 0 };
 		},
 		append(conversationId: string, update: Uint8Array, now = Date.now()): void {
 			append.get({ conversationId, update: Buffer.from(update.buffer, update.byteOffset, update.byteLength), now });
@@ -62,7 +66,7 @@ export function prepareDocumentLog(db: Db) {
 				tx.delete(docUpdates)
 					.where(and(eq(docUpdates.conversationId, conversationId), lte(docUpdates.id, through)))
 					.run();
-			});
+			}, { behavior: 'immediate' });
 		},
 		owners(conversationId: string): Map<number, string | null> {
 			return new Map(owners.all({ conversationId }).map((row) => [row.clientId, row.userId]));

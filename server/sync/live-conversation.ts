@@ -2,19 +2,28 @@ import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites } from '../../src/lib/server/messages.ts';
 import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
+import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
-import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection } from './update-guard.ts';
+import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection, type UpdateEffects } from './update-guard.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
 export const SERVER_ORIGIN = 'server';
+
+/** A conversation this long without updates is quiet enough to fold its log. */
+const IDLE_COMPACTION_MS = 2000;
 
 export interface LiveDeps {
 	db: Db;
 	log: DocumentLog;
 	writes: MessageWrites;
 	isMember(conversationId: string, userId: string): boolean;
-	/** Fold the update log into a snapshot after this many logged updates. */
+	/**
+	 * Fold the update log into a snapshot once at least this many updates are logged, and either
+	 * the conversation has been quiet for a moment or the log has grown to half the snapshot's size.
+	 */
 	compactEvery: number;
+	/** Folds logs on a worker thread; without one, folding happens here, at quiet moments. */
+	compactor?: Compactor;
 	/** Called after messages were committed and applied (new, edited or deleted), with the authors of new ones. */
 	onMessagesChanged?(conversationId: string, newMessageAuthors: Set<string>): void;
 }
@@ -44,24 +53,41 @@ export class LiveConversation {
 	#writer: Y.Doc;
 	#writerBound = false;
 	#loggedSinceSnapshot: number;
+	#loggedBytes: number;
+	#snapshotBytes: number;
+	#idleTimer: ReturnType<typeof setTimeout> | undefined;
 	#compactScheduled = false;
 	#disposed = false;
 	#queue: Submission[] = [];
+	/** One accepted update's rows; better-sqlite3 runs it as a SAVEPOINT inside the batch's transaction. */
+	#storeUpdate: (update: Uint8Array, userId: string, inspection: UpdateEffects, now: number, sequenced: Array<[string, number]>) => void;
 
 	private constructor(
 		readonly conversationId: string,
 		readonly doc: Y.Doc,
 		private readonly deps: LiveDeps,
-		logged: number
+		stored: { logged: number; loggedBytes: number; snapshotBytes: number }
 	) {
 		this.owners = deps.log.owners(conversationId);
-		this.#loggedSinceSnapshot = logged;
+		this.#loggedSinceSnapshot = stored.logged;
+		this.#loggedBytes = stored.loggedBytes;
+		this.#snapshotBytes = stored.snapshotBytes;
+		this.#storeUpdate = deps.db.$client.transaction((update, userId, inspection, now, sequenced) => {
+			deps.log.append(conversationId, update, now);
+			for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
+			for (const value of inspection.upserts.values()) {
+				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
+				if (seq !== null) sequenced.push([value.id, seq]);
+			}
+			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
+		});
 		this.#writer = this.#newWriter();
 	}
 
 	/** Applies the stored snapshot and update log to an empty document. */
 	static load(conversationId: string, doc: Y.Doc, deps: LiveDeps): LiveConversation {
-		const { updates, logged } = deps.log.load(conversationId);
+		const stored = deps.log.load(conversationId);
+		const { updates } = stored;
 		Y.transact(doc, () => {
 			for (const update of updates) {
 				try {
@@ -72,8 +98,8 @@ export class LiveConversation {
 				}
 			}
 		});
-		const live = new LiveConversation(conversationId, doc, deps, logged);
-		if (logged >= deps.compactEvery) live.#scheduleCompaction();
+		const live = new LiveConversation(conversationId, doc, deps, stored);
+		live.#noteLogged(0, 0);
 		return live;
 	}
 
@@ -121,7 +147,8 @@ export class LiveConversation {
 				for (const submission of batch) submission.reject(error);
 				return;
 			}
-			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0));
+			const bytes = accepted.reduce((sum, a) => sum + a.update.byteLength, serverUpdate?.byteLength ?? 0);
+			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0), bytes);
 		}
 		for (const submission of batch) submission.resolve(results.get(submission)!);
 		if (accepted.length > 0) this.deps.onMessagesChanged?.(this.conversationId, authors);
@@ -166,16 +193,7 @@ export class LiveConversation {
 			}
 			// Each update in its own savepoint: one that cannot be stored is refused alone, not the batch.
 			try {
-				// better-sqlite3 nests this as a SAVEPOINT inside the batch's transaction.
-				deps.db.$client.transaction(() => {
-					deps.log.append(conversationId, update, now);
-					for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
-					for (const value of inspection.upserts.values()) {
-						const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
-						if (seq !== null) sequenced.push([value.id, seq]);
-					}
-					for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
-				})();
+				this.#storeUpdate(update, userId, inspection, now, sequenced);
 			} catch (error) {
 				console.error(`conversation ${conversationId}: could not store an update`, error);
 				results.set(submission, { ok: false, code: RefusalCode.InvalidMessage, message: 'the server could not store this update', messageIds: [] });
@@ -215,7 +233,7 @@ export class LiveConversation {
 		});
 		if (!serverUpdate) return deps.writes.authorOf(conversationId, value.id) === undefined ? 'conflict' : 'exists';
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
-		this.#noteLogged(1);
+		this.#noteLogged(1, serverUpdate.byteLength);
 		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));
 		return 'created';
 	}
@@ -223,9 +241,13 @@ export class LiveConversation {
 	/** Folds everything logged so far into one snapshot. */
 	compact(): void {
 		this.#compactScheduled = false;
+		clearTimeout(this.#idleTimer);
 		if (this.#loggedSinceSnapshot === 0) return;
-		this.deps.log.compact(this.conversationId, Y.encodeStateAsUpdate(this.doc));
+		const state = Y.encodeStateAsUpdate(this.doc);
+		this.deps.log.compact(this.conversationId, state);
 		this.#loggedSinceSnapshot = 0;
+		this.#loggedBytes = 0;
+		this.#snapshotBytes = state.byteLength;
 	}
 
 	/**
@@ -234,12 +256,14 @@ export class LiveConversation {
 	 */
 	dispose(): void {
 		this.#disposed = true;
+		clearTimeout(this.#idleTimer);
 	}
 
 	/** Runs `write` in one SQLite transaction; a failed commit also discards the server writer's unlogged items. */
 	#commit(write: () => Uint8Array | null): Uint8Array | null {
 		try {
-			return this.deps.db.transaction(write);
+			// IMMEDIATE: take the write lock up front (waiting for the compactor's short write if need be).
+			return this.deps.db.transaction(write, { behavior: 'immediate' });
 		} catch (error) {
 			this.#writer = this.#newWriter();
 			this.#writerBound = false;
@@ -278,9 +302,40 @@ export class LiveConversation {
 		return writer;
 	}
 
-	#noteLogged(count: number): void {
+	/**
+	 * Folding the log costs time in proportion to the whole document. The compactor's worker does it
+	 * off the event loop; without one it waits for a quiet moment, or until the log has grown by half
+	 * the snapshot (which keeps its cost per logged byte constant however large the conversation gets).
+	 */
+	#noteLogged(count: number, bytes: number): void {
 		this.#loggedSinceSnapshot += count;
-		if (this.#loggedSinceSnapshot >= this.deps.compactEvery) this.#scheduleCompaction();
+		this.#loggedBytes += bytes;
+		if (this.#loggedSinceSnapshot < this.deps.compactEvery) return;
+		clearTimeout(this.#idleTimer);
+		if (this.#loggedBytes * 2 >= this.#snapshotBytes) {
+			this.#fold();
+			return;
+		}
+		this.#idleTimer = setTimeout(() => {
+			if (!this.#disposed) this.#fold();
+		}, IDLE_COMPACTION_MS);
+		this.#idleTimer.unref?.();
+	}
+
+	/** Folds the log now: on the compactor's worker when there is one, else here (soon, off this call stack). */
+	#fold(): void {
+		const { compactor } = this.deps;
+		if (!compactor?.available) {
+			this.#scheduleCompaction();
+			return;
+		}
+		const [count, size] = [this.#loggedSinceSnapshot, this.#loggedBytes];
+		compactor.request(this.conversationId, (result) => {
+			if (!result.ok) return;
+			this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
+			this.#loggedBytes = Math.max(0, this.#loggedBytes - size);
+			this.#snapshotBytes = result.bytes;
+		});
 	}
 
 	#scheduleCompaction(): void {

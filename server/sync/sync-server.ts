@@ -20,6 +20,7 @@ import {
 	RefusalCode,
 	type ServerStateless
 } from '../../src/lib/shared/protocol.ts';
+import type { Compactor } from './compactor.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { awarenessClientIds, decodeFrame, MalformedFrameError } from './frame.ts';
 import { LiveConversation, type LiveDeps } from './live-conversation.ts';
@@ -74,6 +75,7 @@ export interface SyncServerOptions {
 	db: Db;
 	sessionDays: number;
 	compactEvery?: number;
+	compactor?: Compactor;
 }
 
 const v = PROTOCOL_VERSION;
@@ -83,7 +85,7 @@ const v = PROTOCOL_VERSION;
  * document, durable storage before acknowledgement, the update guard, receipts, typing, presence,
  * and each user's channel for the live inbox.
  */
-export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncServerOptions) {
+export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor }: SyncServerOptions) {
 	const conversations = new Map<string, LiveConversation>();
 	const presence = new Presence();
 	const channels = new UserChannels();
@@ -140,6 +142,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500 }: SyncSe
 		writes: prepareMessageWrites(db),
 		isMember: prepareMembershipCheck(db),
 		compactEvery,
+		compactor,
 		onMessagesChanged(conversationId, newMessageAuthors) {
 			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).
 			for (const userId of newMessageAuthors) setTyping(conversationId, userId, false);

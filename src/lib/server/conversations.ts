@@ -79,7 +79,7 @@ export function openDirectConversation(db: Db, me: User, username: string): { co
 			.values([me, other].map((user) => ({ conversationId: conversation.id, userId: user.id, role: 'member' as const, joinedAt: now })))
 			.run();
 		return { conversation: conversationDto(tx as unknown as Db, conversation), created: true };
-	});
+	}, { behavior: 'immediate' });
 }
 
 export function createGroupConversation(db: Db, me: User, usernames: string[], title: string): ConversationDto {
@@ -103,7 +103,7 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 				...others.map((user) => ({ conversationId: conversation.id, userId: user.id, role: 'member' as const, joinedAt: now }))
 			])
 			.run();
-	});
+	}, { behavior: 'immediate' });
 	return conversationDto(db, conversation);
 }
 
@@ -261,7 +261,7 @@ export function removeGroupMember(db: Db, me: User, conversationId: string, user
 			}
 		}
 		return target.id;
-	});
+	}, { behavior: 'immediate' });
 }
 
 function isOwner(db: Db, conversationId: string, userId: string): boolean {

@@ -37,7 +37,7 @@ export function recordReceipt(
 				.run();
 		}
 		return { deliveredSeq, readSeq, changed };
-	});
+	}, { behavior: 'immediate' });
 }
 
 /** Reads up to the last message (or `seq`). */

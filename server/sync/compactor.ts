@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+type Done = (result: { ok: true; bytes: number } | { ok: false }) => void;
+
+function workerPath(): string | null {
+	const beside = fileURLToPath(new URL('./compactor-worker.mjs', import.meta.url));
+	if (existsSync(beside)) return beside;
+	// Under a bundler (vite's config loader) this module no longer sits beside the worker.
+	const fromRoot = resolve('server/sync/compactor-worker.mjs');
+	return existsSync(fromRoot) ? fromRoot : null;
+}
+
+/**
+ * Compaction on a worker thread with its own SQLite connection: one request per conversation at a
+ * time; `available` is false when no worker could be started (callers then compact in place).
+ */
+export class Compactor {
+	#worker: Worker | null = null;
+	#waiting = new Map<string, Done>();
+
+	constructor(file: string, synchronous: string) {
+		const path = workerPath();
+		if (!path) return;
+		try {
+			this.#worker = new Worker(path, { workerData: { file, synchronous } });
+		} catch (error) {
+			console.error('compaction runs on the main thread: no worker', error);
+			return;
+		}
+		this.#worker.unref();
+		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string }) => {
+			const done = this.#waiting.get(message.conversationId);
+			this.#waiting.delete(message.conversationId);
+			if (!message.ok) console.error(`compaction of ${message.conversationId} failed: ${message.error}`);
+			done?.(message.ok ? { ok: true, bytes: message.bytes ?? 0 } : { ok: false });
+		});
+		this.#worker.on('error', (error) => {
+			console.error('compaction worker failed', error);
+			this.#worker = null;
+			for (const done of this.#waiting.values()) done({ ok: false });
+			this.#waiting.clear();
+		});
+	}
+
+	get available(): boolean {
+		return this.#worker !== null;
+	}
+
+	/** Asks for the conversation's log to be folded; false when one is already under way (or no worker). */
+	request(conversationId: string, done: Done): boolean {
+		if (!this.#worker || this.#waiting.has(conversationId)) return false;
+		this.#waiting.set(conversationId, done);
+		this.#worker.postMessage({ conversationId });
+		return true;
+	}
+
+	async close(): Promise<void> {
+		const worker = this.#worker;
+		this.#worker = null;
+		await worker?.terminate();
+	}
+}
