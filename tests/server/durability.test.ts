@@ -29,7 +29,8 @@ describe('durability', () => {
 		return server;
 	}
 
-	it('[DUR-1] a message acknowledged as sent survives kill -9 the instant after the acknowledgement', async () => {
+	/** A server process on a fresh data folder, alice and bob in a direct conversation, alice connected. */
+	async function aliceConnected() {
 		const data = tempDataDir();
 		cleanups.push(data.remove);
 		const server = await spawn(data.dir);
@@ -39,6 +40,11 @@ describe('durability', () => {
 		const client = connectClient(server.wsUrl, conversationId, alice.token);
 		cleanups.push(() => client.destroy());
 		await client.synced;
+		return { data, server, alice, bob, conversationId, client };
+	}
+
+	it('[DUR-1] a message acknowledged as sent survives kill -9 the instant after the acknowledgement', async () => {
+		const { data, server, alice, bob, conversationId, client } = await aliceConnected();
 
 		const ids = Array.from({ length: 25 }, () => ulid());
 		const acknowledged: string[] = [];
@@ -63,15 +69,7 @@ describe('durability', () => {
 	});
 
 	it('[DUR-1] the provider’s sync acknowledgement also comes only after the commit', async () => {
-		const data = tempDataDir();
-		cleanups.push(data.remove);
-		const server = await spawn(data.dir);
-		const alice = await createAccount(server.url);
-		const bob = await createAccount(server.url);
-		const conversationId = await createConversation(server.url, alice, [bob], '');
-		const client = connectClient(server.wsUrl, conversationId, alice.token);
-		cleanups.push(() => client.destroy());
-		await client.synced;
+		const { data, server, alice, bob, conversationId, client } = await aliceConnected();
 		const id = ulid();
 		client.provider.on('unsyncedChanges', ({ number }: { number: number }) => {
 			if (number === 0 && messagesMap(client.doc).has(id)) server.child.kill('SIGKILL');
