@@ -14,8 +14,8 @@ test('[ORDER-1] two people chat in real time, with honest ticks', async ({ brows
 	await expect(messageWithText(bob.page, 'hello bob')).toBeVisible();
 	await send(bob.page, 'hi alice');
 	await expect(messageWithText(alice.page, 'hi alice')).toBeVisible();
-	expect(await bodies(alice.page)).toEqual(['hello bob', 'hi alice']);
-	expect(await bodies(bob.page)).toEqual(['hello bob', 'hi alice']);
+	await expect.poll(() => bodies(alice.page)).toEqual(['hello bob', 'hi alice']);
+	await expect.poll(() => bodies(bob.page)).toEqual(['hello bob', 'hi alice']);
 	await alice.context.close();
 	await bob.context.close();
 });
@@ -38,7 +38,7 @@ test('[OFFLINE-1] offline: messages survive a reload as "sending" and are delive
 	await alice.context.setOffline(false);
 	for (const text of ['one', 'two', 'three']) await expect(messageWithText(alice.page, text)).toHaveAttribute('data-delivery', 'sent');
 	await expect(messageWithText(bob.page, 'three')).toBeVisible();
-	expect(await bodies(bob.page)).toEqual(['one', 'two', 'three']);
+	await expect.poll(() => bodies(bob.page)).toEqual(['one', 'two', 'three']);
 	await alice.context.close();
 	await bob.context.close();
 });
@@ -113,7 +113,7 @@ test('[OFFLINE-3] two tabs of one user: a message appears in the other tab at on
 	await expect(messageWithText(bob.page, 'written offline in tab two')).toBeVisible();
 	await expect(messageWithText(alice.page, 'written offline in tab two')).toHaveAttribute('data-delivery', 'sent');
 	for (const page of [alice.page, second, bob.page]) {
-		expect(await bodies(page)).toEqual(['seen in both tabs', 'written offline in tab two']);
+		await expect.poll(() => bodies(page)).toEqual(['seen in both tabs', 'written offline in tab two']);
 	}
 	await alice.context.close();
 	await bob.context.close();

@@ -145,7 +145,7 @@ test('screenshots of the list and the conversation at phone and desktop widths',
 	await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
 	await alice.page.reload();
 	await expect(messageWithText(alice.page, 'See you in five')).toBeVisible();
-	expect(await bodies(alice.page)).toHaveLength(4);
+	await expect.poll(() => bodies(alice.page)).toHaveLength(4);
 
 	const dir = 'test-results/screenshots';
 	mkdirSync(dir, { recursive: true });
