@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
-import type { MessageWrites } from '../../src/lib/server/messages.ts';
+import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
 import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
@@ -60,7 +60,14 @@ export class LiveConversation {
 	#disposed = false;
 	#queue: Submission[] = [];
 	/** One accepted update's rows; better-sqlite3 runs it as a SAVEPOINT inside the batch's transaction. */
-	#storeUpdate: (update: Uint8Array, userId: string, inspection: UpdateEffects, now: number, sequenced: Array<[string, number]>) => void;
+	#storeUpdate: (
+		update: Uint8Array,
+		userId: string,
+		inspection: UpdateEffects,
+		now: number,
+		sequenced: Array<[string, number]>,
+		stored: Map<string, StoredMessage | undefined>
+	) => void;
 
 	private constructor(
 		readonly conversationId: string,
@@ -72,11 +79,14 @@ export class LiveConversation {
 		this.#loggedSinceSnapshot = stored.logged;
 		this.#loggedBytes = stored.loggedBytes;
 		this.#snapshotBytes = stored.snapshotBytes;
-		this.#storeUpdate = deps.db.$client.transaction((update, userId, inspection, now, sequenced) => {
+		this.#storeUpdate = deps.db.$client.transaction((update, userId, inspection, now, sequenced, stored) => {
 			deps.log.append(conversationId, update, now);
 			for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
 			for (const value of inspection.upserts.values()) {
-				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now);
+				// The guard just looked this row up; the row changes now, so the batch looks again next time.
+				const existing = stored.has(value.id) ? stored.get(value.id) : deps.writes.find(conversationId, value.id);
+				stored.delete(value.id);
+				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now, existing);
 				if (seq !== null) sequenced.push([value.id, seq]);
 			}
 			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
@@ -168,6 +178,12 @@ export class LiveConversation {
 		const refusedOrigins = new Set<unknown>();
 		const members = new Map<string, boolean>();
 		const sequenced: Array<[string, number]> = [];
+		// Rows the guard looked up, kept for the write that follows: one lookup per message, not two.
+		const stored = new Map<string, StoredMessage | undefined>();
+		const storedAuthorOf = (id: string) => {
+			if (!stored.has(id)) stored.set(id, deps.writes.find(conversationId, id));
+			return stored.get(id)?.authorId;
+		};
 		for (const submission of batch) {
 			const { update, userId, origin } = submission;
 			if (refusedOrigins.has(origin)) {
@@ -181,7 +197,7 @@ export class LiveConversation {
 				refusedOrigins.add(origin);
 				continue;
 			}
-			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending, (id) => deps.writes.authorOf(conversationId, id));
+			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending, storedAuthorOf);
 			if (!inspection.ok) {
 				results.set(submission, inspection);
 				refusedOrigins.add(origin);
@@ -193,7 +209,7 @@ export class LiveConversation {
 			}
 			// Each update in its own savepoint: one that cannot be stored is refused alone, not the batch.
 			try {
-				this.#storeUpdate(update, userId, inspection, now, sequenced);
+				this.#storeUpdate(update, userId, inspection, now, sequenced, stored);
 			} catch (error) {
 				console.error(`conversation ${conversationId}: could not store an update`, error);
 				results.set(submission, { ok: false, code: RefusalCode.InvalidMessage, message: 'the server could not store this update', messageIds: [] });
@@ -220,7 +236,7 @@ export class LiveConversation {
 	sendFromServer(value: MessageValue): 'created' | 'exists' | 'conflict' {
 		const now = Date.now();
 		const { conversationId, deps } = this;
-		if (deps.writes.authorOf(conversationId, value.id) !== undefined) return 'exists';
+		if (deps.writes.find(conversationId, value.id) !== undefined) return 'exists';
 		if (this.doc.getMap(DOC_MESSAGES)._map.has(value.id)) return 'conflict';
 		const serverUpdate = this.#commit(() => {
 			if (!deps.isMember(conversationId, value.author)) return null;
@@ -231,7 +247,7 @@ export class LiveConversation {
 				writer.getMap<number>(DOC_SEQ).set(value.id, seq);
 			});
 		});
-		if (!serverUpdate) return deps.writes.authorOf(conversationId, value.id) === undefined ? 'conflict' : 'exists';
+		if (!serverUpdate) return deps.writes.find(conversationId, value.id) === undefined ? 'conflict' : 'exists';
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
 		this.#noteLogged(1, serverUpdate.byteLength);
 		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));

@@ -102,10 +102,14 @@ export function prepareMessageWrites(db: Db) {
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 
+	const findStored = (conversationId: string, id: string): StoredMessage | undefined => find.get({ conversationId, id });
+
 	return {
-		/** Inserts a new message with the next sequence number, or edits an existing one. Returns the new seq, if any. */
-		upsert(conversationId: string, message: AcceptedMessage, now: number): number | null {
-			const existing = find.get({ conversationId, id: message.id });
+		/**
+		 * Inserts a new message with the next sequence number, or edits an existing one. Returns the new
+		 * seq, if any. `existing` saves the lookup when the caller just did it (see {@link find}).
+		 */
+		upsert(conversationId: string, message: AcceptedMessage, now: number, existing = findStored(conversationId, message.id)): number | null {
 			if (existing) {
 				if (existing.authorId !== message.authorId) throw new Error('message author changed');
 				// The same message arriving again (another device, a retry) is not an edit.
@@ -118,14 +122,12 @@ export function prepareMessageWrites(db: Db) {
 			insert.run({ conversationId, ...message, seq: bumped.seq, now });
 			return bumped.seq;
 		},
-		/** The author on record for a message id, if the message exists. */
-		authorOf(conversationId: string, id: string): string | undefined {
-			return find.get({ conversationId, id })?.authorId;
-		},
+		/** The stored row of a message id (author, body, deletion), if the message exists. */
+		find: findStored,
 		/** Inserts a message unless its id is already there (then returns null). */
 		upsertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
-			if (find.get({ conversationId, id: message.id })) return null;
-			return this.upsert(conversationId, message, now);
+			const existing = findStored(conversationId, message.id);
+			return existing ? null : this.upsert(conversationId, message, now, existing);
 		},
 		remove(conversationId: string, id: string, now: number): void {
 			remove.run({ conversationId, id, now });
@@ -133,3 +135,9 @@ export function prepareMessageWrites(db: Db) {
 	};
 }
 export type MessageWrites = ReturnType<typeof prepareMessageWrites>;
+export interface StoredMessage {
+	seq: number;
+	authorId: string;
+	body: string;
+	deletedAt: number | null;
+}
