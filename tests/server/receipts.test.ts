@@ -195,6 +195,11 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		const spy = track(connectDocument(server.wsUrl, userDocName(dave.id), alice.token));
 		await waitFor(() => spy.refusals.length > 0);
 		expect(spy.refusals).toEqual(['forbidden']);
+		const writer = track(connectDocument(server.wsUrl, userDocName(dave.id), dave.token));
+		await writer.synced;
+		writer.doc.getMap('anything').set('x', 1);
+		await waitFor(() => writer.refusals.length > 0);
+		expect(writer.refusals).toEqual(['forbidden']);
 	});
 
 	it('[PRES-1] online while any device is connected, then "last seen"; nobody can speak for someone else', async () => {
