@@ -1,9 +1,9 @@
-import type { Hocuspocus } from '@hocuspocus/server';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { isAllowedOrigin } from '../../src/lib/server/origin.ts';
+import { isAllowedOrigin, requestOrigin } from '../../src/lib/server/origin.ts';
 import { SYNC_MAX_FRAME_BYTES } from '../../src/lib/shared/limits.ts';
 import { SYNC_PATH } from '../../src/lib/shared/protocol.ts';
+import type { SyncServer } from './sync-server.ts';
 
 /**
  * Routes WebSocket upgrades on /sync to Hocuspocus. A browser's Origin must be the app's own or
@@ -12,7 +12,7 @@ import { SYNC_PATH } from '../../src/lib/shared/protocol.ts';
  */
 export function attachSync(
 	server: Server,
-	hocuspocus: Hocuspocus,
+	sync: Pick<SyncServer, 'hocuspocus' | 'sockets'>,
 	allowedOrigins: string[],
 	options: { leaveOtherPaths?: boolean } = {}
 ): WebSocketServer {
@@ -27,13 +27,14 @@ export function attachSync(
 		}
 		socket.on('error', () => socket.destroy());
 		const origin = request.headers.origin;
-		if (origin && !isAllowedOrigin(origin, request.headers.host, allowedOrigins)) {
+		if (origin && !isAllowedOrigin(origin, requestOrigin(request), allowedOrigins)) {
 			socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 			return;
 		}
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			ws.on('error', () => ws.terminate());
-			hocuspocus.handleConnection(ws, request);
+			sync.sockets.watch(ws, request);
+			sync.hocuspocus.handleConnection(ws, request);
 		});
 	});
 	return wss;

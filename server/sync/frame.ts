@@ -1,22 +1,9 @@
+import { MessageType } from '@hocuspocus/server';
 import * as decoding from 'lib0/decoding';
-
-/** Hocuspocus frame types (packages/server/src/types.ts). */
-const MessageType = {
-	Sync: 0,
-	Awareness: 1,
-	Auth: 2,
-	QueryAwareness: 3,
-	SyncReply: 4,
-	Stateless: 5,
-	BroadcastStateless: 6,
-	Close: 7
-} as const;
-
-const SyncStep1 = 0;
-const SyncStep2 = 1;
-const SyncUpdate = 2;
+import { messageYjsSyncStep1, messageYjsSyncStep2, messageYjsUpdate } from 'y-protocols/sync';
 
 export type Frame =
+	/** `update` and `awareness` are views into the frame itself: writing to them changes what Hocuspocus reads next. */
 	| { kind: 'update'; update: Uint8Array }
 	| { kind: 'awareness'; update: Uint8Array }
 	| { kind: 'broadcast-stateless' }
@@ -35,8 +22,8 @@ export function decodeFrame(frame: Uint8Array): Frame {
 			case MessageType.Sync:
 			case MessageType.SyncReply: {
 				const step = decoding.readVarUint(decoder);
-				if (step === SyncStep1) return { kind: 'passive' };
-				if (step === SyncStep2 || step === SyncUpdate) {
+				if (step === messageYjsSyncStep1) return { kind: 'passive' };
+				if (step === messageYjsSyncStep2 || step === messageYjsUpdate) {
 					return { kind: 'update', update: decoding.readVarUint8Array(decoder) };
 				}
 				throw new MalformedFrameError(`unknown sync step ${step}`);
@@ -48,7 +35,7 @@ export function decodeFrame(frame: Uint8Array): Frame {
 			case MessageType.Auth:
 			case MessageType.QueryAwareness:
 			case MessageType.Stateless:
-			case MessageType.Close:
+			case MessageType.CLOSE:
 				return { kind: 'passive' };
 			default:
 				throw new MalformedFrameError(`unknown message type ${type}`);
@@ -59,19 +46,19 @@ export function decodeFrame(frame: Uint8Array): Frame {
 	}
 }
 
-/** The client ids named in an awareness update (y-protocols/awareness encoding). */
-export function awarenessClientIds(update: Uint8Array): number[] {
-	try {
-		const decoder = decoding.createDecoder(update);
-		const count = decoding.readVarUint(decoder);
-		const ids: number[] = [];
-		for (let i = 0; i < count; i++) {
-			ids.push(decoding.readVarUint(decoder));
-			decoding.readVarUint(decoder);
-			decoding.readVarString(decoder);
-		}
-		return ids;
-	} catch {
-		throw new MalformedFrameError('the awareness update could not be decoded');
-	}
+/**
+ * Turns the update inside a frame into an empty one, in place (the rest of its bytes are never read).
+ * Hocuspocus applies the frame after the hook: by then the server has applied exactly what it
+ * accepted, so nothing of the client's bytes reaches the document unchecked.
+ */
+export function emptyUpdateInPlace(update: Uint8Array): void {
+	// Yjs update v1: number of struct blocks, then number of delete-set clients.
+	update[0] = 0;
+	update[1] = 0;
+}
+
+/** Replaces the awareness update inside a frame, in place, with `replacement` (no longer than it). */
+export function replaceAwarenessInPlace(update: Uint8Array, replacement: Uint8Array): void {
+	if (replacement.byteLength > update.byteLength) throw new Error('a filtered awareness update cannot grow');
+	update.set(replacement);
 }

@@ -1,16 +1,20 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
-import { DOC_MESSAGES, DOC_SEQ, RefusalCode, type MessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode } from '../../src/lib/shared/protocol.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
-import { inspectUpdate, PendingChanges, type ClientOwners, type Inspection, type UpdateEffects } from './update-guard.ts';
+import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
 export const SERVER_ORIGIN = 'server';
 
 /** A conversation this long without updates is quiet enough to fold its log. */
 const IDLE_COMPACTION_MS = 2000;
+/** How long an update may wait for content it builds on (a sync reply arrives within a round trip). */
+export const HOLD_MS = 10_000;
+/** Bytes of waiting updates one conversation keeps; past that a new one is sent back to resync. */
+const HOLD_BYTES = 4 * 1024 * 1024;
 
 export interface LiveDeps {
 	db: Db;
@@ -24,29 +28,59 @@ export interface LiveDeps {
 	compactEvery: number;
 	/** Folds logs on a worker thread; without one, folding happens here, at quiet moments. */
 	compactor?: Compactor;
+	/**
+	 * Whether `userId` may now store an update costing `messages` (its new messages, or 1 for an edit
+	 * or deletion); when not, the update waits this long (nothing is lost: it is stored once the
+	 * user's budget allows, or the connection is told to come back later).
+	 */
+	admit?(userId: string, messages: number): { ok: true } | { ok: false; retryAfterMs: number };
 	/** Called after messages were committed and applied (new, edited or deleted), with the authors of new ones. */
 	onMessagesChanged?(conversationId: string, newMessageAuthors: Set<string>): void;
+	/**
+	 * The document no longer matches the database (an update that passed the guard did not apply, or
+	 * a commit failed): close every connection to it now, so nobody receives what is not on disk.
+	 */
+	onBroken?(conversationId: string): void;
 }
 
 export type AcceptResult =
-	| Exclude<Inspection, { ok: true }>
+	| { ok: true; stored: boolean }
+	| { ok: false; refused: { code: RefusalCode; message: string; messageIds: string[] } }
 	| { ok: false; revoked: true }
-	/** Not looked at: an earlier update of the same connection in this batch was refused. */
+	/** Not looked at: an earlier update of the same connection was refused. */
 	| { ok: false; skipped: true }
-	| { ok: true; stored: boolean };
+	/**
+	 * Nothing was stored; the client should reconnect and sync again (`incomplete`: held too long for
+	 * content it builds on; `reloading`: the document is being rebuilt; `rate-limited`: over the user's budget for a while).
+	 */
+	| { ok: false; retry: 'incomplete' | 'reloading' | 'rate-limited' };
 
 interface Submission {
 	update: Uint8Array;
 	userId: string;
 	origin: unknown;
 	resolve(result: AcceptResult): void;
-	reject(error: unknown): void;
+	/** When it started waiting for content it builds on (or for the user's message budget). */
+	heldSince?: number;
+	/** Not before this time (the user's message budget). */
+	notBefore?: number;
+	/** Content it builds on that the server does not have yet. */
+	waitsFor?: Dependency;
+}
+
+interface Accepted {
+	submission: Submission;
+	hasNewContent: boolean;
+	keys: Set<string>;
+	newClients: Set<number>;
 }
 
 /**
- * The server side of one loaded conversation document. Every change reaches the document only
- * after it is committed to SQLite, so whatever a client sees (its own acknowledgement, or
- * another member's message) is already durable.
+ * The server side of one loaded conversation document. Updates that arrive together (within one
+ * turn of the event loop) are checked against the document one by one and applied inside one Yjs
+ * transaction; before that transaction ends (which is when members get the broadcast and the
+ * sender its acknowledgement) the updates, the message rows projected from what each key now
+ * resolves to, and the new sequence numbers are committed to SQLite in one transaction.
  */
 export class LiveConversation {
 	readonly owners: ClientOwners;
@@ -56,18 +90,13 @@ export class LiveConversation {
 	#loggedBytes: number;
 	#snapshotBytes: number;
 	#idleTimer: ReturnType<typeof setTimeout> | undefined;
+	#holdTimer: ReturnType<typeof setTimeout> | undefined;
 	#compactScheduled = false;
 	#disposed = false;
+	#broken = false;
 	#queue: Submission[] = [];
-	/** One accepted update's rows; better-sqlite3 runs it as a SAVEPOINT inside the batch's transaction. */
-	#storeUpdate: (
-		update: Uint8Array,
-		userId: string,
-		inspection: UpdateEffects,
-		now: number,
-		sequenced: Array<[string, number]>,
-		stored: Map<string, StoredMessage | undefined>
-	) => void;
+	#held: Submission[] = [];
+	#heldBytes = 0;
 
 	private constructor(
 		readonly conversationId: string,
@@ -79,33 +108,24 @@ export class LiveConversation {
 		this.#loggedSinceSnapshot = stored.logged;
 		this.#loggedBytes = stored.loggedBytes;
 		this.#snapshotBytes = stored.snapshotBytes;
-		this.#storeUpdate = deps.db.$client.transaction((update, userId, inspection, now, sequenced, stored) => {
-			deps.log.append(conversationId, update, now);
-			for (const client of inspection.newClients) deps.log.bindClient(conversationId, client, userId);
-			for (const value of inspection.upserts.values()) {
-				// The guard just looked this row up; the row changes now, so the batch looks again next time.
-				const existing = stored.has(value.id) ? stored.get(value.id) : deps.writes.find(conversationId, value.id);
-				stored.delete(value.id);
-				const seq = deps.writes.upsert(conversationId, { ...value, authorId: userId }, now, existing);
-				if (seq !== null) sequenced.push([value.id, seq]);
-			}
-			for (const id of inspection.deletions) deps.writes.remove(conversationId, id, now);
-		});
 		this.#writer = this.#newWriter();
 	}
 
-	/** Applies the stored snapshot and update log to an empty document. */
+	/** Applies the stored snapshot and update log to an empty document, one update at a time. */
 	static load(conversationId: string, doc: Y.Doc, deps: LiveDeps): LiveConversation {
 		const stored = deps.log.load(conversationId);
-		const { updates } = stored;
-		Y.transact(doc, () => {
-			for (const update of updates) {
-				try {
-					Y.applyUpdate(doc, update);
-				} catch (error) {
-					// One unreadable row must not make the whole conversation unloadable.
-					console.error(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
-				}
+		stored.updates.forEach((update, index) => {
+			// The snapshot is the server's own encoding; log rows came from clients, so their shape is checked again.
+			const fromSnapshot = index === 0 && stored.snapshotBytes > 0;
+			if (!fromSnapshot && !isWellFormedUpdate(update)) {
+				console.error(`conversation ${conversationId}: skipped a stored update that is not well formed`);
+				return;
+			}
+			try {
+				Y.applyUpdate(doc, update);
+			} catch (error) {
+				// One unreadable row must not make the whole conversation unloadable.
+				console.error(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
 			}
 		});
 		const live = new LiveConversation(conversationId, doc, deps, stored);
@@ -113,76 +133,91 @@ export class LiveConversation {
 		return live;
 	}
 
-	/**
-	 * Queues a client's update. Updates that arrive together (within one turn of the event loop)
-	 * are checked in order, committed to SQLite in one transaction (one fsync), then applied in one
-	 * Yjs transaction, so members get one broadcast per batch and acknowledgements follow the commit.
-	 */
-	submit(update: Uint8Array, userId: string, origin: unknown): Promise<AcceptResult> {
-		return new Promise((resolve, reject) => {
-			this.#queue.push({ update, userId, origin, resolve, reject });
-			if (this.#queue.length === 1) setImmediate(() => this.#flush());
+	/** Binds clientIDs first named in an awareness frame to the user, in one transaction. */
+	bindClients(clients: number[], userId: string): void {
+		if (clients.length === 0) return;
+		this.deps.db.transaction(() => {
+			for (const client of clients) this.deps.log.bindClient(this.conversationId, client, userId);
 		});
+		for (const client of clients) this.owners.set(client, userId);
+	}
+
+	/** True once the document stopped matching the database; it is being unloaded. */
+	get broken(): boolean {
+		return this.#broken;
+	}
+
+	/** Queues a client's update; the promise settles once it is stored and applied, refused, or sent back. */
+	submit(update: Uint8Array, userId: string, origin: unknown): Promise<AcceptResult> {
+		return new Promise((resolve) => this.#enqueue({ update, userId, origin, resolve }));
+	}
+
+	#enqueue(submission: Submission): void {
+		this.#queue.push(submission);
+		if (this.#queue.length === 1) setImmediate(() => this.#flush());
 	}
 
 	#flush(): void {
 		const batch = this.#queue;
 		this.#queue = [];
-		const results = new Map<Submission, AcceptResult>();
-		const accepted: Submission[] = [];
-		const authors = new Set<string>();
-		const bindings: Array<[number, string]> = [];
-		let serverUpdate: Uint8Array | null;
-		try {
-			serverUpdate = this.#commit(() => this.#storeBatch(batch, results, accepted, authors, bindings));
-		} catch (error) {
-			for (const submission of batch) submission.reject(error);
+		if (batch.length === 0) return;
+		if (this.#broken || this.#disposed) {
+			for (const submission of batch) submission.resolve({ ok: false, retry: 'reloading' });
 			return;
 		}
-		// Only what was committed binds clientIDs.
-		for (const [client, userId] of bindings) this.owners.set(client, userId);
-		if (accepted.length > 0) {
-			try {
-				Y.transact(
-					this.doc,
-					() => {
-						for (const submission of accepted) Y.applyUpdate(this.doc, submission.update);
-						if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
-					},
-					accepted[0]!.origin
-				);
-			} catch (error) {
-				// The guard should make this impossible; if it happens, close the senders rather than the process.
-				console.error(`conversation ${this.conversationId}: an accepted update did not apply`, error);
-				for (const submission of batch) submission.reject(error);
-				return;
-			}
-			const bytes = accepted.reduce((sum, a) => sum + a.update.byteLength, serverUpdate?.byteLength ?? 0);
-			this.#noteLogged(accepted.length + (serverUpdate ? 1 : 0), bytes);
+		const now = Date.now();
+		const results = new Map<Submission, AcceptResult>();
+		const accepted: Accepted[] = [];
+		const newAuthors = new Set<string>();
+		// Rows looked up for the batch: one lookup per message. Rows change only in its commit, which reads them last.
+		const rows = new Map<string, StoredMessage | undefined>();
+		let committed = false;
+		let failure: unknown = null;
+		Y.transact(
+			this.doc,
+			() => {
+				try {
+					this.#admit(batch, now, rows, results, accepted);
+					if (accepted.length === 0) return;
+					this.#commitBatch(accepted, now, rows, newAuthors);
+					committed = true;
+				} catch (error) {
+					failure = error;
+					// Still inside the transaction: with every connection closed, its broadcast reaches nobody.
+					this.#breakDown(error);
+				}
+			},
+			batch[0]!.origin
+		);
+		if (failure !== null) {
+			for (const submission of batch) submission.resolve({ ok: false, retry: 'reloading' });
+			return;
 		}
-		for (const submission of batch) submission.resolve(results.get(submission)!);
-		if (accepted.length > 0) this.deps.onMessagesChanged?.(this.conversationId, authors);
+		if (committed) {
+			const bytes = accepted.reduce((sum, a) => sum + (a.hasNewContent ? a.submission.update.byteLength : 0), 0);
+			this.#noteLogged(accepted.filter((a) => a.hasNewContent).length, bytes);
+		}
+		for (const [submission, result] of results) submission.resolve(result);
+		if (committed) {
+			this.deps.onMessagesChanged?.(this.conversationId, newAuthors);
+			this.#retryHeld();
+		}
 	}
 
-	/** Inside the transaction: checks each update against the document plus the ones before it, logs and flattens it. */
-	#storeBatch(
+	/** Inside the Yjs transaction: checks each update against the document as it is now, and applies the accepted ones. */
+	#admit(
 		batch: Submission[],
+		now: number,
+		rows: Map<string, StoredMessage | undefined>,
 		results: Map<Submission, AcceptResult>,
-		accepted: Submission[],
-		authors: Set<string>,
-		bindings: Array<[number, string]>
-	): Uint8Array | null {
+		accepted: Accepted[]
+	): void {
 		const { conversationId, deps } = this;
-		const now = Date.now();
-		const pending = new PendingChanges();
 		const refusedOrigins = new Set<unknown>();
 		const members = new Map<string, boolean>();
-		const sequenced: Array<[string, number]> = [];
-		// Rows the guard looked up, kept for the write that follows: one lookup per message, not two.
-		const stored = new Map<string, StoredMessage | undefined>();
-		const storedAuthorOf = (id: string) => {
-			if (!stored.has(id)) stored.set(id, deps.writes.find(conversationId, id));
-			return stored.get(id)?.authorId;
+		const stored = (key: string) => {
+			if (!rows.has(key)) rows.set(key, deps.writes.find(conversationId, key));
+			return rows.get(key);
 		};
 		for (const submission of batch) {
 			const { update, userId, origin } = submission;
@@ -197,50 +232,162 @@ export class LiveConversation {
 				refusedOrigins.add(origin);
 				continue;
 			}
-			const inspection = inspectUpdate(this.doc, update, userId, this.owners, pending, storedAuthorOf);
-			if (!inspection.ok) {
-				results.set(submission, inspection);
+			const verdict = inspectUpdate({ doc: this.doc, userId, owners: this.owners, stored, now }, update);
+			if (verdict.kind === 'refused') {
+				const { code, message, messageIds } = verdict;
+				results.set(submission, { ok: false, refused: { code, message, messageIds } });
 				refusedOrigins.add(origin);
 				continue;
 			}
-			if (!inspection.hasNewContent) {
-				results.set(submission, { ok: true, stored: false });
+			if (verdict.kind === 'held') {
+				submission.waitsFor = verdict.waitsFor;
+				this.#hold(submission, now, results);
 				continue;
 			}
-			// Each update in its own savepoint: one that cannot be stored is refused alone, not the batch.
-			try {
-				this.#storeUpdate(update, userId, inspection, now, sequenced, stored);
-			} catch (error) {
-				console.error(`conversation ${conversationId}: could not store an update`, error);
-				results.set(submission, { ok: false, code: RefusalCode.InvalidMessage, message: 'the server could not store this update', messageIds: [] });
-				refusedOrigins.add(origin);
-				continue;
+			if (verdict.hasNewContent && deps.admit) {
+				const budget = deps.admit(userId, Math.max(1, verdict.newMessages));
+				if (!budget.ok) {
+					submission.waitsFor = undefined;
+					submission.notBefore = now + budget.retryAfterMs;
+					this.#hold(submission, now, results);
+					continue;
+				}
 			}
-			for (const client of inspection.newClients) bindings.push([client, userId]);
-			if (inspection.upserts.size > 0) authors.add(userId);
-			accepted.push(submission);
-			results.set(submission, { ok: true, stored: true });
+			if (verdict.hasNewContent) {
+				Y.applyUpdate(this.doc, update);
+				// The guard judged every dependency present: anything Yjs still waits for means it missed something.
+				if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
+					throw new Error('an accepted update left content pending');
+				}
+			}
+			// Later updates of the batch see the clientIDs as the user's (they are bound in the commit, or the document reloads).
+			for (const client of verdict.newClients) this.owners.set(client, userId);
+			accepted.push({ submission, ...verdict });
+			results.set(submission, { ok: true, stored: verdict.hasNewContent });
 		}
-		if (sequenced.length === 0) return null;
-		return this.#serverWrite(now, (writer) => {
-			const seqMap = writer.getMap<number>(DOC_SEQ);
-			for (const [id, seq] of sequenced) seqMap.set(id, seq);
+	}
+
+	/** Inside the Yjs transaction: one SQLite transaction (and fsync) for the updates, their rows and sequence numbers. */
+	#commitBatch(accepted: Accepted[], now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): void {
+		const { conversationId, deps } = this;
+		const keys = new Set<string>();
+		for (const a of accepted) for (const key of a.keys) keys.add(key);
+		if (!accepted.some((a) => a.hasNewContent)) return;
+		const serverUpdate = this.#inWriteTransaction(() => {
+			for (const { submission, hasNewContent, newClients } of accepted) {
+				if (!hasNewContent) continue;
+				deps.log.append(conversationId, submission.update, now);
+				for (const client of newClients) deps.log.bindClient(conversationId, client, submission.userId);
+			}
+			const sequenced = this.#project(keys, now, rows, newAuthors);
+			if (sequenced.length === 0) return null;
+			return this.#serverWrite(now, (writer) => {
+				const seqMap = writer.getMap<number>(DOC_SEQ);
+				for (const [id, seq] of sequenced) seqMap.set(id, seq);
+			});
 		});
+		if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
+	}
+
+	/**
+	 * Writes each key's row as the document now resolves it (Yjs's rule, whatever order updates
+	 * arrived in): a new value gets the next sequence number, a changed one is an edit, a key whose
+	 * value is gone is a deletion. Returns the new sequence numbers.
+	 */
+	#project(keys: Set<string>, now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Array<[string, number]> {
+		const { conversationId, deps } = this;
+		const messages = this.doc.getMap<MessageValue>(DOC_MESSAGES);
+		const sequenced: Array<[string, number]> = [];
+		for (const key of keys) {
+			const value = messages.get(key);
+			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
+			if (!row) {
+				if (!value) continue; // written and deleted before it ever reached the server
+				sequenced.push([key, deps.writes.insert(conversationId, { ...value, authorId: value.author }, now)]);
+				newAuthors.add(value.author);
+			} else if (value) {
+				if (row.authorId !== value.author) throw new Error('message author changed');
+				deps.writes.show(conversationId, key, value.body, row, now);
+			} else if (row.deletedAt === null) {
+				deps.writes.remove(conversationId, key, now);
+			}
+		}
+		return sequenced;
+	}
+
+	#hold(submission: Submission, now: number, results: Map<Submission, AcceptResult>): void {
+		submission.heldSince ??= now;
+		const bytes = submission.update.byteLength;
+		const deadline = submission.heldSince + HOLD_MS;
+		if (now > deadline || (submission.notBefore ?? 0) > deadline || this.#heldBytes + bytes > HOLD_BYTES) {
+			results.set(submission, { ok: false, retry: submission.waitsFor ? 'incomplete' : 'rate-limited' });
+			return;
+		}
+		this.#held.push(submission);
+		this.#heldBytes += bytes;
+		this.#scheduleHeldCheck();
+	}
+
+	/** Held updates whose dependency arrived or whose budget allows go first in the next batch, in their original order. */
+	#retryHeld(): void {
+		const now = Date.now();
+		const ready = this.#held.filter((s) => this.#isReady(s, now));
+		if (ready.length === 0) return;
+		this.#held = this.#held.filter((s) => !ready.includes(s));
+		this.#heldBytes = this.#held.reduce((sum, s) => sum + s.update.byteLength, 0);
+		const wasEmpty = this.#queue.length === 0;
+		this.#queue.unshift(...ready);
+		if (wasEmpty) setImmediate(() => this.#flush());
+	}
+
+	#isReady(submission: Submission, now: number): boolean {
+		const { waitsFor, notBefore } = submission;
+		if (waitsFor) return Y.getState(this.doc.store, waitsFor.client) > waitsFor.clock;
+		return (notBefore ?? 0) <= now;
+	}
+
+	/** Held updates are looked at again when their budget allows, and sent back once they waited too long. */
+	#scheduleHeldCheck(): void {
+		if (this.#holdTimer || this.#disposed) return;
+		this.#holdTimer = setTimeout(() => {
+			this.#holdTimer = undefined;
+			const now = Date.now();
+			const expired = this.#held.filter((s) => now - s.heldSince! > HOLD_MS);
+			this.#held = this.#held.filter((s) => !expired.includes(s));
+			for (const submission of expired) submission.resolve({ ok: false, retry: submission.waitsFor ? 'incomplete' : 'rate-limited' });
+			this.#retryHeld();
+			this.#heldBytes = this.#held.reduce((sum, s) => sum + s.update.byteLength, 0);
+			if (this.#held.length > 0) this.#scheduleHeldCheck();
+		}, 250);
+		this.#holdTimer.unref?.();
+	}
+
+	#breakDown(error: unknown): void {
+		console.error(`conversation ${this.conversationId}: the document no longer matches the database; reloading it`, error);
+		this.#broken = true;
+		this.#writer = this.#newWriter();
+		this.#writerBound = false;
+		const held = this.#held;
+		this.#held = [];
+		for (const submission of held) submission.resolve({ ok: false, retry: 'reloading' });
+		this.deps.onBroken?.(this.conversationId);
 	}
 
 	/**
 	 * Stores a message on behalf of its author (REST sends, bots) and puts it into the document.
 	 * 'exists' when the id is already stored (nothing changes); 'conflict' when the id is taken in the
 	 * document but not stored (a value deleted before it reached the server) or the author left.
+	 * Timeline lines (`value.event`) go the same way; their author (who acted) may have just left.
 	 */
-	sendFromServer(value: MessageValue): 'created' | 'exists' | 'conflict' {
+	sendFromServer(value: MessageValue, { authorMustBeMember = true } = {}): 'created' | 'exists' | 'conflict' {
 		const now = Date.now();
 		const { conversationId, deps } = this;
+		if (this.#broken) throw new Error(`conversation ${conversationId} is reloading`);
 		if (deps.writes.find(conversationId, value.id) !== undefined) return 'exists';
 		if (this.doc.getMap(DOC_MESSAGES)._map.has(value.id)) return 'conflict';
-		const serverUpdate = this.#commit(() => {
-			if (!deps.isMember(conversationId, value.author)) return null;
-			const seq = deps.writes.upsertNew(conversationId, { ...value, authorId: value.author }, now);
+		const serverUpdate = this.#inWriteTransaction(() => {
+			if (authorMustBeMember && !deps.isMember(conversationId, value.author)) return null;
+			const seq = deps.writes.insertNew(conversationId, { ...value, authorId: value.author }, now);
 			if (seq === null) return null;
 			return this.#serverWrite(now, (writer) => {
 				writer.getMap<MessageValue>(DOC_MESSAGES).set(value.id, value);
@@ -251,6 +398,7 @@ export class LiveConversation {
 		Y.applyUpdate(this.doc, serverUpdate, SERVER_ORIGIN);
 		this.#noteLogged(1, serverUpdate.byteLength);
 		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));
+		this.#retryHeld();
 		return 'created';
 	}
 
@@ -269,14 +417,19 @@ export class LiveConversation {
 	/**
 	 * Forgets the document as it unloads. Everything is already durable; the log is left for the
 	 * next load to fold, so a REST send to an idle conversation does not re-encode the whole document.
+	 * Updates still waiting are sent back to resync.
 	 */
 	dispose(): void {
 		this.#disposed = true;
 		clearTimeout(this.#idleTimer);
+		clearTimeout(this.#holdTimer);
+		for (const submission of [...this.#held, ...this.#queue]) submission.resolve({ ok: false, retry: 'reloading' });
+		this.#held = [];
+		this.#queue = [];
 	}
 
 	/** Runs `write` in one SQLite transaction; a failed commit also discards the server writer's unlogged items. */
-	#commit(write: () => Uint8Array | null): Uint8Array | null {
+	#inWriteTransaction(write: () => Uint8Array | null): Uint8Array | null {
 		try {
 			// IMMEDIATE: take the write lock up front (waiting for the compactor's short write if need be).
 			return this.deps.db.transaction(write, { behavior: 'immediate' });

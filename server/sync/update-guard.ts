@@ -1,29 +1,43 @@
+import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { checkMessageBody, isMessageId } from '../../src/lib/shared/limits.ts';
-import {
-	DOC_MESSAGES,
-	RefusalCode,
-	type MessageValue,
-	type RefusalCode as RefusalCodeType
-} from '../../src/lib/shared/protocol.ts';
+import { checkMessageBody, isMessageId, isPlausibleTimestamp } from '../../src/lib/shared/limits.ts';
+import { DOC_MESSAGES, RefusalCode, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
 
 /** Owner of each Yjs clientID in one document: a user id, or null for the server itself. */
 export type ClientOwners = Map<number, string | null>;
 
-export interface UpdateEffects {
-	/** Messages whose newest value this update sets (new or edited), by id. */
-	upserts: Map<string, MessageValue>;
-	/** Message ids this update deletes outright. */
-	deletions: Set<string>;
-	/** ClientIDs used for the first time here; they become the user's. */
-	newClients: Set<number>;
-	/** False when every struct and deletion was already known: nothing to store. */
-	hasNewContent: boolean;
+/** What the server has on record for a message id (the flattened table). */
+export interface StoredFacts {
+	authorId: string;
+	createdAt: number;
+	/** Set on lines the server wrote into the timeline: nobody's to change. */
+	event: unknown;
 }
 
-export type Inspection =
-	| ({ ok: true } & UpdateEffects)
-	| { ok: false; code: RefusalCodeType; message: string; messageIds: string[] };
+export interface GuardContext {
+	/** The document as it is now: stored state plus every update already accepted in this batch. */
+	doc: Y.Doc;
+	userId: string;
+	owners: ClientOwners;
+	stored(key: string): StoredFacts | undefined;
+	now: number;
+}
+
+export type Verdict =
+	| {
+			kind: 'accepted';
+			/** False when the server already has everything the update carries: nothing to store. */
+			hasNewContent: boolean;
+			/** Message keys whose items this update adds or deletes: their resolved values may change. */
+			keys: Set<string>;
+			/** ClientIDs used for the first time here; they become the user's once committed. */
+			newClients: Set<number>;
+			/** Keys this update creates (messages the server has never seen). */
+			newMessages: number;
+	  }
+	/** The update builds on content the server does not have yet (it may be on its way): wait for it. */
+	| { kind: 'held'; reason: string; waitsFor: Dependency }
+	| { kind: 'refused'; code: RefusalCodeType; message: string; messageIds: string[] };
 
 class Refusal extends Error {
 	constructor(
@@ -35,309 +49,373 @@ class Refusal extends Error {
 	}
 }
 
-/** Where an item sits: root map name and key. */
-interface Place {
-	root: string;
-	key: string | null;
-	client: number;
-}
-
-interface Range extends Place {
-	start: number;
-	end: number;
-}
-
-const STRUCT_RANGES_LIMIT = 100_000;
+const STRUCTS_LIMIT = 100_000;
+/** The owner of keys the server wrote for itself (timeline lines): no user's. */
+const SERVER = '(server)';
 const DELETE_RANGES_LIMIT = 10_000;
 
-/**
- * What updates already checked in the same batch, but not yet applied to the document, add to
- * it: later updates of the batch may build on them.
- */
-export class PendingChanges {
-	/** Next clock per clientID after the pending updates. */
-	readonly nextClock = new Map<number, number>();
-	readonly ranges = new Map<number, Range[]>();
-	/** ClientIDs first used by a pending update, and by whom. */
-	readonly owners = new Map<number, string>();
-	/** Message key → clientID that wrote its newest pending value. */
-	readonly keyClients = new Map<string, number>();
-
-	absorb(other: PendingChanges): void {
-		for (const [client, clock] of other.nextClock) this.nextClock.set(client, clock);
-		for (const [client, list] of other.ranges) this.ranges.set(client, [...(this.ranges.get(client) ?? []), ...list]);
-		for (const [client, owner] of other.owners) this.owners.set(client, owner);
-		for (const [key, client] of other.keyClients) this.keyClients.set(key, client);
-	}
+type Struct = Y.Item | Y.GC | Y.Skip;
+/** Yjs's decoded delete set (not exported as a type). */
+interface DeleteSet {
+	clients: Map<number, Array<{ clock: number; len: number }>>;
 }
 
+/** Content an update builds on: the server needs clientID `client` up to and including `clock`. */
+export interface Dependency {
+	client: number;
+	clock: number;
+}
+
+/** One client's contiguous run of structs in the update. */
+interface Block {
+	start: number;
+	end: number;
+	structs: Struct[];
+}
+
+/** Where a new item lands: a key of the messages map, or nowhere (it turns into garbage). */
+type Place = { key: string } | { key: null };
+
 /**
- * Decides whether `userId` may apply `update` to `doc` (plus the `pending` updates of its batch),
- * before anything is applied or stored. Clients may only add, replace or delete their own keys in
- * the `messages` map, with plain JSON values authored by themselves; everything else is refused.
- * Work is proportional to the update, not to the document. On success `pending` grows by this update.
+ * Decides what `ctx.userId` may apply, judging only what the server does not have yet: structs at
+ * or beyond the server's clock for their client, and deletions of items not already deleted. Whatever
+ * a stock provider resends (overlapping updates, its whole delete set, a sync reply repeating queued
+ * updates) is therefore never refused for being old. Every struct is checked for shape before
+ * anything is skipped. Clients may only add, replace or delete values of their own keys in the
+ * `messages` map, with plain JSON values authored by themselves; an update that builds on content
+ * the server lacks is held, not refused. Work is proportional to the update (and the deleted ranges
+ * it names), not to the document.
  */
-export function inspectUpdate(
-	doc: Y.Doc,
-	update: Uint8Array,
-	userId: string,
-	owners: ClientOwners,
-	pending = new PendingChanges(),
-	/** The author the server has on record for a message id (the flattened table), if any. */
-	storedAuthorOf: (key: string) => string | undefined = () => undefined
-): Inspection {
-	const seenIds = new Set<string>();
-	const local = new PendingChanges();
+export function inspectUpdate(ctx: GuardContext, update: Uint8Array): Verdict {
+	let decoded: { structs: Struct[]; ds: DeleteSet };
 	try {
-		const effects = collectEffects(new View(doc, owners, pending, local, userId, storedAuthorOf), update, seenIds);
-		pending.absorb(local);
-		return { ok: true, ...effects };
+		decoded = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet };
+	} catch {
+		return { kind: 'refused', code: RefusalCode.InvalidMessage, message: 'the update could not be decoded', messageIds: [] };
+	}
+	const inspection = new Inspection(ctx);
+	try {
+		return inspection.run(blocksOf(update, decoded.structs), decoded.ds);
 	} catch (error) {
-		if (error instanceof Refusal) {
-			// Name the message at fault; when the fault is not one message's, every message the update carried.
-			const messageIds = error.messageId ? [error.messageId] : [...seenIds];
-			return { ok: false, code: error.code, message: error.message, messageIds };
-		}
-		return { ok: false, code: RefusalCode.InvalidMessage, message: 'the update could not be decoded', messageIds: [] };
+		if (!(error instanceof Refusal)) throw error;
+		// Name the message at fault; when the fault is not one message's, every message the update named.
+		const messageIds = error.messageId ? [error.messageId] : [...inspection.namedKeys];
+		return { kind: 'refused', code: error.code, message: error.message, messageIds };
 	}
 }
 
-/** The document as this update sees it: stored state, then pending updates, then this one. */
-class View {
-	readonly store: Y.Doc['store'];
-	readonly messages: Y.Map<unknown>;
+/**
+ * Whether an update is shaped as Yjs writes them: no struct of length 0 and each client in one
+ * contiguous block. Stored updates are checked with this before a load applies them.
+ */
+export function isWellFormedUpdate(update: Uint8Array): boolean {
+	try {
+		const { structs } = Y.decodeUpdate(update) as { structs: Struct[] };
+		blocksOf(update, structs);
+		return true;
+	} catch {
+		return false;
+	}
+}
 
-	constructor(
-		doc: Y.Doc,
-		readonly owners: ClientOwners,
-		readonly pending: PendingChanges,
-		readonly local: PendingChanges,
-		readonly userId: string,
-		readonly storedAuthorOf: (key: string) => string | undefined
-	) {
-		this.store = doc.store;
-		this.messages = doc.getMap(DOC_MESSAGES);
+function blocksOf(update: Uint8Array, structs: Struct[]): Map<number, Block> {
+	if (structs.length > STRUCTS_LIMIT) throw new Refusal(RefusalCode.InvalidMessage, 'the update is too large');
+	const blocks = new Map<number, Block>();
+	let current: Block | undefined;
+	let currentClient: number | undefined;
+	for (const struct of structs) {
+		const { client, clock } = struct.id;
+		// A struct of length 0 is skipped by every clock comparison while Yjs still integrates it.
+		if (!(struct.length >= 1)) throw new Refusal(RefusalCode.InvalidMessage, 'the update has a struct of length 0');
+		if (client !== currentClient) {
+			// Yjs keeps only one block per client: a second one would be checked here but not applied.
+			if (blocks.has(client)) throw new Refusal(RefusalCode.InvalidMessage, `the update has clientID ${client} in two blocks`);
+			blocks.set(client, (current = { start: clock, end: clock, structs: [] }));
+			currentClient = client;
+		}
+		if (clock !== current!.end) throw new Refusal(RefusalCode.InvalidMessage, `the update has a gap inside clientID ${client}'s block`);
+		current!.structs.push(struct);
+		current!.end = clock + struct.length;
+	}
+	// A client written as two blocks back to back reads as one run above, yet Yjs keeps only the last block.
+	if (decoding.readVarUint(decoding.createDecoder(update)) !== blocks.size) {
+		throw new Refusal(RefusalCode.InvalidMessage, 'the update repeats a clientID\'s block or has an empty one');
+	}
+	return blocks;
+}
+
+class Inspection {
+	readonly namedKeys = new Set<string>();
+	readonly #store: Y.Doc['store'];
+	readonly #messages: Y.Map<unknown>;
+	/** New structs of this update per client, in clock order, with the clock where their new part starts. */
+	readonly #fresh = new Map<number, Array<{ struct: Struct; from: number }>>();
+	readonly #places = new Map<Y.Item, Place>();
+	/** Keys this update creates, so later structs of the same update may build on them. */
+	readonly #claimedKeys = new Set<string>();
+	/** createdAt of the first value of each key this update creates: later values in the update keep it. */
+	readonly #createdInUpdate = new Map<string, number>();
+	#held: { reason: string; waitsFor: Dependency } | null = null;
+
+	constructor(private readonly ctx: GuardContext) {
+		this.#store = ctx.doc.store;
+		this.#messages = ctx.doc.getMap(DOC_MESSAGES);
 	}
 
-	/** Clock after the document and the pending updates, before this one. */
-	knownClock(client: number): number {
-		return this.pending.nextClock.get(client) ?? Y.getState(this.store, client);
+	run(blocks: Map<number, Block>, ds: DeleteSet): Verdict {
+		const keys = new Set<string>();
+		const newClients = new Set<number>();
+		let hasNewContent = false;
+
+		for (const [client, block] of blocks) {
+			const known = Y.getState(this.#store, client);
+			if (block.end <= known) continue;
+			if (block.start > known) {
+				this.#hold(`clientID ${client} continues from clock ${block.start}; the server has ${known}`, client, block.start - 1);
+				continue;
+			}
+			const fresh = block.structs.filter((s) => s.id.clock + s.length > known).map((struct) => ({ struct, from: Math.max(known, struct.id.clock) }));
+			const skip = fresh.find(({ struct }) => struct instanceof Y.Skip);
+			if (skip) {
+				this.#hold(`the update skips content of clientID ${client}`, client, skip.struct.id.clock + skip.struct.length - 1);
+				continue;
+			}
+			this.#claimClient(client, newClients);
+			this.#fresh.set(client, fresh);
+			hasNewContent = true;
+		}
+
+		let newMessages = 0;
+		for (const fresh of this.#fresh.values()) {
+			for (const { struct, from } of fresh) {
+				if (!(struct instanceof Y.Item)) continue; // GC: a range of the user's own clientID, deleted, no place
+				const place = this.#placeOf(struct, from);
+				if (place === undefined || place.key === null) continue;
+				const key = place.key;
+				this.namedKeys.add(key);
+				const created = this.#checkOwnership(key);
+				if (from > struct.id.clock && !(struct.content instanceof Y.ContentDeleted)) {
+					throw new Refusal(RefusalCode.UnsupportedContent, 'message values are single JSON objects', key);
+				}
+				this.#checkContent(struct, key);
+				if (created) newMessages += 1;
+				keys.add(key);
+			}
+		}
+
+		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
+		if (this.#held !== null) return { kind: 'held', ...this.#held };
+		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages };
 	}
 
-	nextClock(client: number): number {
-		return this.local.nextClock.get(client) ?? this.knownClock(client);
+	#hold(reason: string, client: number, clock: number): void {
+		this.#held ??= { reason, waitsFor: { client, clock } };
 	}
 
-	ownerOf(client: number): string | null | undefined {
-		const stored = this.owners.get(client);
-		return stored !== undefined ? stored : (this.pending.owners.get(client) ?? this.local.owners.get(client));
-	}
-
-	ownedByUser(client: number): boolean {
-		return this.ownerOf(client) === this.userId;
+	#claimClient(client: number, newClients: Set<number>): void {
+		const owner = this.ctx.owners.get(client);
+		if (owner === undefined) newClients.add(client);
+		else if (owner !== this.ctx.userId) throw new Refusal(RefusalCode.ForeignClient, `clientID ${client} belongs to someone else`);
 	}
 
 	/**
-	 * Whether the user may replace or delete an item of message `key` written by `client`: their
-	 * own clientID, or the server's when it wrote the message on their behalf (a REST send).
+	 * The key a new item lands in: given outright for a first value, else inherited from its left
+	 * origin (the value it replaces), which may be in the document or earlier in this update.
+	 * Undefined while the origin is content the server does not have (the update is held).
 	 */
-	ownsMessageItem(client: number, key: string | null): boolean {
-		const owner = this.ownerOf(client);
-		if (owner === this.userId) return true;
-		if (owner !== null || key === null) return false;
-		const value = this.messages.get(key) as { author?: unknown } | undefined;
-		return value?.author === this.userId;
-	}
-
-	/** Binds a clientID first seen here to the user; refuses one that belongs to someone else. */
-	claim(client: number): void {
-		const owner = this.ownerOf(client);
-		if (owner === undefined) this.local.owners.set(client, this.userId);
-		else if (owner !== this.userId) throw new Refusal(RefusalCode.ForeignClient, `clientID ${client} belongs to someone else`);
-	}
-
-	rangeAt(id: Y.ID): Range | undefined {
-		const within = (r: Range) => id.clock >= r.start && id.clock < r.end;
-		return this.local.ranges.get(id.client)?.find(within) ?? this.pending.ranges.get(id.client)?.find(within);
-	}
-
-	placeOf(id: Y.ID): Place {
-		const range = this.rangeAt(id);
-		if (range) return range;
-		if (id.clock >= Y.getState(this.store, id.client)) {
-			throw new Refusal(RefusalCode.OutOfOrder, 'the update refers to content the server does not have');
+	#placeOf(item: Y.Item, from: number): Place | undefined {
+		// Follow origins inside the update without recursion; every item on the way gets the same place.
+		const chain: Y.Item[] = [];
+		const visited = new Set<Y.Item>();
+		let current = item;
+		let currentFrom = from;
+		let place = this.#places.get(item);
+		while (place === undefined) {
+			visited.add(current);
+			chain.push(current);
+			const step = this.#directPlace(current, currentFrom);
+			if (step.kind === 'missing') return undefined;
+			if (step.kind === 'place') {
+				place = step.place;
+				break;
+			}
+			if (visited.has(step.item)) throw new Refusal(RefusalCode.InvalidMessage, 'the update has circular origins');
+			place = this.#places.get(step.item);
+			current = step.item;
+			currentFrom = step.from;
 		}
-		const struct = Y.getItem(this.store, id);
-		if (!(struct instanceof Y.Item) || !(struct.parent instanceof Y.AbstractType) || struct.parent._item !== null) {
-			throw new Refusal(RefusalCode.UnknownRoot, 'the update refers to content outside the message map');
+		for (const link of chain) this.#places.set(link, place);
+		return place;
+	}
+
+	#directPlace(
+		item: Y.Item,
+		from: number
+	): { kind: 'place'; place: Place } | { kind: 'missing' } | { kind: 'fresh'; item: Y.Item; from: number } {
+		if (from > item.id.clock) {
+			// Only the tail of this struct is new: Yjs continues it after its own head, which the server has.
+			return { kind: 'place', place: this.#placeInDocument({ client: item.id.client, clock: from - 1 } as Y.ID) };
 		}
-		return { root: Y.findRootTypeKey(struct.parent), key: struct.parentSub, client: id.client };
-	}
-
-	/** ClientID of the newest value of a message key, if it has one. */
-	currentClientOf(key: string): number | undefined {
-		return this.local.keyClients.get(key) ?? this.pending.keyClients.get(key) ?? this.messages._map.get(key)?.id.client;
-	}
-
-	addRange(client: number, range: Range): void {
-		let list = this.local.ranges.get(client);
-		if (!list) this.local.ranges.set(client, (list = []));
-		list.push(range);
-	}
-
-	/** Message keys of the items in a deleted range, pending or stored; null for anything that is not a message. */
-	keysDeleted(client: number, clock: number, len: number): Array<string | null> {
-		const end = clock + len;
-		const keys: Array<string | null> = [];
-		for (const source of [this.local.ranges, this.pending.ranges]) {
-			for (const r of source.get(client) ?? []) if (r.start < end && r.end > clock) keys.push(r.key);
+		const parent = item.parent as unknown;
+		if (parent instanceof Y.ID) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
+		if (typeof parent === 'string') {
+			if (parent !== DOC_MESSAGES || item.parentSub === null) {
+				throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`, item.parentSub ?? undefined);
+			}
+			return { kind: 'place', place: { key: item.parentSub } };
 		}
-		const structs = this.store.clients.get(client);
-		if (structs && clock < Y.getState(this.store, client)) {
-			for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
-				const struct = structs[i]!;
-				if (struct.id.clock >= end) break;
-				const inMessages =
-					struct instanceof Y.Item && struct.parent instanceof Y.AbstractType && struct.parent === this.messages;
-				keys.push(inMessages ? (struct as Y.Item).parentSub : null);
+		// Map values only ever have a left neighbour (the value they replace).
+		if (item.rightOrigin !== null) throw new Refusal(RefusalCode.InvalidMessage, 'message values have no right neighbour');
+		const origin = item.origin;
+		if (origin === null) throw new Refusal(RefusalCode.InvalidMessage, 'an item without a parent');
+		if (origin.client === item.id.client && origin.clock >= item.id.clock) {
+			throw new Refusal(RefusalCode.InvalidMessage, 'an item placed after its own future');
+		}
+		if (origin.clock < Y.getState(this.#store, origin.client)) return { kind: 'place', place: this.#placeInDocument(origin) };
+		const fresh = this.#freshAt(origin);
+		if (fresh) return { kind: 'fresh', ...fresh };
+		this.#hold(`an item builds on clientID ${origin.client} clock ${origin.clock}, which the server does not have`, origin.client, origin.clock);
+		return { kind: 'missing' };
+	}
+
+	/** The new struct of this update that holds `id`, if any. */
+	#freshAt(id: Y.ID): { item: Y.Item; from: number } | undefined {
+		const list = this.#fresh.get(id.client);
+		if (!list) return undefined;
+		let low = 0;
+		let high = list.length - 1;
+		while (low <= high) {
+			const middle = (low + high) >> 1;
+			const { struct, from } = list[middle]!;
+			if (id.clock < struct.id.clock) high = middle - 1;
+			else if (id.clock >= struct.id.clock + struct.length) low = middle + 1;
+			else {
+				if (id.clock < from) return undefined;
+				// A GC origin turns the item into garbage too: it lands nowhere.
+				return struct instanceof Y.Item ? { item: struct, from } : undefined;
 			}
 		}
-		return keys;
+		return undefined;
 	}
 
-	isAlreadyDeleted(client: number, clock: number, len: number): boolean {
-		const structs = this.store.clients.get(client);
-		if (!structs || clock + len > Y.getState(this.store, client)) return false;
-		for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
-			const struct = structs[i]!;
-			if (struct.id.clock >= clock + len) break;
-			if (!struct.deleted) return false;
+	/** The key of the document struct holding `id` (which the server has). */
+	#placeInDocument(id: Y.ID): Place {
+		const struct = Y.getItem(this.#store, id) as Struct;
+		// Yjs turns an item whose left neighbour was garbage-collected into garbage as well.
+		if (!(struct instanceof Y.Item)) return { key: null };
+		if (struct.parent !== this.#messages || struct.parentSub === null) {
+			throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`);
 		}
-		return true;
+		return { key: struct.parentSub };
 	}
-}
 
-function collectEffects(view: View, update: Uint8Array, seenIds: Set<string>): UpdateEffects {
-	const { structs, ds } = Y.decodeUpdate(update);
-	const { local, userId } = view;
-	const effects: UpdateEffects = { upserts: new Map(), deletions: new Set(), newClients: new Set(), hasNewContent: false };
-	const touchedKeys = new Set<string>();
+	/** Who a key belongs to: its stored author, else the writer of its items in the document. */
+	#ownerOfKey(key: string): string | undefined {
+		const stored = this.ctx.stored(key);
+		if (stored) return stored.event ? SERVER : stored.authorId;
+		const item = this.#messages._map.get(key);
+		if (item) {
+			const owner = this.ctx.owners.get(item.id.client);
+			if (owner !== null) return owner ?? '(unbound)';
+			const value = item.deleted ? undefined : (item.content.getContent()[0] as { author?: unknown; event?: unknown } | undefined);
+			return typeof value?.author === 'string' && !value.event ? value.author : SERVER;
+		}
+		return this.#claimedKeys.has(key) ? this.ctx.userId : undefined;
+	}
 
-	if (structs.length > STRUCT_RANGES_LIMIT) throw new Refusal(RefusalCode.InvalidMessage, 'the update is too large');
-	for (const struct of structs) {
-		const { client, clock } = struct.id;
-		const known = view.knownClock(client);
-		const expected = view.nextClock(client);
-		if (struct instanceof Y.Skip || clock > expected) {
-			throw new Refusal(RefusalCode.OutOfOrder, `the update skips content of clientID ${client}`);
+	/** Any item in a key may become its value, deleted ones included: only the key's owner may write there. True for a new key. */
+	#checkOwnership(key: string): boolean {
+		const owner = this.#ownerOfKey(key);
+		if (owner === undefined) {
+			this.#claimedKeys.add(key);
+			return true;
 		}
-		// Yjs keeps one block per client: content repeated within the update would be checked but not applied.
-		const endSoFar = local.nextClock.get(client);
-		if (endSoFar !== undefined && clock < endSoFar) {
-			throw new Refusal(RefusalCode.InvalidMessage, `the update repeats content of clientID ${client}`);
-		}
-		local.nextClock.set(client, Math.max(expected, clock + struct.length));
-		if (clock + struct.length <= known) continue;
-		effects.hasNewContent = true;
-		view.claim(client);
-		if (!(struct instanceof Y.Item)) continue; // GC: an own deleted range, no content
+		if (owner !== this.ctx.userId) throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
+		return false;
+	}
 
-		const place = itemPlace(struct, view);
-		if (place.key !== null) seenIds.add(place.key);
-		if (place.root !== DOC_MESSAGES || place.key === null) {
-			throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`, place.key ?? undefined);
-		}
-		const key = place.key;
-		view.addRange(client, { ...place, start: clock, end: clock + struct.length });
-
-		// Whatever the content, an item in a key may become its value: only the key's owner may write there.
-		const current = view.currentClientOf(key);
-		if (current !== undefined && !view.ownsMessageItem(current, key)) {
-			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
-		}
-		const stored = view.storedAuthorOf(key);
-		if (stored !== undefined && stored !== userId) {
-			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
-		}
-		if (struct.content instanceof Y.ContentDeleted) {
-			if (current !== undefined) {
-				// A deleted value placed after the current one removes the message (an edit, then a delete, offline).
-				if (struct.origin === null) throw new Refusal(RefusalCode.InvalidMessage, 'delete a message instead of overwriting it', key);
-				effects.deletions.add(key);
-				local.keyClients.set(key, client);
-			}
-			continue;
-		}
-		if (!(struct.content instanceof Y.ContentAny) || struct.content.arr.length !== 1) {
+	#checkContent(item: Y.Item, key: string): void {
+		if (item.content instanceof Y.ContentDeleted) return;
+		if (!(item.content instanceof Y.ContentAny) || item.content.arr.length !== 1) {
 			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
 		}
-		const value = checkMessageValue(struct.content.arr[0], key, userId);
-		touchedKeys.add(key);
-		effects.deletions.delete(key);
-		local.keyClients.set(key, client);
-		effects.upserts.set(key, value);
+		const value = item.content.arr[0];
+		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key));
+		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
 	}
 
-	let ranges = 0;
-	for (const [client, deletes] of ds.clients) {
-		let previousEnd = -1;
-		for (const { clock, len } of deletes) {
-			// Yjs writes each client's deleted ranges sorted and merged; anything else only costs the server time.
-			if (++ranges > DELETE_RANGES_LIMIT || clock < previousEnd || len <= 0) {
-				throw new Refusal(RefusalCode.InvalidMessage, 'the delete set is malformed or too large');
-			}
-			previousEnd = clock + len;
-			if (clock + len > view.nextClock(client)) {
-				throw new Refusal(RefusalCode.OutOfOrder, `the update deletes content of clientID ${client} the server does not have`);
-			}
-			const keys = view.keysDeleted(client, clock, len);
-			if (!view.ownedByUser(client) && !keys.every((key) => view.ownsMessageItem(client, key))) {
-				throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content that belongs to someone else');
-			}
-			if (view.isAlreadyDeleted(client, clock, len)) continue;
-			effects.hasNewContent = true;
-			for (const key of keys) {
-				if (key === null) continue;
-				seenIds.add(key);
-				if (!touchedKeys.has(key) && view.currentClientOf(key) === client) effects.deletions.add(key);
+	/** The creation time a key already has: edits keep it. */
+	#createdAtOf(key: string): number | undefined {
+		const stored = this.ctx.stored(key);
+		if (stored) return stored.createdAt;
+		if (this.#createdInUpdate.has(key)) return this.#createdInUpdate.get(key);
+		const item = this.#messages._map.get(key);
+		const value = item && !item.deleted ? (item.content.getContent()[0] as { createdAt?: unknown }) : undefined;
+		return typeof value?.createdAt === 'number' ? value.createdAt : undefined;
+	}
+
+	/**
+	 * Deleted ranges: what is already deleted is skipped before anything else (a provider resends its
+	 * whole delete set, other members' old values included); a live item may be deleted only by its
+	 * key's owner. True when the update deletes something the document still has.
+	 */
+	#checkDeletions(ds: DeleteSet, blocks: Map<number, Block>, keys: Set<string>): boolean {
+		let ranges = 0;
+		let deletesLive = false;
+		for (const [client, deletes] of ds.clients) {
+			const known = Y.getState(this.#store, client);
+			const block = blocks.get(client);
+			const reach = block && block.start <= known ? Math.max(known, block.end) : known;
+			let previousEnd = -1;
+			for (const { clock, len } of deletes) {
+				// Yjs writes each client's deleted ranges sorted and merged; anything else only costs the server time.
+				if (++ranges > DELETE_RANGES_LIMIT || clock < previousEnd || !(len >= 1)) {
+					throw new Refusal(RefusalCode.InvalidMessage, 'the delete set is malformed or too large');
+				}
+				previousEnd = clock + len;
+				if (clock + len > reach) this.#hold(`the update deletes content of clientID ${client} the server does not have`, client, clock + len - 1);
+				if (clock >= known) continue; // the update's own new structs, checked above
+				const structs = this.#store.clients.get(client)!;
+				const end = Math.min(clock + len, known);
+				for (let i = Y.findIndexSS(structs, clock); i < structs.length; i++) {
+					const struct = structs[i]!;
+					if (struct.id.clock >= end) break;
+					if (struct.deleted) continue;
+					if (!(struct instanceof Y.Item) || struct.parent !== this.#messages || struct.parentSub === null) {
+						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content outside the message map');
+					}
+					const key = struct.parentSub;
+					this.namedKeys.add(key);
+					if (this.#ownerOfKey(key) !== this.ctx.userId) {
+						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes a message that belongs to someone else', key);
+					}
+					keys.add(key);
+					deletesLive = true;
+				}
 			}
 		}
+		return deletesLive;
 	}
-	for (const client of local.owners.keys()) effects.newClients.add(client);
-	return effects;
 }
 
-/** Root and key of a decoded item: given outright for a new key, else inherited from its neighbour. */
-function itemPlace(item: Y.Item, view: View): Place {
-	const parent = item.parent as unknown;
-	if (typeof parent === 'string') return { root: parent, key: item.parentSub, client: item.id.client };
-	if (parent !== null) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
-	// Map values only ever have a left neighbour (the value they replace).
-	if (item.rightOrigin !== null) throw new Refusal(RefusalCode.InvalidMessage, 'message values have no right neighbour');
-	const neighbour = item.origin;
-	if (!neighbour) throw new Refusal(RefusalCode.InvalidMessage, 'an item without a parent');
-	const place = view.placeOf(neighbour);
-	// A map item placed after another one replaces it: only the owner of that key may do so.
-	if (!view.ownsMessageItem(neighbour.client, place.root === DOC_MESSAGES ? place.key : null)) {
-		throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', place.key ?? undefined);
-	}
-	return { ...place, client: item.id.client };
-}
-
-function checkMessageValue(value: unknown, key: string, userId: string): MessageValue {
+function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined): void {
 	if (!isMessageId(key)) throw new Refusal(RefusalCode.InvalidMessage, 'message ids are ULIDs or UUIDs', key);
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'a message is a JSON object', key);
 	}
 	const { id, author, body, createdAt, editedAt, ...rest } = value as Record<string, unknown>;
-	if (author !== userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
+	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
 	if (id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'the message id must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
-	if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) {
-		throw new Refusal(RefusalCode.InvalidMessage, 'createdAt must be a number (ms)', key);
+	if (createdAtBefore !== undefined ? createdAt !== createdAtBefore : !isPlausibleTimestamp(createdAt, ctx.now)) {
+		throw new Refusal(
+			RefusalCode.InvalidMessage,
+			createdAtBefore !== undefined ? 'an edit keeps the message\'s createdAt' : 'createdAt must be a time in ms between 2020 and a day from now',
+			key
+		);
 	}
-	if (editedAt !== undefined && (typeof editedAt !== 'number' || !Number.isFinite(editedAt))) {
-		throw new Refusal(RefusalCode.InvalidMessage, 'editedAt must be a number (ms)', key);
+	if (editedAt !== undefined && !isPlausibleTimestamp(editedAt, ctx.now)) {
+		throw new Refusal(RefusalCode.InvalidMessage, 'editedAt must be a time in ms between 2020 and a day from now', key);
 	}
 	if (typeof body !== 'string') throw new Refusal(RefusalCode.InvalidMessage, 'body must be a string', key);
 	const checked = checkMessageBody(body);
@@ -347,7 +425,4 @@ function checkMessageValue(value: unknown, key: string, userId: string): Message
 	}
 	// The document is what every device shows, so it must hold exactly what the table holds.
 	if (checked.body !== body) throw new Refusal(RefusalCode.InvalidMessage, 'trim the body before writing it', key);
-	return editedAt === undefined
-		? { id: key, author: userId, body: checked.body, createdAt }
-		: { id: key, author: userId, body: checked.body, createdAt, editedAt };
 }

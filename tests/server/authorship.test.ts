@@ -16,7 +16,7 @@ import {
 	type TestServer
 } from '../utils/server.ts';
 
-type History = { messages: Array<{ id: string; body: string; author: { id: string }; deletedAt: number | null; editedAt: number | null }> };
+type History = { messages: Array<{ id: string; body: string; author: { id: string }; createdAt: number; deletedAt: number | null; editedAt: number | null }> };
 
 describe('the server decides who wrote what', () => {
 	const data = tempDataDir();
@@ -101,7 +101,8 @@ describe('the server decides who wrote what', () => {
 		const id = ulid();
 		writeMessage(a.doc, { id, author: alice.id, body: 'tpyo' });
 		await waitFor(() => seqMap(a.doc).has(id));
-		messagesMap(a.doc).set(id, { id, author: alice.id, body: 'typo', createdAt: Date.now(), editedAt: Date.now() });
+		const createdAt = messagesMap(a.doc).get(id)!.createdAt;
+		messagesMap(a.doc).set(id, { id, author: alice.id, body: 'typo', createdAt, editedAt: Date.now() });
 		await waitFor(() => a.provider.unsyncedChanges === 0);
 		let row = (await history()).find((m) => m.id === id);
 		expect(row?.body).toBe('typo');
@@ -129,7 +130,7 @@ describe('the server decides who wrote what', () => {
 	it('[AUTH-4] clients cannot write the server’s sequence map or any other root', async () => {
 		const a = await client(bob);
 		seqMap(a.doc).set(aliceMessage, 999);
-		await expectRefused(a, RefusalCode.ForeignMessage);
+		await expectRefused(a, RefusalCode.UnknownRoot);
 		const b = await client(bob);
 		seqMap(b.doc).set(ulid(), 1);
 		await expectRefused(b, RefusalCode.UnknownRoot);
@@ -147,13 +148,13 @@ describe('the server decides who wrote what', () => {
 		const before = await history();
 		const b = await client(bob);
 		const blank = ulid();
-		messagesMap(b.doc).set(blank, { id: blank, author: bob.id, body: '   ', createdAt: 1 });
+		messagesMap(b.doc).set(blank, { id: blank, author: bob.id, body: '   ', createdAt: Date.now() });
 		await expectRefused(b, RefusalCode.MessageEmpty);
 		const c = await client(bob);
 		writeMessage(c.doc, { id: ulid(), author: bob.id, body: 'x'.repeat(2001) });
 		await expectRefused(c, RefusalCode.MessageTooLong);
 		const d = await client(bob);
-		messagesMap(d.doc).set(ulid(), { id: 'not-an-id', author: bob.id, body: 'hi', createdAt: 1 });
+		messagesMap(d.doc).set(ulid(), { id: 'not-an-id', author: bob.id, body: 'hi', createdAt: Date.now() });
 		await expectRefused(d, RefusalCode.InvalidMessage);
 		expect(await history()).toEqual(before);
 	});
@@ -166,7 +167,7 @@ describe('the server decides who wrote what', () => {
 		expect((await history()).find((m) => m.id === id)?.body).toBe('é'.repeat(2000));
 		const padded = await client(bob);
 		const paddedId = ulid();
-		messagesMap(padded.doc).set(paddedId, { id: paddedId, author: bob.id, body: `  hi${' '.repeat(5000)}`, createdAt: 1 });
+		messagesMap(padded.doc).set(paddedId, { id: paddedId, author: bob.id, body: `  hi${' '.repeat(5000)}`, createdAt: Date.now() });
 		await expectRefused(padded, RefusalCode.InvalidMessage);
 	});
 
@@ -174,13 +175,14 @@ describe('the server decides who wrote what', () => {
 		const id = ulid();
 		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { id, body: 'from a bot' } });
 		const b = await client(bob);
-		messagesMap(b.doc).set(id, { id, author: bob.id, body: 'hijacked', createdAt: 1 });
+		const createdAt = (await history()).find((m) => m.id === id)!.createdAt;
+		messagesMap(b.doc).set(id, { id, author: bob.id, body: 'hijacked', createdAt });
 		await expectRefused(b, RefusalCode.ForeignMessage);
 		const c = await client(bob);
 		messagesMap(c.doc).delete(id);
 		await expectRefused(c, RefusalCode.ForeignMessage);
 		const a = await client(alice);
-		messagesMap(a.doc).set(id, { id, author: alice.id, body: 'edited by its author', createdAt: 1 });
+		messagesMap(a.doc).set(id, { id, author: alice.id, body: 'edited by its author', createdAt });
 		await waitFor(() => a.provider.unsyncedChanges === 0);
 		expect((await history()).find((m) => m.id === id)?.body).toBe('edited by its author');
 		messagesMap(a.doc).delete(id);

@@ -5,6 +5,11 @@ const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
 const date = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 const longDay = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 
+/** Dates beyond what Date can hold (a broken clock, an old server's data) show as "now" rather than break the view. */
+function clamp(ms: number): number {
+	return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : Date.now();
+}
+
 function startOfDay(ms: number): number {
 	const d = new Date(ms);
 	d.setHours(0, 0, 0, 0);
@@ -12,11 +17,12 @@ function startOfDay(ms: number): number {
 }
 
 export function formatTime(ms: number): string {
-	return time.format(ms);
+	return time.format(clamp(ms));
 }
 
 /** Today: the time; this week: the weekday; older: the date. */
 export function formatListTime(ms: number, now = Date.now()): string {
+	ms = clamp(ms);
 	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
 	if (days <= 0) return time.format(ms);
 	if (days < 7) return weekday.format(ms);
@@ -24,6 +30,7 @@ export function formatListTime(ms: number, now = Date.now()): string {
 }
 
 export function formatDay(ms: number, now = Date.now()): string {
+	ms = clamp(ms);
 	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
 	if (days === 0) return 'Today';
 	if (days === 1) return 'Yesterday';
@@ -31,11 +38,12 @@ export function formatDay(ms: number, now = Date.now()): string {
 }
 
 export function dayKey(ms: number): number {
-	return startOfDay(ms);
+	return startOfDay(clamp(ms));
 }
 
 /** "today at 14:05", "yesterday at 09:12", "on 3 Mar at 18:40". */
 export function formatLastSeen(ms: number, now = Date.now()): string {
+	ms = clamp(ms);
 	const days = Math.round((startOfDay(now) - startOfDay(ms)) / 86_400_000);
 	if (days <= 0) return `today at ${time.format(ms)}`;
 	if (days === 1) return `yesterday at ${time.format(ms)}`;

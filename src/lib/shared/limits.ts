@@ -12,7 +12,23 @@ export const DISPLAY_NAME_MAX = 64;
 export const GROUP_TITLE_MAX = 100;
 export const GROUP_MAX_MEMBERS = 256;
 export const HISTORY_PAGE_MAX = 200;
+/** People search answers prefixes of at least this many characters, with at most this many people: no listing everyone. */
+export const PEOPLE_SEARCH_MIN_CHARS = 2;
+export const PEOPLE_SEARCH_MAX_RESULTS = 10;
 export const HISTORY_PAGE_DEFAULT = 50;
+
+/** A message's `createdAt` (its author's clock) may be this far ahead of the server's clock. */
+export const CREATED_AT_MAX_AHEAD_MS = 24 * 60 * 60 * 1000;
+/** No message is older than this (2020-01-01): a smaller clock value is a broken or forged one. */
+export const CREATED_AT_MIN = Date.UTC(2020, 0, 1);
+
+/**
+ * Whether a client clock value is a plausible time for a message: an integer of ms between
+ * {@link CREATED_AT_MIN} and a day after `now`. Anything else would break every member's view.
+ */
+export function isPlausibleTimestamp(value: unknown, now = Date.now()): value is number {
+	return Number.isSafeInteger(value) && (value as number) >= CREATED_AT_MIN && (value as number) <= now + CREATED_AT_MAX_AHEAD_MS;
+}
 
 /** Message ids are client-made ULIDs (or UUIDs, for bots that prefer them). */
 const MESSAGE_ID = /^(?:[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
