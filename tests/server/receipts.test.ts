@@ -244,4 +244,17 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		await waitFor(() => ofType(a, 'typing').length === 4);
 		expect(ofType(a, 'typing')[3]).toMatchObject({ userId: bob.id, active: false });
 	});
+
+	it('[TYPING-1] a flood of typing frames is relayed about once a second, and stopping still goes through at once', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Typing flood');
+		const a = track(connectClient(server.wsUrl, conversationId, alice.token));
+		const b = track(connectClient(server.wsUrl, conversationId, bob.token));
+		await Promise.all([a.synced, b.synced]);
+		for (let i = 0; i < 200; i++) b.send({ type: 'typing', active: true });
+		b.send({ type: 'typing', active: false });
+		await waitFor(() => ofType(a, 'typing').some((m) => m.type === 'typing' && !m.active));
+		const relayed = ofType(a, 'typing');
+		expect(relayed.length).toBeLessThanOrEqual(3);
+		expect(relayed.at(-1)).toMatchObject({ userId: bob.id, active: false });
+	});
 });

@@ -61,7 +61,19 @@ export interface MessageValue {
 	/** Client clock, ms since epoch: display only, never used for order. */
 	createdAt: number;
 	editedAt?: number;
+	/**
+	 * Set only on the lines the server writes into the timeline (joins, leaves, removals, renames);
+	 * `author` is then the member who acted and `body` is empty. Clients cannot write these.
+	 */
+	event?: SystemEvent;
 }
+
+/** What a server-written timeline line records; every device renders it the same way. */
+export type SystemEvent =
+	| { type: 'members-added'; userIds: string[] }
+	| { type: 'member-removed'; userId: string }
+	| { type: 'member-left' }
+	| { type: 'renamed'; title: string };
 
 /**
  * Reasons the server gives when it refuses a document (auth `permission-denied` message) or
@@ -86,7 +98,20 @@ export const CloseReason = {
 	/** Broadcast-stateless frames are not relayed. */
 	BroadcastNotAllowed: 'broadcast-not-allowed',
 	/** Someone else's user channel, or an update sent to a user channel. */
-	Forbidden: 'forbidden'
+	Forbidden: 'forbidden',
+	/**
+	 * An update waited too long for content it builds on (which the server does not have). Nothing of
+	 * it was stored; reconnect and sync again (the provider resends everything unacknowledged).
+	 */
+	UpdateIncomplete: 'update-incomplete',
+	/** The server is rebuilding this document from its database; reconnect in a moment. Nothing acknowledged is lost. */
+	Reloading: 'document-reloading',
+	/** An awareness frame with a state over the size limit, or naming too many new clientIDs. */
+	AwarenessRefused: 'awareness-refused',
+	/** The user already holds the maximum number of sync sockets. */
+	TooManyConnections: 'too-many-connections',
+	/** The connection sent frames faster than allowed for too long; reconnect later (nothing acknowledged is lost). */
+	RateLimited: 'rate-limited'
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -107,7 +132,17 @@ export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
 /** WebSocket close codes sent by the HTTP upgrade/ws layer itself (not Hocuspocus). */
 export const SocketCloseCode = {
 	/** The frame exceeded the server's maxPayload. Set by `ws`. */
-	FrameTooLarge: 1009
+	FrameTooLarge: 1009,
+	/** The socket broke a budget (see {@link SocketCloseReason}). */
+	PolicyViolation: 1008
+} as const;
+
+/** Reasons sent with {@link SocketCloseCode.PolicyViolation}. */
+export const SocketCloseReason = {
+	/** No document was let in within 10 s of the upgrade. */
+	AuthenticationTimeout: 'authentication-timeout',
+	/** Too many bytes or documents waiting for authentication (or sent to refused documents). */
+	PendingBudget: 'pending-budget-exceeded'
 } as const;
 
 /** Stateless messages from server to client, JSON-encoded, discriminated by `type`. */
@@ -131,7 +166,9 @@ export type ServerStateless =
 	/** I left or was removed from a conversation: drop it from the list (user channel). */
 	| { type: 'inbox-removed'; v: typeof PROTOCOL_VERSION; conversationId: string }
 	/** Someone I share a conversation with came online or went offline (user channel). */
-	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null };
+	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null }
+	/** A typing, receipt or awareness frame over this connection's budget was dropped; send again after `retryAfterMs`. */
+	| { type: 'rate-limited'; v: typeof PROTOCOL_VERSION; retryAfterMs: number };
 
 /** Stateless messages from client to server. */
 export type ClientStateless =
@@ -147,7 +184,7 @@ export function encodeStateless(message: ServerStateless | ClientStateless): str
 	return JSON.stringify(message);
 }
 
-const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence']);
+const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {

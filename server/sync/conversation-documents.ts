@@ -1,0 +1,152 @@
+import type {
+	Connection,
+	Document,
+	Extension,
+	Hocuspocus,
+	afterUnloadDocumentPayload,
+	beforeHandleMessagePayload,
+	connectedPayload,
+	onConfigurePayload,
+	onLoadDocumentPayload
+} from '@hocuspocus/server';
+import * as Y from 'yjs';
+import { CloseReason, conversationDocName, encodeStateless, parseConversationDocName, PROTOCOL_VERSION, type RefusalCode } from '../../src/lib/shared/protocol.ts';
+import { filterAwareness } from './awareness-guard.ts';
+import { refuse, type SyncContext } from './context.ts';
+import { decodeFrame, emptyUpdateInPlace, MalformedFrameError, replaceAwarenessInPlace } from './frame.ts';
+import type { FrameBudget } from './frame-budget.ts';
+import { LiveConversation, type AcceptResult, type LiveDeps } from './live-conversation.ts';
+
+/** An awareness update with no entries. */
+const NO_AWARENESS = new Uint8Array([0]);
+
+function isEmptyUpdate(update: Uint8Array): boolean {
+	try {
+		const { structs, ds } = Y.decodeUpdate(update);
+		return structs.length === 0 && ds.clients.size === 0;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The conversation documents: each one loads as a {@link LiveConversation}, and every frame a
+ * client sends is decoded and judged before Hocuspocus applies it (updates through the guard and
+ * the durable commit, awareness through its filter); a user channel takes no content.
+ */
+export class ConversationDocuments implements Extension {
+	priority = 200;
+	/** Loaded conversations by document name. */
+	readonly conversations = new Map<string, LiveConversation>();
+	#instance: Hocuspocus | undefined;
+	readonly #deps: LiveDeps;
+
+	constructor(
+		deps: Omit<LiveDeps, 'onBroken'>,
+		private readonly budget?: FrameBudget
+	) {
+		this.#deps = { ...deps, onBroken: (conversationId) => this.#closeAll(conversationId, CloseReason.Reloading) };
+	}
+
+	async onConfigure({ instance }: onConfigurePayload): Promise<void> {
+		this.#instance = instance;
+	}
+
+	async onLoadDocument({ document, documentName }: onLoadDocumentPayload): Promise<void> {
+		const conversationId = parseConversationDocName(documentName);
+		if (conversationId) this.conversations.set(documentName, LiveConversation.load(conversationId, document, this.#deps));
+	}
+
+	/** A connection that reached a document being rebuilt tries again in a moment. */
+	async connected({ connection, documentName }: connectedPayload): Promise<void> {
+		if (this.conversations.get(documentName)?.broken) connection.close(refuse(CloseReason.Reloading));
+	}
+
+	async beforeHandleMessage({ connection, documentName, update: frame, context }: beforeHandleMessagePayload): Promise<void> {
+		const { user, channel } = context as SyncContext;
+		let decoded;
+		try {
+			decoded = decodeFrame(frame);
+		} catch (error) {
+			if (error instanceof MalformedFrameError) throw refuse(CloseReason.MalformedMessage);
+			throw error;
+		}
+		if (decoded.kind === 'broadcast-stateless') throw refuse(CloseReason.BroadcastNotAllowed);
+		if (decoded.kind === 'passive') return;
+		// A user channel stays empty: only its user is there, so awareness is harmless, but content is refused.
+		if (channel) {
+			if (decoded.kind === 'update' && !isEmptyUpdate(decoded.update)) throw refuse(CloseReason.Forbidden);
+			return;
+		}
+		const conversation = this.conversations.get(documentName);
+		if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
+		if (decoded.kind === 'awareness') {
+			if (this.budget && !this.budget.take(connection)) replaceAwarenessInPlace(decoded.update, NO_AWARENESS);
+			else this.#guardAwareness(conversation, user.id, decoded.update);
+			return;
+		}
+		settle(connection, await conversation.submit(decoded.update, user.id, connection));
+		// What was accepted is in the document already; Hocuspocus now applies an empty update and acknowledges.
+		emptyUpdateInPlace(decoded.update);
+	}
+
+	async afterUnloadDocument({ documentName }: afterUnloadDocumentPayload): Promise<void> {
+		// A new connection may already have loaded the document again under the same name: keep that one.
+		const conversation = this.conversations.get(documentName);
+		if (conversation && (conversation.doc as Document).isDestroyed) {
+			conversation.dispose();
+			this.conversations.delete(documentName);
+		}
+	}
+
+	/** The loaded conversation, loading it for as long as `use` runs (a direct connection keeps it open). */
+	async withConversation<T>(conversationId: string, use: (conversation: LiveConversation) => T): Promise<T> {
+		const direct = await this.#instance!.openDirectConnection(conversationDocName(conversationId), {});
+		try {
+			const conversation = this.conversations.get(conversationDocName(conversationId));
+			if (!conversation) throw new Error(`conversation ${conversationId} did not load`);
+			return use(conversation);
+		} finally {
+			await direct.disconnect();
+		}
+	}
+
+	/** Only the user's own awareness entries go through; new clientIDs are bound to the user in one transaction. */
+	#guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array): void {
+		let verdict;
+		try {
+			verdict = filterAwareness(update, (clientId) => conversation.owners.get(clientId), userId);
+		} catch {
+			throw refuse(CloseReason.MalformedMessage);
+		}
+		if (!verdict.ok) throw refuse(CloseReason.AwarenessRefused);
+		conversation.bindClients(verdict.newClients, userId);
+		replaceAwarenessInPlace(update, verdict.update);
+	}
+
+	#closeAll(conversationId: string, reason: CloseReason): void {
+		const document = this.#instance?.documents.get(conversationDocName(conversationId));
+		for (const connection of document?.getConnections() ?? []) connection.close(refuse(reason));
+	}
+}
+
+const RETRY_REASONS = {
+	incomplete: CloseReason.UpdateIncomplete,
+	reloading: CloseReason.Reloading,
+	'rate-limited': CloseReason.RateLimited
+} as const;
+
+/** What a settled submission means for the connection that sent it: nothing, or a close. */
+function settle(connection: Connection, result: AcceptResult): void {
+	if (result.ok) return;
+	if ('revoked' in result) throw refuse(CloseReason.MembershipRevoked);
+	// The connection is closing for an earlier update; that refusal said why.
+	if ('skipped' in result) throw refuse(CloseReason.UpdateRefused);
+	if ('retry' in result) throw refuse(RETRY_REASONS[result.retry]);
+	refuseUpdate(connection, result.refused);
+}
+
+function refuseUpdate(connection: Connection, { code, message, messageIds }: { code: RefusalCode; message: string; messageIds: string[] }): never {
+	connection.sendStateless(encodeStateless({ type: 'update-refused', v: PROTOCOL_VERSION, code, message, messageIds }));
+	throw refuse(CloseReason.UpdateRefused);
+}
