@@ -1,5 +1,21 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { RateLimits } from '../src/lib/server/limiters.ts';
+import { parseRateSpec } from '../src/lib/server/rate-limit.ts';
+
+/** A LIMIT_* rate such as "10/15m"; the message of a bad one names the variable (its path) and shows the form. */
+const rate = (fallback: string) =>
+	z
+		.string()
+		.default(fallback)
+		.transform((text, context) => {
+			try {
+				return parseRateSpec(text);
+			} catch (error) {
+				context.addIssue({ code: 'custom', message: (error as Error).message });
+				return z.NEVER;
+			}
+		});
 
 const schema = z.object({
 	PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -13,7 +29,16 @@ const schema = z.object({
 	SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
 	SESSION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 	TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-	SECURE_COOKIES: z.enum(['true', 'false']).default('false').transform((value) => value === 'true')
+	SECURE_COOKIES: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+	LIMIT_LOGIN_ACCOUNT: rate('10/15m'),
+	LIMIT_LOGIN_IP: rate('30/15m'),
+	LIMIT_SIGNUP_IP: rate('5/h'),
+	LIMIT_GROUPS_CREATED: rate('10/m'),
+	LIMIT_MEMBERS_ADDED: rate('60/m'),
+	LIMIT_PEOPLE_SEARCH: rate('30/m'),
+	LIMIT_MESSAGES: rate('120/m'),
+	LIMIT_STATELESS: rate('300/m'),
+	LIMIT_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(30)
 });
 
 export interface Config {
@@ -24,8 +49,10 @@ export interface Config {
 	synchronous: 'FULL' | 'NORMAL';
 	sessionDays: number;
 	secureCookies: boolean;
-	/** Take X-Forwarded-Proto from a reverse proxy in front of the app. */
+	/** Take X-Forwarded-Proto and X-Forwarded-For from a reverse proxy in front of the app. */
 	trustProxy: boolean;
+	/** Abuse limits (LIMIT_*): per account, address, user or connection. */
+	limits: RateLimits;
 }
 
 /** Reads the environment once; a bad value stops the start with a message naming it. */
@@ -44,6 +71,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		synchronous: c.SQLITE_SYNCHRONOUS,
 		sessionDays: c.SESSION_DAYS,
 		secureCookies: c.SECURE_COOKIES,
-		trustProxy: c.TRUST_PROXY
+		trustProxy: c.TRUST_PROXY,
+		limits: {
+			loginAccount: c.LIMIT_LOGIN_ACCOUNT,
+			loginIp: c.LIMIT_LOGIN_IP,
+			signupIp: c.LIMIT_SIGNUP_IP,
+			groupsCreated: c.LIMIT_GROUPS_CREATED,
+			membersAdded: c.LIMIT_MEMBERS_ADDED,
+			peopleSearch: c.LIMIT_PEOPLE_SEARCH,
+			messages: c.LIMIT_MESSAGES,
+			stateless: c.LIMIT_STATELESS,
+			socketsPerUser: c.LIMIT_SOCKETS_PER_USER
+		}
 	};
 }

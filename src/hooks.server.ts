@@ -4,6 +4,7 @@ import { deleteSessionCookie, secureCookies, setSessionCookie } from '$lib/serve
 import { errorResponse } from '$lib/server/errors';
 import { isAllowedOrigin } from '$lib/server/origin';
 import { getRuntime } from '$lib/server/runtime';
+import { securityHeaders } from '$lib/server/security-headers';
 import { SESSION_COOKIE, validateSessionToken } from '$lib/server/session';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -18,7 +19,7 @@ const originCheck: Handle = async ({ event, resolve }) => {
 		const origin = request.headers.get('origin');
 		const site = request.headers.get('sec-fetch-site');
 		const allowed = origin
-			? isAllowedOrigin(origin, url.host, getRuntime().config.allowedOrigins)
+			? isAllowedOrigin(origin, url, getRuntime().config.allowedOrigins)
 			: site === null || site === 'same-origin' || site === 'none';
 		if (!allowed) return errorResponse(403, 'cross-site-request', 'Requests from this origin are not allowed without a bearer token.');
 	}
@@ -59,4 +60,18 @@ const jsonErrors: Handle = async ({ event, resolve }) => {
 	return errorResponse(response.status, code, (await response.text()) || response.statusText, allow ? { allow } : undefined);
 };
 
-export const handle = sequence(jsonErrors, originCheck, auth);
+/** Security headers on every response the app makes, API errors from the handles below included. */
+const secured: Handle = async ({ event, resolve }) => {
+	let response = await resolve(event);
+	const headers = securityHeaders(event.url, getRuntime().config.allowedOrigins, response.headers.get('content-security-policy'));
+	try {
+		for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+	} catch {
+		// A response with immutable headers (one passed through from fetch) gets a mutable copy.
+		response = new Response(response.body, response);
+		for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+	}
+	return response;
+};
+
+export const handle = sequence(secured, jsonErrors, originCheck, auth);

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { startApp, type App } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
+import { RELAXED_LIMITS } from './limits.ts';
 import { conversationDocName, decodeServerStateless, type ClientStateless, type ServerStateless } from '../../src/lib/shared/protocol.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,7 +27,7 @@ export interface TestServer {
 
 /** The real app in this process, on port 0, with its SQLite file in `dataDir`. */
 export async function startTestServer(dataDir: string, env: Record<string, string> = {}): Promise<TestServer> {
-	const app = await startApp(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env }));
+	const app = await startApp(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...RELAXED_LIMITS, ...env }));
 	return { url: app.url, wsUrl: app.url.replace('http', 'ws') + '/sync', app, close: () => app.close() };
 }
 
@@ -43,7 +44,7 @@ export interface ServerProcess {
 export function spawnServer(dataDir: string): Promise<ServerProcess> {
 	const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
 		cwd: ROOT,
-		env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
+		env: { ...process.env, ...RELAXED_LIMITS, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));

@@ -54,6 +54,12 @@ export function validateSessionToken(db: Db, token: string, days: number): Sessi
 	return { session, user };
 }
 
+/** When a session expires, or null when it no longer exists or has expired (sync connections check this while open). */
+export function sessionExpiry(db: Db, sessionId: string): number | null {
+	const row = db.select({ expiresAt: sessions.expiresAt }).from(sessions).where(eq(sessions.id, sessionId)).get();
+	return row !== undefined && row.expiresAt > Date.now() ? row.expiresAt : null;
+}
+
 export function invalidateSession(db: Db, sessionId: string): void {
 	db.delete(sessions).where(eq(sessions.id, sessionId)).run();
 }
