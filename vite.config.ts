@@ -14,7 +14,7 @@ function syncServerInDev(): Plugin {
 			if (!server.httpServer) return;
 			const config = loadConfig();
 			const core = startCore(config);
-			attachSync(server.httpServer as import('node:http').Server, core.sync.hocuspocus, config.allowedOrigins, {
+			attachSync(server.httpServer as import('node:http').Server, core.sync, config.allowedOrigins, {
 				leaveOtherPaths: true
 			});
 			server.httpServer.once('close', () => core.close());

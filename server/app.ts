@@ -1,5 +1,6 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BASE_SECURITY_HEADERS } from '../src/lib/server/security-headers.ts';
 import type { Config } from './config.ts';
 import { startCore, type Core } from './core.ts';
 import { attachSync } from './sync/attach.ts';
@@ -27,14 +28,21 @@ async function loadSvelteKitHandler(): Promise<RequestListener> {
 export async function startApp(config: Config): Promise<App> {
 	const handler = await loadSvelteKitHandler();
 	const core = startCore(config);
-	const server = createServer((request, response) => {
-		// Behind a proxy the proxy's header stands; otherwise it is this socket's own protocol.
+	// Behind a proxy the proxy's header stands; otherwise it is this socket's own protocol. Upgrades
+	// get it too, so the sync socket's Origin check compares schemes the same way the API's does.
+	const stampProtocol = (request: IncomingMessage) => {
 		if (!config.trustProxy || !request.headers['x-forwarded-proto']) {
 			request.headers['x-forwarded-proto'] = 'encrypted' in request.socket ? 'https' : 'http';
 		}
+	};
+	const server = createServer((request, response) => {
+		stampProtocol(request);
+		// Static files are served before the app's hooks run, so their headers are set here.
+		for (const [name, value] of Object.entries(BASE_SECURITY_HEADERS)) response.setHeader(name, value);
 		handler(request, response);
 	});
-	const wss = attachSync(server, core.sync.hocuspocus, config.allowedOrigins);
+	server.prependListener('upgrade', stampProtocol);
+	const wss = attachSync(server, core.sync, config.allowedOrigins);
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
 		server.listen(config.port, config.host, resolve);

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrateDatabase, openDatabase, type Db } from '../src/lib/server/db/index.ts';
+import { createLimiters } from '../src/lib/server/limiters.ts';
 import { setRuntime } from '../src/lib/server/runtime.ts';
 import type { Config } from './config.ts';
 import { Compactor } from './sync/compactor.ts';
@@ -22,11 +23,21 @@ export function startCore(config: Config): Core {
 	const db = openDatabase(file, config.synchronous);
 	migrateDatabase(db, MIGRATIONS);
 	const compactor = new Compactor(file, config.synchronous);
-	const sync = createSyncServer({ db, sessionDays: config.sessionDays, compactor });
+	// Made before the sync server, so the socket can draw on the same per-user message budget as REST.
+	const limiters = createLimiters(config.limits);
+	// One message budget per user, whichever path (REST or the socket) the messages take.
+	const sync = createSyncServer({ db, sessionDays: config.sessionDays, compactor, limits: config.limits, messageBudget: limiters.messages });
 	setRuntime({
 		db,
 		live: sync.live,
-		config: { sessionDays: config.sessionDays, allowedOrigins: config.allowedOrigins, secureCookies: config.secureCookies }
+		limiters,
+		config: {
+			sessionDays: config.sessionDays,
+			allowedOrigins: config.allowedOrigins,
+			secureCookies: config.secureCookies,
+			trustProxy: config.trustProxy,
+			limits: config.limits
+		}
 	});
 	return {
 		db,

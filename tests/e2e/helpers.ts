@@ -6,6 +6,7 @@ export function serveApp(): { readonly url: string; readonly server: TestServer 
 	const data = tempDataDir();
 	let server: TestServer | undefined;
 	test.beforeAll(async () => {
+		// Every person signs up from 127.0.0.1, more often than the per-address default allows.
 		server = await startTestServer(data.dir);
 	});
 	test.afterAll(async () => {

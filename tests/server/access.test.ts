@@ -216,6 +216,7 @@ describe('sessions and groups', () => {
 	const data = tempDataDir();
 	let server: TestServer;
 	beforeAll(async () => {
+		// More sign-ups from one address, and more members added at once, than the defaults allow.
 		server = await startTestServer(data.dir);
 	});
 	afterAll(async () => {

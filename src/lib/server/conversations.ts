@@ -160,7 +160,8 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 				where ${messages.conversationId} = ${conversations.id}
 					and ${messages.seq} > ${members.readSeq}
 					and ${messages.authorId} != ${userId}
-					and ${messages.deletedAt} is null)`,
+					and ${messages.deletedAt} is null
+					and ${messages.event} is null)`,
 			lastMessageId: sql<string | null>`(
 				select ${messages.id} from ${messages}
 				where ${messages.conversationId} = ${conversations.id}
@@ -204,7 +205,18 @@ export function memberIdsOf(db: Db, conversationId: string): string[] {
 		.map((row) => row.userId);
 }
 
-export function addGroupMembers(db: Db, me: User, conversationId: string, usernames: string[]): ConversationDto {
+/** The people a create or add request names, without duplicates and without the caller: at most this many join. */
+export function countInvited(me: User, usernames: string[]): number {
+	return new Set(usernames.filter((name) => name !== me.username)).size;
+}
+
+/** Adds the listed users who are not members yet; `added` are their ids. */
+export function addGroupMembers(
+	db: Db,
+	me: User,
+	conversationId: string,
+	usernames: string[]
+): { conversation: ConversationDto; added: string[] } {
 	const conversation = requireGroupOwner(db, me, conversationId);
 	const now = Date.now();
 	const existing = new Set(
@@ -223,7 +235,7 @@ export function addGroupMembers(db: Db, me: User, conversationId: string, userna
 			.onConflictDoNothing()
 			.run();
 	}
-	return conversationDto(db, conversation);
+	return { conversation: conversationDto(db, conversation), added: others.map((user) => user.id) };
 }
 
 /** The owner removes anyone; anyone may remove themselves (leave). Returns the removed user's id. */
@@ -273,12 +285,19 @@ function isOwner(db: Db, conversationId: string, userId: string): boolean {
 	return row?.role === 'owner';
 }
 
-function requireGroupOwner(db: Db, me: User, conversationId: string): Conversation {
+function requireGroupOwner(db: Db, me: User, conversationId: string, verb = 'add members'): Conversation {
 	requireMembership(db, conversationId, me.id);
 	const conversation = getConversation(db, conversationId);
 	if (!conversation || conversation.kind !== 'group') {
-		throw new ApiError(400, 'not-a-group', 'Members can only be added to group conversations.');
+		throw new ApiError(400, 'not-a-group', 'Only groups have members to add and a title to change.');
 	}
-	if (!isOwner(db, conversationId, me.id)) throw forbidden('Only the owner can add members.');
+	if (!isOwner(db, conversationId, me.id)) throw forbidden(`Only the owner can ${verb}.`);
 	return conversation;
+}
+
+/** The owner renames a group. */
+export function renameGroup(db: Db, me: User, conversationId: string, title: string): ConversationDto {
+	const conversation = requireGroupOwner(db, me, conversationId, 'rename the group');
+	const updated = db.update(conversations).set({ title, updatedAt: Date.now() }).where(eq(conversations.id, conversationId)).returning().get();
+	return conversationDto(db, updated ?? conversation);
 }

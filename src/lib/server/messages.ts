@@ -2,6 +2,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, messages, users, type MessageRow } from './db/schema.ts';
 import type { MessageDto, PublicUser } from '../shared/api-types.ts';
+import type { SystemEvent } from '../shared/protocol.ts';
 
 export type { MessageDto };
 
@@ -20,8 +21,13 @@ function toDto({ row, author }: { row: MessageRow; author: PublicUser }): Messag
 		createdAt: row.createdAt,
 		receivedAt: row.receivedAt,
 		editedAt: row.editedAt,
-		deletedAt: row.deletedAt
+		deletedAt: row.deletedAt,
+		event: parseEvent(row.event)
 	};
+}
+
+function parseEvent(json: string | null): SystemEvent | null {
+	return json === null ? null : (JSON.parse(json) as SystemEvent);
 }
 
 export function getMessage(db: Db, conversationId: string, id: string): MessageDto | undefined {
@@ -61,15 +67,25 @@ export interface AcceptedMessage {
 	body: string;
 	createdAt: number;
 	editedAt?: number;
+	/** A line the server writes into the timeline. */
+	event?: SystemEvent;
 }
 
 /**
- * Writes of the flattened message table, prepared once per database: they run on every accepted
- * update, inside the transaction that also logs the update.
+ * Writes of the flattened message table, prepared once per database: they run for every accepted
+ * batch, inside the transaction that also logs its updates. The table is a projection of what each
+ * message key resolves to in the conversation document.
  */
 export function prepareMessageWrites(db: Db) {
 	const find = db
-		.select({ seq: messages.seq, authorId: messages.authorId, body: messages.body, deletedAt: messages.deletedAt })
+		.select({
+			seq: messages.seq,
+			authorId: messages.authorId,
+			body: messages.body,
+			createdAt: messages.createdAt,
+			deletedAt: messages.deletedAt,
+			event: messages.event
+		})
 		.from(messages)
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
@@ -88,7 +104,8 @@ export function prepareMessageWrites(db: Db) {
 			authorId: sql.placeholder('authorId'),
 			body: sql.placeholder('body'),
 			createdAt: sql.placeholder('createdAt'),
-			receivedAt: sql.placeholder('now')
+			receivedAt: sql.placeholder('now'),
+			event: sql.placeholder('event')
 		})
 		.prepare();
 	const edit = db
@@ -102,32 +119,32 @@ export function prepareMessageWrites(db: Db) {
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 
-	const findStored = (conversationId: string, id: string): StoredMessage | undefined => find.get({ conversationId, id });
+	const findStored = (conversationId: string, id: string): StoredMessage | undefined => {
+		const row = find.get({ conversationId, id });
+		return row && { ...row, event: parseEvent(row.event) };
+	};
 
 	return {
-		/**
-		 * Inserts a new message with the next sequence number, or edits an existing one. Returns the new
-		 * seq, if any. `existing` saves the lookup when the caller just did it (see {@link find}).
-		 */
-		upsert(conversationId: string, message: AcceptedMessage, now: number, existing = findStored(conversationId, message.id)): number | null {
-			if (existing) {
-				if (existing.authorId !== message.authorId) throw new Error('message author changed');
-				// The same message arriving again (another device, a retry) is not an edit.
-				if (existing.body === message.body && existing.deletedAt === null) return null;
-				edit.run({ conversationId, id: message.id, body: message.body, now });
-				return null;
-			}
-			const bumped = bumpSeq.get({ conversationId, now });
-			if (!bumped) throw new Error(`conversation ${conversationId} vanished`);
-			insert.run({ conversationId, ...message, seq: bumped.seq, now });
-			return bumped.seq;
-		},
 		/** The stored row of a message id (author, body, deletion), if the message exists. */
 		find: findStored,
+		/** Stores a new message with its conversation's next sequence number, and returns that number. */
+		insert(conversationId: string, message: AcceptedMessage, now: number): number {
+			const bumped = bumpSeq.get({ conversationId, now });
+			if (!bumped) throw new Error(`conversation ${conversationId} vanished`);
+			insert.run({ conversationId, ...message, event: message.event ? JSON.stringify(message.event) : null, seq: bumped.seq, now });
+			return bumped.seq;
+		},
+		/**
+		 * Makes a stored row show `body` (also bringing a deleted row back, when the document says the
+		 * message is there). The same body arriving again (another device, a retry) is not an edit.
+		 */
+		show(conversationId: string, id: string, body: string, existing: StoredMessage, now: number): void {
+			if (existing.body === body && existing.deletedAt === null) return;
+			edit.run({ conversationId, id, body, now });
+		},
 		/** Inserts a message unless its id is already there (then returns null). */
-		upsertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
-			const existing = findStored(conversationId, message.id);
-			return existing ? null : this.upsert(conversationId, message, now, existing);
+		insertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
+			return findStored(conversationId, message.id) ? null : this.insert(conversationId, message, now);
 		},
 		remove(conversationId: string, id: string, now: number): void {
 			remove.run({ conversationId, id, now });
@@ -139,5 +156,7 @@ export interface StoredMessage {
 	seq: number;
 	authorId: string;
 	body: string;
+	createdAt: number;
 	deletedAt: number | null;
+	event: SystemEvent | null;
 }

@@ -1,5 +1,7 @@
 import type { Db } from './db/index.ts';
+import type { Limiters, RateLimits } from './limiters.ts';
 import type { MessageDto } from './messages.ts';
+import type { SystemEvent } from '../shared/protocol.ts';
 
 /** What the sync server offers to HTTP routes: writes through the live documents, and live notifications. */
 export interface LiveServices {
@@ -14,6 +16,8 @@ export interface LiveServices {
 		body: string;
 		createdAt: number;
 	}): Promise<{ outcome: 'created' | 'exists'; message: MessageDto } | { outcome: 'conflict' }>;
+	/** Writes a line into the conversation's timeline (a join, leave, removal or rename) as `actorId`'s doing. */
+	recordEvent(conversationId: string, actorId: string, event: SystemEvent): Promise<void>;
 	/** Closes every open sync connection of this user to this conversation. */
 	revoke(conversationId: string, userId: string): void;
 	/** Closes every open sync connection authenticated by this session. */
@@ -33,12 +37,17 @@ export interface RuntimeConfig {
 	allowedOrigins: string[];
 	/** Set the Secure flag on cookies even when the request itself looks like plain http. */
 	secureCookies: boolean;
+	/** The client address is X-Forwarded-For's first entry (set by a reverse proxy), not the socket's. */
+	trustProxy: boolean;
+	limits: RateLimits;
 }
 
 export interface Runtime {
 	db: Db;
 	config: RuntimeConfig;
 	live: LiveServices;
+	/** The rate limits' buckets the HTTP routes draw on (made from config.limits). */
+	limiters: Limiters;
 }
 
 // The SvelteKit build bundles its own copy of this module, so the process-wide value lives on globalThis.

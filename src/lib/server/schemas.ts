@@ -3,11 +3,13 @@ import {
 	DISPLAY_NAME_MAX,
 	GROUP_MAX_MEMBERS,
 	GROUP_TITLE_MAX,
+	PEOPLE_SEARCH_MIN_CHARS,
 	MESSAGE_MAX_CHARS,
 	PASSWORD_MAX,
 	PASSWORD_MIN,
 	USERNAME_PATTERN,
-	isMessageId
+	isMessageId,
+	isPlausibleTimestamp
 } from '$lib/shared/limits';
 
 /** Request bodies of the JSON API. */
@@ -41,10 +43,27 @@ export const newMessage = z.object({
 	id: z.string().refine(isMessageId, 'message ids are ULIDs or UUIDs').optional(),
 	// Length is checked after trimming, by checkMessageBody; this only bounds the request.
 	body: z.string().max(MESSAGE_MAX_CHARS * 4),
-	createdAt: z.number().finite().optional()
+	createdAt: z
+		.number()
+		.refine((value) => isPlausibleTimestamp(value), 'createdAt is a time in ms between 2020 and a day from now')
+		.optional()
 });
 
 export const historyQuery = z.object({
 	before: z.coerce.number().int().positive().optional(),
 	limit: z.coerce.number().int().min(1).max(200).optional()
+});
+
+/** A display name as people will see it: the name rule (src/lib/shared/names.ts) is checked by the route. */
+export const profileUpdate = z.object({ displayName: z.string().trim().min(1, 'a display name cannot be empty').max(DISPLAY_NAME_MAX) });
+
+export const groupUpdate = z.object({ title: z.string().trim().min(1, 'a group needs a title').max(GROUP_TITLE_MAX) });
+
+/** People search: a prefix of a username (an optional leading @) or of a display name. */
+export const peopleQuery = z.object({
+	q: z
+		.string()
+		.trim()
+		.transform((q) => q.replace(/^@/, ''))
+		.pipe(z.string().min(PEOPLE_SEARCH_MIN_CHARS, `type at least ${PEOPLE_SEARCH_MIN_CHARS} characters`).max(DISPLAY_NAME_MAX))
 });

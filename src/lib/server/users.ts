@@ -1,10 +1,11 @@
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { users, type User } from './db/schema.ts';
 import { ApiError } from './errors.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import type { PublicUser } from '../shared/api-types.ts';
+import { PEOPLE_SEARCH_MAX_RESULTS } from '../shared/limits.ts';
 
 export type { PublicUser };
 
@@ -54,4 +55,29 @@ export async function authenticateUser(db: Db, username: string, password: strin
 		return null;
 	}
 	return (await verifyPassword(user.passwordHash, password)) ? user : null;
+}
+
+/** Stores when users were last connected (their last sync connection closed, or the server stopped). */
+export function recordLastSeen(db: Db, userIds: string[], at: number): void {
+	if (userIds.length === 0) return;
+	db.update(users).set({ lastSeenAt: at }).where(inArray(users.id, userIds)).run();
+}
+
+/** People whose username or display name starts with `prefix` (case-insensitive), me excluded; usernames first, at most a few. */
+export function searchPeople(db: Db, me: string, prefix: string): PublicUser[] {
+	// LIKE's own wildcards in the prefix are matched literally.
+	const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+	const byUsername = sql`${users.username} like ${pattern} escape '\\'`;
+	const byName = sql`${users.displayName} like ${pattern} escape '\\'`;
+	return db
+		.select({ id: users.id, username: users.username, displayName: users.displayName })
+		.from(users)
+		.where(and(ne(users.id, me), or(byUsername, byName)))
+		.orderBy(sql`${byUsername} desc`, users.username)
+		.limit(PEOPLE_SEARCH_MAX_RESULTS)
+		.all();
+}
+
+export function updateDisplayName(db: Db, userId: string, displayName: string): User | undefined {
+	return db.update(users).set({ displayName }).where(eq(users.id, userId)).returning().get();
 }

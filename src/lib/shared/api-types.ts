@@ -1,3 +1,5 @@
+import type { SystemEvent } from './protocol.ts';
+
 /** Shapes the JSON API and the inbox channel send; shared by server and client. */
 
 export interface PublicUser {
@@ -35,6 +37,8 @@ export interface MessageDto {
 	receivedAt: number;
 	editedAt: number | null;
 	deletedAt: number | null;
+	/** Set on lines the server writes into the timeline (joins, leaves, removals, renames). */
+	event: SystemEvent | null;
 }
 
 export interface ConversationSummary extends ConversationDto {

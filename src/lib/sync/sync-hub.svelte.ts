@@ -4,6 +4,9 @@ import type { Inbox } from '$lib/client/inbox.svelte';
 import { CloseReason, conversationDocName, decodeServerStateless, encodeStateless, SYNC_PATH, userDocName } from '$lib/shared/protocol';
 import { ConversationSync } from './conversation-sync.svelte.ts';
 
+/** After this many connection attempts in a row fail, the server counts as unreachable: "offline". */
+const UNREACHABLE_AFTER_ATTEMPTS = 3;
+
 export type ConnectionState = 'online' | 'connecting' | 'offline';
 
 /** A blip shorter than this never shows: the indicator stays "online". */
@@ -27,6 +30,8 @@ export class SyncHub {
 	#socket: HocuspocusProviderWebsocket;
 	#conversations = new Map<string, ConversationSync>();
 	#channel: HocuspocusProvider;
+	/** Connection attempts that ended without connecting, since the last connection. */
+	#failedAttempts = 0;
 	/** Connect again as soon as the current socket has finished closing. */
 	#connectAfterClose = false;
 	#onOnline = () => this.#connectWhenClosed();
@@ -43,7 +48,9 @@ export class SyncHub {
 		const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SYNC_PATH}`;
 		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 250, minDelay: 250, factor: 1.5, maxDelay: 2500, autoConnect: navigator.onLine });
 		this.#socket.on('status', ({ status }: { status: string }) => {
-			this.#show(status === 'connected' ? 'online' : navigator.onLine ? 'connecting' : 'offline');
+			if (status === 'connected') this.#failedAttempts = 0;
+			else if (status === 'disconnected') this.#failedAttempts += 1;
+			this.#show(status === 'connected' ? 'online' : this.#reachable() ? 'connecting' : 'offline');
 			if (status === 'disconnected' && this.#connectAfterClose && navigator.onLine) {
 				this.#connectAfterClose = false;
 				void this.#socket.connect();
@@ -162,6 +169,14 @@ export class SyncHub {
 		this.#conversations.clear();
 		this.#channel.destroy();
 		this.#socket.destroy();
+	}
+
+	/**
+	 * Whether the server may be reachable: the browser says it is online (it does not always know,
+	 * e.g. in a captive portal or an emulated offline start) and the last attempts did not all fail.
+	 */
+	#reachable(): boolean {
+		return navigator.onLine && this.#failedAttempts < UNREACHABLE_AFTER_ATTEMPTS;
 	}
 
 	#show(next: ConnectionState): void {

@@ -95,7 +95,9 @@ export const messages = sqliteTable(
 		/** The server's clock when it accepted the message, ms. */
 		receivedAt: integer('received_at').notNull(),
 		editedAt: integer('edited_at'),
-		deletedAt: integer('deleted_at')
+		deletedAt: integer('deleted_at'),
+		/** JSON of a SystemEvent (src/lib/shared/protocol.ts) on lines the server writes into the timeline (joins, leaves, renames); null for messages. */
+		event: text('event')
 	},
 	(t) => [
 		primaryKey({ columns: [t.conversationId, t.id] }),

@@ -3,7 +3,7 @@ import { json } from '@sveltejs/kit';
 import { ulid } from 'ulid';
 import { api, readJson, requireUser } from '$lib/server/api';
 import { requireMembership } from '$lib/server/conversations';
-import { ApiError } from '$lib/server/errors';
+import { ApiError, RateLimitedError } from '$lib/server/errors';
 import { getMessage, listHistory } from '$lib/server/messages';
 import { getRuntime } from '$lib/server/runtime';
 import { historyQuery, newMessage } from '$lib/server/schemas';
@@ -22,7 +22,7 @@ export const GET: RequestHandler = api((event) => {
 /** Idempotent on the message id: the same id again returns the stored message, never a second copy. */
 export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
-	const { db, live } = getRuntime();
+	const { db, live, limiters } = getRuntime();
 	const conversationId = event.params.id;
 	requireMembership(db, conversationId, user.id);
 	const input = await readJson(event, newMessage);
@@ -37,13 +37,24 @@ export const POST: RequestHandler = api(async (event) => {
 		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
 		throw new ApiError(400, body.code, text);
 	}
-	const sent = await live.send({
-		conversationId,
-		authorId: user.id,
-		id,
-		body: body.body,
-		createdAt: input.createdAt ?? Date.now()
-	});
+	// Only new messages count: a retry of a stored id was answered above, and one that loses a race
+	// to its twin (or fails) gets its token back.
+	const taken = limiters.messages.take(user.id);
+	if (!taken.ok) throw new RateLimitedError(taken.retryAfterMs, 'You are sending messages too fast');
+	let sent;
+	try {
+		sent = await live.send({
+			conversationId,
+			authorId: user.id,
+			id,
+			body: body.body,
+			createdAt: input.createdAt ?? Date.now()
+		});
+	} catch (error) {
+		limiters.messages.refund(user.id);
+		throw error;
+	}
+	if (sent.outcome !== 'created') limiters.messages.refund(user.id);
 	if (sent.outcome === 'conflict') throw new ApiError(409, 'id-conflict', 'This message id is already taken.');
 	return json({ message: sent.message }, { status: sent.outcome === 'created' ? 201 : 200 });
 });
