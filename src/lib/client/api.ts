@@ -10,16 +10,18 @@ export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' 
 
 export { ApiError };
 
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
 	let response: Response;
 	try {
 		response = await fetch(path, {
 			method,
 			headers: body === undefined ? {} : { 'content-type': 'application/json' },
 			body: body === undefined ? undefined : JSON.stringify(body),
-			credentials: 'same-origin'
+			credentials: 'same-origin',
+			signal
 		});
-	} catch {
+	} catch (error) {
+		if (signal?.aborted) throw error;
 		throw new ApiError(0, 'offline', 'No connection. Try again when you are back online.');
 	}
 	if (response.status === 204) return undefined as T;
@@ -41,5 +43,13 @@ export const api = {
 	createGroup: (title: string, members: string[]) =>
 		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'group', title, members }),
 	markRead: (conversationId: string, seq: number) => call<{ readSeq: number }>('PUT', `/api/conversations/${conversationId}/read`, { seq }),
-	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`)
+	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`),
+	updateMe: (displayName: string) => call<{ user: User }>('PATCH', '/api/me', { displayName }),
+	searchPeople: (q: string, signal?: AbortSignal) => call<{ users: User[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`, undefined, signal),
+	conversation: (conversationId: string) => call<{ conversation: NewConversation }>('GET', `/api/conversations/${conversationId}`),
+	rename: (conversationId: string, title: string) => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { title }),
+	addMembers: (conversationId: string, usernames: string[]) =>
+		call<{ conversation: NewConversation }>('POST', `/api/conversations/${conversationId}/members`, { members: usernames }),
+	removeMember: (conversationId: string, username: string) =>
+		call<void>('DELETE', `/api/conversations/${conversationId}/members/${encodeURIComponent(username)}`)
 };

@@ -1,5 +1,5 @@
 import { mergeMarkers } from '$lib/shared/receipts';
-import { api, type ConversationSummary, type MessageDto, type User } from './api.ts';
+import { api, type ConversationSummary, type MessageDto, type NewConversation, type User } from './api.ts';
 import { readJson, userKey, writeJson } from './local-data.ts';
 
 const REFRESH_MS = 60_000;
@@ -25,10 +25,14 @@ export class Inbox {
 	#toastId = 0;
 	#refresh = () => void this.refresh();
 
-	/** `deliver` tells the server that this device has a conversation's messages up to `seq`. */
+	/**
+	 * `deliver` tells the server that this device has a conversation's messages up to `seq`;
+	 * `open` shows a conversation (a click on a system notification).
+	 */
 	constructor(
 		readonly me: User,
-		private readonly deliver: (conversationId: string, seq: number) => void = () => {}
+		private readonly deliver: (conversationId: string, seq: number) => void = () => {},
+		private readonly open: (conversationId: string) => void = () => {}
 	) {
 		this.conversations = readJson<ConversationSummary[]>(this.#key()) ?? [];
 	}
@@ -70,6 +74,21 @@ export class Inbox {
 		this.#acknowledge(conversation);
 		const last = conversation.lastMessage;
 		if (last && last.author.id !== this.me.id && last.seq > (previous?.lastMessage?.seq ?? 0)) this.#announce(conversation, last);
+	}
+
+	/**
+	 * Members, roles or title as the server answered a fetch or a change; the list keeps its order.
+	 * Answers to changes report nobody online (docs/api.md), so `keepPresence` keeps what we knew.
+	 */
+	merge(conversation: NewConversation, { keepPresence = false } = {}): void {
+		this.#update(conversation.id, (c) => {
+			const known = new Map(c.members.map((m) => [m.id, m]));
+			const members = conversation.members.map((m) => {
+				const before = known.get(m.id);
+				return keepPresence && before ? { ...m, online: before.online, lastSeenAt: before.lastSeenAt } : m;
+			});
+			return { ...c, title: conversation.title, members };
+		});
 	}
 
 	remove(conversationId: string): void {
@@ -129,7 +148,12 @@ export class Inbox {
 		const title = conversation.kind === 'group' ? `${message.author.displayName} in ${this.titleOf(conversation)}` : message.author.displayName;
 		const text = message.body.length > 120 ? `${message.body.slice(0, 117)}…` : message.body;
 		if (hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
-			new Notification(title, { body: text, tag: conversation.id });
+			const notification = new Notification(title, { body: text, tag: conversation.id });
+			notification.onclick = () => {
+				window.focus();
+				this.open(conversation.id);
+				notification.close();
+			};
 			return;
 		}
 		const toast = { id: ++this.#toastId, conversationId: conversation.id, title, text };

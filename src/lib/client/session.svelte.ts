@@ -42,6 +42,11 @@ class Session {
 		this.#channel?.postMessage('logout');
 	}
 
+	/** My profile changed (a new display name): this device remembers it for offline starts. */
+	update(user: User): void {
+		this.#set(user);
+	}
+
 	#set(user: User): void {
 		this.user = user;
 		writeCachedMe(user);
