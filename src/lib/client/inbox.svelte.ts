@@ -1,6 +1,7 @@
 import { mergeMarkers } from '$lib/shared/receipts';
 import { api, type ConversationSummary, type MessageDto, type User } from './api.ts';
 import { readJson, userKey, writeJson } from './local-data.ts';
+import { previewOf } from './timeline.ts';
 
 const REFRESH_MS = 60_000;
 
@@ -127,7 +128,8 @@ export class Inbox {
 		const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
 		if (conversation.id === this.current && !hidden) return;
 		const title = conversation.kind === 'group' ? `${message.author.displayName} in ${this.titleOf(conversation)}` : message.author.displayName;
-		const text = message.body.length > 120 ? `${message.body.slice(0, 117)}…` : message.body;
+		const line = previewOf(message, this.me.id, (id) => conversation.members.find((m) => m.id === id)?.displayName ?? 'someone');
+		const text = line.length > 120 ? `${line.slice(0, 117)}…` : line;
 		if (hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
 			new Notification(title, { body: text, tag: conversation.id });
 			return;
