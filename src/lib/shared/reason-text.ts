@@ -31,7 +31,7 @@ const CLOSES: Record<CloseReason, string> = {
 	[CloseReason.UpdateRefused]: 'The server did not accept this message.',
 	[CloseReason.BroadcastNotAllowed]: NOT_SENT_TRY_AGAIN,
 	[CloseReason.Forbidden]: 'You do not have access to this conversation.',
-	[CloseReason.UpdateIncomplete]: 'Not sent yet: the connection dropped half-way. It will be sent again.',
+	[CloseReason.UpdateIncomplete]: 'Not sent yet: the connection dropped midway. It will be sent again.',
 	[CloseReason.Reloading]: 'The server is busy. It will be sent again in a moment.',
 	[CloseReason.AwarenessRefused]: NOT_SENT_TRY_AGAIN,
 	[CloseReason.TooManyConnections]: 'Too many windows are open. Close a few and try again.',
