@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { createAccount, createConversation } from '../utils/server.ts';
-import { bodies, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 import { accountOf, readUpTo, writeMessages } from './timeline-setup.ts';
 
 const app = serveApp();
@@ -35,10 +35,12 @@ test('[VIEW-1] idle means idle: after a burst of messages the open chat changes 
 
 	// The rows on screen stay the same elements while more arrive: a selection or a pointer on them survives.
 	await bob.page.evaluate(() => document.querySelectorAll('[data-testid="messages"] .message').forEach((node) => ((node as HTMLElement).dataset.kept = 'yes')));
+	await messageWithText(bob.page, 'burst 2').locator('.body').selectText();
 	for (let i = 5; i <= 10; i++) await send(alice.page, `burst ${i}`);
-	await send(bob.page, 'got them all');
 	await expect(messageWithText(bob.page, 'burst 10')).toBeVisible();
 	await expect(bob.page.locator('[data-kept="yes"]')).toHaveCount(4);
+	expect(await bob.page.evaluate(() => getSelection()?.toString())).toBe('burst 2');
+	await send(bob.page, 'got them all');
 	await expect(messageWithText(alice.page, 'burst 10')).toHaveAttribute('data-tick', 'read');
 	await expect(messageWithText(bob.page, 'got them all')).toHaveAttribute('data-tick', 'read');
 
@@ -108,27 +110,27 @@ test('[VIEW-3] thousands of messages scroll through a bounded window of rows, in
 	await page.goto(`/c/${id}`);
 	await expect(messageWithText(page, `history ${total}`)).toBeInViewport();
 
-	const rowCount = () => page.getByTestId('messages').evaluate((node) => node.querySelectorAll('li').length);
-	const numbers = async () => (await bodies(page)).map((body) => Number(body.split(' ')[1]));
-	const counts: number[] = [await rowCount()];
-	// Up to the very first message, a screen at a time.
-	for (let step = 0; step < 400 && !(await numbers()).includes(1); step++) {
-		await page.getByTestId('messages').evaluate((node) => node.scrollBy(0, -node.clientHeight));
-		await page.waitForTimeout(30);
-		counts.push(await rowCount());
-	}
-	expect(await numbers()).toContain(1);
-	const top = await numbers();
-	expect(top).toEqual(Array.from({ length: top.length }, (_, i) => top[0]! + i));
-	// And back down to the newest.
-	for (let step = 0; step < 400 && !(await numbers()).includes(total); step++) {
-		await page.getByTestId('messages').evaluate((node) => node.scrollBy(0, node.clientHeight));
-		await page.waitForTimeout(30);
-		counts.push(await rowCount());
-	}
-	expect(await numbers()).toContain(total);
-	console.log(`rows rendered while scrolling through ${total} messages: at most ${Math.max(...counts)}`);
-	expect(Math.max(...counts)).toBeLessThanOrEqual(120);
+	/** Scrolls one screen (up or down), lets the list react, and reports what is rendered. */
+	const step = (direction: 1 | -1) =>
+		page.getByTestId('messages').evaluate(async (node, direction) => {
+			node.scrollBy(0, direction * node.clientHeight);
+			for (let i = 0; i < 3; i++) await new Promise((resolve) => requestAnimationFrame(resolve));
+			const numbers = [...node.querySelectorAll('.message .body')].map((body) => Number(body.textContent!.split(' ')[1]));
+			return { rows: node.querySelectorAll('li').length, numbers };
+		}, direction);
+	const seen: Array<{ rows: number; numbers: number[] }> = [];
+	// Up to the very first message, a screen at a time, then back down to the newest.
+	for (let i = 0; i < 400 && !seen.at(-1)?.numbers.includes(1); i++) seen.push(await step(-1));
+	const top = seen.at(-1)!.numbers;
+	expect(top).toContain(1);
+	expect(top).toEqual(Array.from({ length: top.length }, (_, i) => i + 1));
+	for (let i = 0; i < 400 && !seen.at(-1)?.numbers.includes(total); i++) seen.push(await step(1));
+	const bottom = seen.at(-1)!.numbers;
+	expect(bottom).toContain(total);
+	expect(bottom).toEqual(Array.from({ length: bottom.length }, (_, i) => bottom[0]! + i));
+	const most = Math.max(...seen.map((s) => s.rows));
+	console.log(`rows rendered while scrolling through ${total} messages: at most ${most}`);
+	expect(most).toBeLessThanOrEqual(120);
 	expect(await page.evaluate(() => document.querySelectorAll('*').length)).toBeLessThan(2000);
 	await bobPerson.context.close();
 });
