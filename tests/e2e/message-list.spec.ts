@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { createAccount, createConversation } from '../utils/server.ts';
-import { messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 import { accountOf, readUpTo, writeMessages } from './timeline-setup.ts';
 
 const app = serveApp();
@@ -133,4 +133,20 @@ test('[VIEW-3] thousands of messages scroll through a bounded window of rows, in
 	expect(most).toBeLessThanOrEqual(120);
 	expect(await page.evaluate(() => document.querySelectorAll('*').length)).toBeLessThan(2000);
 	await bobPerson.context.close();
+});
+
+test('[VIEW-2] a chat opened by its address is read: its badge clears and stays cleared', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'open me by link');
+	const badge = listRow(bob.page, alice.username).getByTestId('unread');
+	await bob.page.goto(`/c/${id}`);
+	await expect(messageWithText(bob.page, 'open me by link')).toBeVisible();
+	await expect(messageWithText(alice.page, 'open me by link')).toHaveAttribute('data-tick', 'read');
+	await expect(badge).toHaveCount(0);
+	await bob.page.waitForTimeout(1500);
+	await expect(badge).toHaveCount(0);
+	await alice.context.close();
+	await bob.context.close();
 });

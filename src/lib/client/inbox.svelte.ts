@@ -25,6 +25,9 @@ export class Inbox {
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#toastId = 0;
 	#refresh = () => void this.refresh();
+	/** Counts changes to single conversations (pushed or made here), to tell a stale list from a fresh one. */
+	#changes = 0;
+	#changedAt = new Map<string, number>();
 
 	/** `deliver` tells the server that this device has a conversation's messages up to `seq`. */
 	constructor(
@@ -50,9 +53,12 @@ export class Inbox {
 	}
 
 	async refresh(): Promise<void> {
+		const asked = this.#changes;
 		try {
 			const { conversations } = await api.conversations();
-			this.#set(conversations);
+			// A summary pushed or changed here while the request was under way is newer than this answer.
+			const newer = (id: string) => (this.#changedAt.get(id) ?? 0) > asked;
+			this.#set(conversations.flatMap((c) => (newer(c.id) ? (this.get(c.id) ?? []) : c)));
 			for (const conversation of conversations) this.#acknowledge(conversation);
 		} catch {
 			// Offline or the server is away: keep showing this device's copy.
@@ -66,6 +72,7 @@ export class Inbox {
 	/** A summary from the server (live channel or a create call): replaces ours, most recent first. */
 	put(conversation: ConversationSummary): void {
 		const previous = this.get(conversation.id);
+		this.#changedAt.set(conversation.id, ++this.#changes);
 		const rest = this.conversations.filter((c) => c.id !== conversation.id);
 		this.#set([conversation, ...rest].sort((a, b) => b.updatedAt - a.updatedAt));
 		this.#acknowledge(conversation);
@@ -74,6 +81,7 @@ export class Inbox {
 	}
 
 	remove(conversationId: string): void {
+		this.#changedAt.set(conversationId, ++this.#changes);
 		this.#set(this.conversations.filter((c) => c.id !== conversationId));
 	}
 
@@ -140,6 +148,7 @@ export class Inbox {
 	}
 
 	#update(conversationId: string, change: (c: ConversationSummary) => ConversationSummary): void {
+		this.#changedAt.set(conversationId, ++this.#changes);
 		this.#set(this.conversations.map((c) => (c.id === conversationId ? change(c) : c)));
 	}
 
