@@ -1,6 +1,7 @@
 import { mergeMarkers } from '$lib/shared/receipts';
 import { api, type ConversationSummary, type MessageDto, type NewConversation, type User } from './api.ts';
 import { readJson, userKey, writeJson } from './local-data.ts';
+import { previewOf } from './timeline.ts';
 
 const REFRESH_MS = 60_000;
 
@@ -24,6 +25,9 @@ export class Inbox {
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#toastId = 0;
 	#refresh = () => void this.refresh();
+	/** Counts changes to single conversations (pushed or made here), to tell a stale list from a fresh one. */
+	#changes = 0;
+	#changedAt = new Map<string, number>();
 
 	/**
 	 * `deliver` tells the server that this device has a conversation's messages up to `seq`;
@@ -53,9 +57,12 @@ export class Inbox {
 	}
 
 	async refresh(): Promise<void> {
+		const asked = this.#changes;
 		try {
 			const { conversations } = await api.conversations();
-			this.#set(conversations);
+			// A summary pushed or changed here while the request was under way is newer than this answer.
+			const newer = (id: string) => (this.#changedAt.get(id) ?? 0) > asked;
+			this.#set(conversations.flatMap((c) => (newer(c.id) ? (this.get(c.id) ?? []) : c)));
 			for (const conversation of conversations) this.#acknowledge(conversation);
 		} catch {
 			// Offline or the server is away: keep showing this device's copy.
@@ -69,6 +76,7 @@ export class Inbox {
 	/** A summary from the server (live channel or a create call): replaces ours, most recent first. */
 	put(conversation: ConversationSummary): void {
 		const previous = this.get(conversation.id);
+		this.#changedAt.set(conversation.id, ++this.#changes);
 		const rest = this.conversations.filter((c) => c.id !== conversation.id);
 		this.#set([conversation, ...rest].sort((a, b) => b.updatedAt - a.updatedAt));
 		this.#acknowledge(conversation);
@@ -92,6 +100,7 @@ export class Inbox {
 	}
 
 	remove(conversationId: string): void {
+		this.#changedAt.set(conversationId, ++this.#changes);
 		this.#set(this.conversations.filter((c) => c.id !== conversationId));
 	}
 
@@ -146,7 +155,8 @@ export class Inbox {
 		const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
 		if (conversation.id === this.current && !hidden) return;
 		const title = conversation.kind === 'group' ? `${message.author.displayName} in ${this.titleOf(conversation)}` : message.author.displayName;
-		const text = message.body.length > 120 ? `${message.body.slice(0, 117)}…` : message.body;
+		const line = previewOf(message, this.me.id, (id) => conversation.members.find((m) => m.id === id)?.displayName ?? 'someone');
+		const text = line.length > 120 ? `${line.slice(0, 117)}…` : line;
 		if (hidden && typeof Notification !== 'undefined' && Notification.permission === 'granted') {
 			const notification = new Notification(title, { body: text, tag: conversation.id });
 			notification.onclick = () => {
@@ -162,6 +172,7 @@ export class Inbox {
 	}
 
 	#update(conversationId: string, change: (c: ConversationSummary) => ConversationSummary): void {
+		this.#changedAt.set(conversationId, ++this.#changes);
 		this.#set(this.conversations.map((c) => (c.id === conversationId ? change(c) : c)));
 	}
 

@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
+import { reasonText } from '$lib/shared/reason-text';
 import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import type { SyncHub } from './sync-hub.svelte.ts';
@@ -32,13 +33,6 @@ interface FailedMessage {
 }
 
 export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
-
-const REASONS: Record<string, string> = {
-	'message-empty': 'The message is empty.',
-	'message-too-long': 'The message is longer than 2000 characters.',
-	'not-a-member': 'You are no longer a member of this conversation.',
-	'conversation-not-found': 'This conversation does not exist.'
-};
 
 /**
  * One conversation on this device: a Y.Doc stored in IndexedDB, synced through the shared socket,
@@ -80,7 +74,7 @@ export class ConversationSync {
 	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
 	async send(text: string): Promise<void> {
 		const checked = checkMessageBody(text);
-		if (!checked.ok) throw new Error(REASONS[checked.code]);
+		if (!checked.ok) throw new Error(reasonText(checked.code));
 		this.stopTyping();
 		const id = nextId();
 		this.#unstored.add(id);
@@ -243,7 +237,7 @@ export class ConversationSync {
 		this.#refusal = null;
 		const refused = new Set(refusal?.messageIds ?? []);
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
-		const reason = refusal ? (REASONS[refusal.code] ?? refusal.message) : 'The server refused this message.';
+		const reason = reasonText(refusal?.code, 'The server did not accept this message.');
 		this.#setFailed([
 			...this.#failed,
 			...unsent.filter((m) => refused.has(m.id) || refused.size === 0).map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason }))
@@ -283,7 +277,7 @@ export class ConversationSync {
 		for (const message of orderedMessages(this.#doc)) {
 			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
 			if (message.seq !== undefined) list.push({ ...message, delivery: 'sent' });
-			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: REASONS[this.access] });
+			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: reasonText(this.access) });
 			else list.push({ ...message, delivery: 'sending' });
 		}
 		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
