@@ -140,3 +140,41 @@ test('[OFFLINE-7] a refusal in a tab opened on a conversation link leaves the da
 	await alice.context.close();
 	await bob.context.close();
 });
+
+test('[LIMIT-2] two people on one conversation past the awareness timeout: no refusal, no new database, messages still flow', async ({ browser }) => {
+	test.setTimeout(90_000);
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	const watched = [alice.page, bob.page];
+	const sockets = new Map<Page, number>(watched.map((page) => [page, 0]));
+	const refusals: string[] = [];
+	for (const page of watched) {
+		page.on('websocket', (socket) => {
+			sockets.set(page, sockets.get(page)! + 1);
+			socket.on('framereceived', ({ payload }) => {
+				const text = typeof payload === 'string' ? payload : payload.toString('latin1');
+				for (const reason of ['update-refused', 'awareness-refused', 'foreign-client-id']) if (text.includes(reason)) refusals.push(reason);
+			});
+		});
+	}
+	await alice.page.reload();
+	await bob.page.goto(`/c/${id}`);
+	await send(alice.page, 'hello bob');
+	await expect(messageWithText(bob.page, 'hello bob')).toBeVisible();
+	// Providers renew their own state every 15 s and time out others after 30 s; both re-send states.
+	await alice.page.waitForTimeout(40_000);
+	await send(bob.page, 'still here');
+	await expect(messageWithText(alice.page, 'still here')).toBeVisible();
+	await expect(messageWithText(bob.page, 'still here')).toHaveAttribute('data-delivery', 'sent');
+	await send(alice.page, 'me too');
+	await expect(messageWithText(bob.page, 'me too')).toBeVisible();
+	expect(refusals).toEqual([]);
+	expect([...sockets.values()]).toEqual([1, 1]);
+	for (const page of watched) {
+		const databases = await page.evaluate(async () => ((await indexedDB.databases()) ?? []).map((db) => db.name ?? ''));
+		expect(databases.filter((name) => name.includes(':doc:') && /:\d+$/.test(name))).toEqual([]);
+	}
+	await alice.context.close();
+	await bob.context.close();
+});

@@ -31,6 +31,9 @@ interface FailedMessage {
 	reason: string;
 }
 
+/** How often a refusal that names no message may start this device's copy of a conversation afresh. */
+const REBUILD_AT_MOST_EVERY_MS = 10 * 60_000;
+
 export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
 
 const REASONS: Record<string, string> = {
@@ -294,8 +297,8 @@ export class ConversationSync {
 		const refused = new Set(refusal?.messageIds ?? []);
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
 		const reason = refusal ? (REASONS[refusal.code] ?? refusal.message) : 'The server refused this message.';
-		if (refused.size > 0) {
-			const failed = unsent.filter((m) => refused.has(m.id));
+		const failed = unsent.filter((m) => refused.has(m.id));
+		if (failed.length > 0) {
 			this.#addFailed(failed.map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason })));
 			this.#doc.transact(() => {
 				for (const message of failed) messagesMap(this.#doc).delete(message.id);
@@ -304,10 +307,18 @@ export class ConversationSync {
 			if (!this.#destroyed) this.hub.reconnect();
 			return;
 		}
+		if (this.#destroyed) return;
+		// A fresh database at most once in a while: a refusal that came back right after one was not
+		// about this document's content, and starting over again would only lose the work of every tab.
+		const rebuiltKey = this.#key(`rebuilt:${this.conversationId}`);
+		if (Date.now() - (readJson<number>(rebuiltKey) ?? 0) < REBUILD_AT_MOST_EVERY_MS) {
+			this.hub.reconnectSoon();
+			return;
+		}
+		writeJson(rebuiltKey, Date.now());
 		// The messages still to send are kept in localStorage until the new document has them on disk,
 		// so a tab closed half-way through loses nothing: the next start writes them again.
 		writeJson(this.#key(`rewrite:${this.conversationId}`), unsent);
-		if (this.#destroyed) return;
 		const oldDatabase = this.#databaseName();
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
 		this.#reopen();
