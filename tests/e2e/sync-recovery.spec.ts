@@ -40,7 +40,27 @@ async function plantRefusedMessage(page: Page, conversationId: string, messageId
 	);
 }
 
-test('[OFFLINE-6] messages written offline, then a reload while still offline, are delivered once on reconnect without a refusal', async ({ browser }) => {
+/** This device's stored updates of a conversation, as one merged update. */
+async function storedUpdate(page: Page, conversationId: string): Promise<Uint8Array> {
+	const me = await page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+	const rows = await page.evaluate(async (name) => {
+		const db = await new Promise<IDBDatabase>((resolve, reject) => {
+			const request = indexedDB.open(name);
+			request.onsuccess = () => resolve(request.result);
+			request.onerror = () => reject(request.error);
+		});
+		const all = await new Promise<Uint8Array[]>((resolve, reject) => {
+			const request = db.transaction('updates').objectStore('updates').getAll();
+			request.onsuccess = () => resolve(request.result as Uint8Array[]);
+			request.onerror = () => reject(request.error);
+		});
+		db.close();
+		return all.map((row) => Array.from(row));
+	}, `chat:${me}:doc:${conversationId}`);
+	return Y.mergeUpdates(rows.map((row) => new Uint8Array(row)));
+}
+
+test('[OFFLINE-6][ORDER-2] messages written offline across reloads are delivered once, in the order written, on reconnect without a refusal', async ({ browser }) => {
 	const alice = await signUp(browser, app.url, 'alice');
 	const bob = await signUp(browser, app.url, 'bob');
 	const id = await startDirect(alice.page, bob.username);
@@ -60,11 +80,18 @@ test('[OFFLINE-6] messages written offline, then a reload while still offline, a
 	await expect(messageWithText(alice.page, 'offline one')).toHaveAttribute('data-delivery', 'sending');
 	await send(alice.page, 'offline three, after the reload');
 	await expect(messageWithText(alice.page, 'offline three, after the reload')).toHaveAttribute('data-delivery', 'sending');
+	// Each reload is a new Y.Doc with a new clientID: the update sent on reconnect holds four of them.
 	await alice.page.reload();
-	await expect(messageWithText(alice.page, 'offline three, after the reload')).toHaveAttribute('data-delivery', 'sending');
+	await send(alice.page, 'offline four');
+	await expect(messageWithText(alice.page, 'offline four')).toHaveAttribute('data-delivery', 'sending');
+	await alice.page.reload();
+	await send(alice.page, 'offline five');
+	await expect(messageWithText(alice.page, 'offline five')).toHaveAttribute('data-delivery', 'sending');
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'offline five')).toHaveAttribute('data-delivery', 'sending');
 	await alice.context.setOffline(false);
 
-	const expected = ['before going offline', 'bob was here', 'offline one', 'offline two', 'offline three, after the reload'];
+	const expected = ['before going offline', 'bob was here', 'offline one', 'offline two', 'offline three, after the reload', 'offline four', 'offline five'];
 	for (const text of expected.slice(2)) await expect(messageWithText(alice.page, text)).toHaveAttribute('data-delivery', 'sent');
 	await expect(alice.page.locator('[data-delivery="failed"]')).toHaveCount(0);
 	await expect.poll(() => bodies(bob.page)).toEqual(expected);
@@ -175,6 +202,70 @@ test('[LIMIT-2] two people on one conversation past the awareness timeout: no re
 		const databases = await page.evaluate(async () => ((await indexedDB.databases()) ?? []).map((db) => db.name ?? ''));
 		expect(databases.filter((name) => name.includes(':doc:') && /:\d+$/.test(name))).toEqual([]);
 	}
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('[OFFLINE-7] when a tab starts the conversation on a fresh database, the other tabs follow it and keep working', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await bob.page.goto(`/c/${id}`);
+	await send(bob.page, 'from bob');
+	await expect(messageWithText(bob.page, 'from bob')).toHaveAttribute('data-delivery', 'sent');
+	await send(alice.page, 'first tab, before');
+	await expect(messageWithText(alice.page, 'first tab, before')).toHaveAttribute('data-delivery', 'sent');
+
+	// A struct under Bob's clientID in Alice's copy: a state no honest device reaches, refused naming no message.
+	const bobId = await bob.page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+	const aliceId = await alice.page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+	const doc = new Y.Doc();
+	Y.applyUpdate(doc, await storedUpdate(bob.page, id));
+	const bobClient = [...doc.store.clients.keys()].find((client) =>
+		doc.store.clients.get(client)!.some((struct) => struct instanceof Y.Item && (struct.content.getContent()[0] as { author?: string })?.author === bobId)
+	)!;
+	expect(bobClient).toBeDefined();
+	doc.clientID = bobClient;
+	const before = Y.encodeStateVector(doc);
+	const plantedId = '01JD00000000000000000000ZX';
+	doc.getMap('messages').set(plantedId, { id: plantedId, author: bobId, body: 'planted', createdAt: Date.now() });
+	const planted = Array.from(Y.encodeStateAsUpdate(doc, before));
+	await alice.page.evaluate(
+		async ({ name, bytes }) => {
+			const db = await new Promise<IDBDatabase>((resolve, reject) => {
+				const request = indexedDB.open(name);
+				request.onsuccess = () => resolve(request.result);
+				request.onerror = () => reject(request.error);
+			});
+			await new Promise<void>((resolve, reject) => {
+				const tx = db.transaction('updates', 'readwrite');
+				tx.objectStore('updates').add(new Uint8Array(bytes));
+				tx.oncomplete = () => resolve();
+				tx.onerror = () => reject(tx.error);
+			});
+			db.close();
+		},
+		{ name: `chat:${aliceId}:doc:${id}`, bytes: planted }
+	);
+
+	const second = await alice.context.newPage();
+	await second.goto(`/c/${id}`);
+	await expect
+		.poll(() => second.evaluate(async () => ((await indexedDB.databases()) ?? []).some((db) => /:doc:.*:\d+$/.test(db.name ?? ''))), { timeout: 20_000 })
+		.toBe(true);
+
+	await send(alice.page, 'first tab, after');
+	await expect(messageWithText(alice.page, 'first tab, after')).toHaveAttribute('data-delivery', 'sent');
+	await send(second, 'second tab, after');
+	await expect(messageWithText(second, 'second tab, after')).toHaveAttribute('data-delivery', 'sent');
+	await send(bob.page, 'bob, after');
+	await expect(messageWithText(alice.page, 'bob, after')).toBeVisible();
+	await expect(messageWithText(second, 'bob, after')).toBeVisible();
+	const expected = ['from bob', 'first tab, before', 'first tab, after', 'second tab, after', 'bob, after'];
+	await expect.poll(() => bodies(bob.page)).toEqual(expected);
+	await expect.poll(() => bodies(alice.page)).toEqual(expected);
+	await expect.poll(() => bodies(second)).toEqual(expected);
+	expect(await history(app.url, id, await tokenFor(bob.username))).toEqual(expected);
 	await alice.context.close();
 	await bob.context.close();
 });

@@ -2,7 +2,7 @@ import type { HocuspocusProvider } from '@hocuspocus/provider';
 import { monotonicFactory } from 'ulid';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
-import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
+import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
 import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless } from '$lib/shared/protocol';
@@ -230,6 +230,11 @@ export class ConversationSync {
 	/** A fresh Y.Doc on the current database, keeping the unsent messages of the old one. */
 	#reopen(): void {
 		if (this.#destroyed) return;
+		// Logging out in another tab deletes every database: follow it out, never open them again.
+		if (readCachedMe<{ id: string }>()?.id !== this.userId) {
+			this.destroy();
+			return;
+		}
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
 		this.#close();
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
