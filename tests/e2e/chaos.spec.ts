@@ -67,6 +67,8 @@ class Chaos {
 	readonly rand = random(SEED);
 	readonly log: string[] = [];
 	readonly sent: string[] = [];
+	/** The device each message was written on. */
+	readonly sentFrom = new Map<string, string>();
 	readonly counts = new Map<Action, number>();
 	readonly time = new Map<string, number>();
 	people: Person[] = [];
@@ -167,6 +169,7 @@ class Chaos {
 		}
 		await composer.press('Enter');
 		this.sent.push(text);
+		this.sentFrom.set(text, this.deviceOf(tab).name);
 		await expect(messageWith(tab.page, text), `${text} shows in ${tab.name}`).toHaveCount(1);
 		return text;
 	}
@@ -328,6 +331,10 @@ test(`[CHAOS-1] seeded browser chaos: every message once, in one order, on every
 		const history = await chaos.history();
 		expect(new Set(history), 'the REST history holds every message').toEqual(expected);
 		expect(history, 'the REST history holds each message once').toHaveLength(expected.size);
+		for (const device of chaos.devices) {
+			const mine = (list: string[]) => list.filter((text) => chaos.sentFrom.get(text) === device.name);
+			expect(mine(history), `${device.name}'s messages keep the order they were written in`).toEqual(mine(chaos.sent));
+		}
 		for (const tab of chaos.tabs) {
 			await expect.poll(() => shown(tab), { message: `${tab.name} shows the history, once each, in its order` }).toEqual(history);
 		}
