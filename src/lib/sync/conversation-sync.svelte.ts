@@ -239,6 +239,8 @@ export class ConversationSync {
 		this.#close();
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
 		const failedIds = new Set(this.#failed.map((m) => m.id));
+		// A fresh socket first: the old one still holds frames sent for the old document and would replay them.
+		this.hub.reconnect();
 		this.#open();
 		const doc = this.#doc;
 		const persistence = this.#persistence;
@@ -246,8 +248,6 @@ export class ConversationSync {
 			for (const message of unsent) if (!failedIds.has(message.id) && !messagesMap(doc).has(message.id)) writeMessage(doc, message);
 			if (persistence.db) await idbBarrier(persistence.db);
 		});
-		// The server still has this socket's connection to the old document.
-		this.hub.reconnect();
 	}
 
 	#close(): void {
