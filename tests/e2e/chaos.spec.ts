@@ -306,8 +306,10 @@ test.afterAll(async () => {
 	data.remove();
 });
 
-test(`[CHAOS-1] seeded browser chaos: every message once, in one order, on every tab (CHAOS_SEED=${SEED}, ${STEPS} steps)`, async ({ browser }) => {
+// The title stays the same whatever the seed: Playwright matches it between its processes.
+test('[CHAOS-1] seeded browser chaos: every message once, in one order, on every tab', async ({ browser }) => {
 	test.setTimeout(120_000 + STEPS * 3_000);
+	test.info().annotations.push({ type: 'CHAOS_SEED', description: String(SEED) });
 	console.log(`browser chaos: CHAOS_SEED=${SEED} CHAOS_STEPS=${STEPS}`);
 	const chaos = new Chaos(browser, server);
 	const started = Date.now();
