@@ -298,7 +298,12 @@ export class LiveConversation {
 		const { conversationId, deps } = this;
 		const messages = this.doc.getMap<MessageValue>(DOC_MESSAGES);
 		const sequenced: Array<[string, number]> = [];
-		for (const key of keys) {
+		// An update lists its clientIDs in descending order, and a device that reloaded offline holds
+		// several: number new messages in the order their authors wrote them, not by clientID. The sort
+		// is stable, so messages of the same millisecond keep the update's (clock) order.
+		const written = (key: string) => messages.get(key)?.createdAt ?? 0;
+		const ordered = [...keys].sort((a, b) => written(a) - written(b));
+		for (const key of ordered) {
 			const value = messages.get(key);
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
 			if (!row) {

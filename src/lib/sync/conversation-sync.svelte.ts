@@ -2,7 +2,7 @@ import type { HocuspocusProvider } from '@hocuspocus/provider';
 import { monotonicFactory } from 'ulid';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
-import { docDatabaseName, idbBarrier, readJson, userKey, writeJson } from '$lib/client/local-data';
+import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
@@ -31,6 +31,9 @@ interface FailedMessage {
 	createdAt: number;
 	reason: string;
 }
+
+/** How often a refusal that names no message may start this device's copy of a conversation afresh. */
+const REBUILD_AT_MOST_EVERY_MS = 10 * 60_000;
 
 export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
 
@@ -69,6 +72,7 @@ export class ConversationSync {
 	) {
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
 		this.#open();
+		if (typeof window !== 'undefined') addEventListener('storage', this.#onStorage);
 	}
 
 	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
@@ -131,6 +135,7 @@ export class ConversationSync {
 	destroy(): void {
 		this.#destroyed = true;
 		clearTimeout(this.#typingTimer);
+		if (typeof window !== 'undefined') removeEventListener('storage', this.#onStorage);
 		this.#close();
 	}
 
@@ -167,10 +172,13 @@ export class ConversationSync {
 	#open(): void {
 		const doc = new Y.Doc();
 		this.#doc = doc;
-		this.#persistence = new IndexeddbPersistence(this.#databaseName(), doc);
-		this.#rewritten = this.#rewritePending(doc, this.#persistence);
-		void this.#persistence.whenSynced.then(() => {
+		this.#openedGeneration = this.#generation();
+		const persistence = new IndexeddbPersistence(this.#databaseName(), doc);
+		this.#persistence = persistence;
+		this.#rewritten = this.#rewritePending(doc, persistence);
+		void persistence.whenSynced.then(() => {
 			if (this.#doc !== doc) return;
+			this.#followDatabase(persistence);
 			this.loaded = true;
 			this.#render();
 		});
@@ -185,6 +193,54 @@ export class ConversationSync {
 			onSynced: () => this.#onSynced(),
 			onClose: (reason) => this.#onClose(reason),
 			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
+		});
+	}
+
+	/**
+	 * Another tab may delete this database (a refusal it recovered from) or upgrade it, and the
+	 * browser may close it: y-indexeddb then fails every write with "the database connection is
+	 * closing". Open the document again, on whatever database is current, with the unsent messages.
+	 */
+	#followDatabase(persistence: IndexeddbPersistence): void {
+		const reopen = () => {
+			if (this.#persistence === persistence) queueMicrotask(() => this.#reopen());
+		};
+		persistence.db?.addEventListener('versionchange', reopen);
+		persistence.db?.addEventListener('close', reopen);
+	}
+
+	#onStorage = (event: StorageEvent) => {
+		if (event.key === this.#key('failed')) {
+			this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
+			this.#render();
+		} else if (event.key === this.#key(`generation:${this.conversationId}`) && this.#openedGeneration !== this.#generation()) {
+			this.#reopen();
+		}
+	};
+
+	/** The generation whose database this tab has open. */
+	#openedGeneration = 0;
+
+	/** A fresh Y.Doc on the current database, keeping the unsent messages of the old one. */
+	#reopen(): void {
+		if (this.#destroyed) return;
+		// Logging out in another tab deletes every database: follow it out, never open them again.
+		if (readCachedMe<{ id: string }>()?.id !== this.userId) {
+			this.destroy();
+			return;
+		}
+		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
+		this.#close();
+		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
+		const failedIds = new Set(this.#failed.map((m) => m.id));
+		// A fresh socket first: the old one still holds frames sent for the old document and would replay them.
+		this.hub.reconnect();
+		this.#open();
+		const doc = this.#doc;
+		const persistence = this.#persistence;
+		this.#rewritten = Promise.all([this.#rewritten, persistence.whenSynced]).then(async () => {
+			for (const message of unsent) if (!failedIds.has(message.id) && !messagesMap(doc).has(message.id)) writeMessage(doc, message);
+			if (persistence.db) await idbBarrier(persistence.db);
 		});
 	}
 
@@ -227,10 +283,12 @@ export class ConversationSync {
 	}
 
 	/**
-	 * The server refused an update and closed the document. Its items stay in this Y.Doc and would
-	 * be sent again on every reconnect, so: move the refused messages to "failed", start a fresh
-	 * document (new IndexedDB database, new clientID), write the other unsent messages into it again,
-	 * and reconnect the socket.
+	 * The server refused an update and closed the document. A refusal that names messages is about
+	 * their content: they move to "failed" and are deleted from this document, so what the provider
+	 * sends again carries only their deletion, which the server accepts; the document, its database
+	 * and every other message stay as they are. A refusal that names no message means this document
+	 * holds something the server will never take: start a fresh one (new database and clientID) with
+	 * the unsent messages written again, leaving the old database to the tabs that still use it.
 	 */
 	async #recoverFromRefusal(): Promise<void> {
 		const refusal = this.#refusal;
@@ -238,22 +296,33 @@ export class ConversationSync {
 		const refused = new Set(refusal?.messageIds ?? []);
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
 		const reason = reasonText(refusal?.code, 'The server did not accept this message.');
-		this.#setFailed([
-			...this.#failed,
-			...unsent.filter((m) => refused.has(m.id) || refused.size === 0).map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason }))
-		]);
+		const failed = unsent.filter((m) => refused.has(m.id));
+		if (failed.length > 0) {
+			this.#addFailed(failed.map((m) => ({ id: m.id, body: m.body, createdAt: m.createdAt, reason })));
+			this.#doc.transact(() => {
+				for (const message of failed) messagesMap(this.#doc).delete(message.id);
+			});
+			if (this.#persistence.db) await idbBarrier(this.#persistence.db).catch(() => {});
+			if (!this.#destroyed) this.hub.reconnect();
+			return;
+		}
+		if (this.#destroyed) return;
+		// A fresh database at most once in a while: a refusal that came back right after one was not
+		// about this document's content, and starting over again would only lose the work of every tab.
+		const rebuiltKey = this.#key(`rebuilt:${this.conversationId}`);
+		if (Date.now() - (readJson<number>(rebuiltKey) ?? 0) < REBUILD_AT_MOST_EVERY_MS) {
+			this.hub.reconnectSoon();
+			return;
+		}
+		writeJson(rebuiltKey, Date.now());
 		// The messages still to send are kept in localStorage until the new document has them on disk,
 		// so a tab closed half-way through loses nothing: the next start writes them again.
-		const keep = refused.size > 0 ? unsent.filter((m) => !refused.has(m.id)) : [];
-		writeJson(this.#key(`rewrite:${this.conversationId}`), keep);
+		writeJson(this.#key(`rewrite:${this.conversationId}`), unsent);
 		const oldDatabase = this.#databaseName();
-		this.#close();
-		if (this.#destroyed) return;
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
-		// A fresh socket first: the old one still holds frames sent for the closed document and would replay them.
-		this.hub.reconnect();
-		this.#open();
+		this.#reopen();
 		await this.#rewritten;
+		// Other tabs move to the new database on the storage event, or when this closes their connection.
 		indexedDB.deleteDatabase(oldDatabase);
 	}
 
@@ -288,6 +357,11 @@ export class ConversationSync {
 			this.#deliveredSent = newest;
 			this.#tell({ type: 'receipt', deliveredSeq: newest });
 		}
+	}
+
+	#addFailed(list: FailedMessage[]): void {
+		const known = new Set(this.#failed.map((m) => m.id));
+		this.#setFailed([...this.#failed, ...list.filter((m) => !known.has(m.id))]);
 	}
 
 	#setFailed(list: FailedMessage[]): void {
