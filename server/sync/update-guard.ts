@@ -169,6 +169,7 @@ class Inspection {
 
 		for (const [client, block] of blocks) {
 			const known = Y.getState(this.#store, client);
+			this.#checkKnownReferences(block, known);
 			if (block.end <= known) continue;
 			if (block.start > known) {
 				this.#hold(`clientID ${client} continues from clock ${block.start}; the server has ${known}`, client, block.start - 1);
@@ -206,6 +207,26 @@ class Inspection {
 		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
 		if (this.#held !== null) return { kind: 'held', ...this.#held };
 		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages };
+	}
+
+	/**
+	 * Yjs looks up the neighbours and parent of every struct it reads, also of those it already has
+	 * and then skips (`Item.getMissing`): one naming content the server lacks waits in Yjs's pending
+	 * structs, and one naming its own client beyond the server's clock makes Yjs throw. A struct the
+	 * server already has (wholly or its head) was integrated here with the same references, so a
+	 * resend from an honest device only names content the server has; anything else is forged.
+	 */
+	#checkKnownReferences(block: Block, known: number): void {
+		for (const struct of block.structs) {
+			if (struct.id.clock >= known) return;
+			if (!(struct instanceof Y.Item)) continue;
+			const parent = struct.parent instanceof Y.ID ? struct.parent : null;
+			for (const ref of [struct.origin, struct.rightOrigin, parent]) {
+				if (ref && ref.clock >= Y.getState(this.#store, ref.client)) {
+					throw new Refusal(RefusalCode.InvalidMessage, 'the update resends content the server has with neighbours it does not have');
+				}
+			}
+		}
 	}
 
 	#hold(reason: string, client: number, clock: number): void {
