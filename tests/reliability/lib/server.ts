@@ -5,7 +5,10 @@ import { PROBE_MARKER } from './probe-marker.ts';
 const PROBE = fileURLToPath(new URL('./probe.ts', import.meta.url));
 
 export interface LoopStats {
+	/** Longest event-loop block, wall clock. */
 	maxMs: number;
+	/** Most CPU time used between two firings of a 2 ms timer: the longest uninterrupted server work. */
+	maxCpuMs: number;
 	p99Ms: number;
 	meanMs: number;
 	samples: number;
@@ -93,13 +96,23 @@ export class ServerUnderTest {
 		});
 	}
 
+	/** Lines still to keep of the stack trace under a line of note. */
+	#traceLines = 0;
+
 	#scan(line: string): void {
+		if (this.#traceLines > 0 && /^\s+at /.test(line)) {
+			this.#traceLines -= 1;
+			this.#note(line);
+			return;
+		}
+		this.#traceLines = 0;
 		if (line.includes(PROBE_MARKER) || /Unhandled|uncaught/i.test(line)) {
 			this.log.uncaught += line.includes(PROBE_MARKER) ? 1 : 0;
 			this.#note(line);
 		} else if (line.includes('no longer matches the database')) {
 			this.log.reloads += 1;
 			this.#note(line);
+			if (this.log.reloads <= 2) this.#traceLines = 8;
 		} else if (line.includes('skipped a stored update')) {
 			this.log.skippedStored += 1;
 			this.#note(line);
@@ -107,7 +120,7 @@ export class ServerUnderTest {
 	}
 
 	#note(line: string): void {
-		if (this.log.samples.length < 20) this.log.samples.push(line.slice(0, 500));
+		if (this.log.samples.length < 40) this.log.samples.push(line.slice(0, 500));
 	}
 
 	#ask<T>(type: 'stats' | 'reset'): Promise<T | null> {
