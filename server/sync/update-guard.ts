@@ -274,8 +274,15 @@ class Inspection {
 		from: number
 	): { kind: 'place'; place: Place } | { kind: 'missing' } | { kind: 'fresh'; item: Y.Item; from: number } {
 		if (from > item.id.clock) {
-			// Only the tail of this struct is new: Yjs continues it after its own head, which the server has.
-			return { kind: 'place', place: this.#placeInDocument({ client: item.id.client, clock: from - 1 } as Y.ID) };
+			// Only the tail of this struct is new: Yjs continues it after its own head, which the server has,
+			// but takes its parent from the struct's own references (Item.getMissing). Where they disagree,
+			// Yjs links the tail into one list after an item of another (or, after garbage, throws).
+			const place = this.#placeInDocument({ client: item.id.client, clock: from - 1 } as Y.ID);
+			const own = this.#originalKey(item);
+			if (own !== null && own !== place.key) {
+				throw new Refusal(RefusalCode.InvalidMessage, 'the update continues a struct the server has in another place', place.key ?? undefined);
+			}
+			return { kind: 'place', place };
 		}
 		const parent = item.parent as unknown;
 		if (parent instanceof Y.ID) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
@@ -297,6 +304,21 @@ class Inspection {
 		if (fresh) return { kind: 'fresh', ...fresh };
 		this.#hold(`an item builds on clientID ${origin.client} clock ${origin.clock}, which the server does not have`, origin.client, origin.clock);
 		return { kind: 'missing' };
+	}
+
+	/**
+	 * The key a struct's own references name, as Yjs reads them when it continues a struct the server
+	 * has: null when they lead to garbage (Yjs then drops the struct), '' when not to a message key.
+	 * Its references are in the document (`#checkKnownReferences`).
+	 */
+	#originalKey(item: Y.Item): string | null {
+		const neighbour = item.origin ?? item.rightOrigin;
+		if (neighbour) {
+			const struct = Y.getItem(this.#store, neighbour) as Struct;
+			if (!(struct instanceof Y.Item)) return null;
+			return struct.parent === this.#messages && struct.parentSub !== null ? struct.parentSub : '';
+		}
+		return item.parent === DOC_MESSAGES && item.parentSub !== null ? item.parentSub : '';
 	}
 
 	/** The new struct of this update that holds `id`, if any. */

@@ -299,3 +299,22 @@ describe('[GUARD-1] content the server has, resent with other neighbours', () =>
 		expect(failed || copy.store.pendingStructs !== null).toBe(true);
 	});
 });
+
+describe('[GUARD-1] a struct the server has the head of, continued elsewhere', () => {
+	it('[GUARD-1] a tail whose own origin names another place than its head is refused (after garbage Yjs throws)', () => {
+		const server = new Y.Doc();
+		const owners: ClientOwners = new Map();
+		const writer = new Y.Doc();
+		writer.getMap('seq').set(ID1, 1);
+		Y.applyUpdate(server, Y.encodeStateAsUpdate(writer));
+		owners.set(writer.clientID, null);
+		// Alice's clientID 77 starts with one clock of garbage, which the server accepts.
+		accept(server, encodeUpdate([{ client: 77, clock: 0, structs: [{ gc: 1 }] }]), ALICE, owners);
+		// The same struct again, longer, now an item after the server's own sequence number.
+		const update = encodeUpdate([{ client: 77, clock: 0, structs: [{ item: { deleted: 3 }, origin: { client: writer.clientID, clock: 0 }, inMap: true }] }]);
+		expect(inspect(server, update, ALICE, owners)).toMatchObject({ kind: 'refused', code: RefusalCode.InvalidMessage });
+		const copy = new Y.Doc();
+		Y.applyUpdate(copy, Y.encodeStateAsUpdate(server));
+		expect(() => Y.applyUpdate(copy, update)).toThrow();
+	});
+});
