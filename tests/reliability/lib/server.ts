@@ -74,6 +74,10 @@ export class ServerUnderTest {
 		}
 		this.#port = Number(new URL(this.#process.url).port);
 		const child = this.#process.child;
+		// A run that stops early (its time limit, an error) takes its server with it.
+		const killOnExit = () => child.kill('SIGKILL');
+		process.once('exit', killOnExit);
+		void this.#process.exited.then(() => process.off('exit', killOnExit));
 		let partial = '';
 		child.stderr?.on('data', (chunk: Buffer) => {
 			const lines = (partial + chunk.toString()).split('\n');
