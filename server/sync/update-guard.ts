@@ -318,7 +318,7 @@ class Inspection {
 			if (!(struct instanceof Y.Item)) return null;
 			return struct.parent === this.#messages && struct.parentSub !== null ? struct.parentSub : '';
 		}
-		return item.parent === DOC_MESSAGES && item.parentSub !== null ? item.parentSub : '';
+		return (item.parent as unknown) === DOC_MESSAGES && item.parentSub !== null ? item.parentSub : '';
 	}
 
 	/** The new struct of this update that holds `id`, if any. */

@@ -35,6 +35,8 @@ export interface FuzzOptions {
 	baselineSeconds?: number;
 	/** The most server time one frame may cost. */
 	frameBudgetMs?: number;
+	/** Stop sending after this many seconds even if fewer frames were sent (0: no limit); a short count fails the run. */
+	seconds?: number;
 	log?: (line: string) => void;
 }
 
@@ -205,7 +207,7 @@ function ask(child: ChildProcess, message: ParentMessage, answer: string): Promi
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
-	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, log = () => {} } = options;
+	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, seconds = 0, log = () => {} } = options;
 	const random = new Random(seed);
 	const violations: string[] = [];
 	const server = await ServerUnderTest.start();
@@ -268,7 +270,8 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 			log(`${totals.frames} frames, ${Math.round(totals.frames / seconds)}/s, server ${server.alive ? 'up' : 'DOWN'}`);
 		}, 30_000);
 		try {
-			await Promise.all(setups.map((lane) => runLane(server.wsUrl, lane, () => totals.frames < frames && server.alive, totals)));
+			const inTime = () => seconds === 0 || performance.now() - started < seconds * 1000;
+			await Promise.all(setups.map((lane) => runLane(server.wsUrl, lane, () => totals.frames < frames && server.alive && inTime(), totals)));
 		} finally {
 			clearInterval(progress);
 		}
