@@ -255,6 +255,8 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 			pairs.push({ conversationId: await createConversation(server.url, writer, [reader], ''), writer: { id: writer.id, token: writer.token }, reader: { token: reader.token } });
 		}
 		child = fork(HONEST_CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+		const honestProcess = child;
+		process.once('exit', () => honestProcess.kill('SIGKILL'));
 		await ask(child, { type: 'start', wsUrl: server.wsUrl, pairs, intervalMs: HONEST_INTERVAL_MS }, 'started');
 		await sleep(3000);
 		await ask(child, { type: 'phase', phase: 'baseline' }, 'phase');
