@@ -8,6 +8,13 @@ import { Presence } from './presence.ts';
 import { UserChannels } from './user-channels.ts';
 
 /**
+ * A user whose last connection closed less than this long ago still counts as online: a blip, or a
+ * document closed and opened again, neither tells anyone nor writes `lastSeenAt` (a commit), however
+ * often it happens.
+ */
+export const OFFLINE_GRACE_MS = 1000;
+
+/**
  * Each user's live inbox (INBOX-1) and presence (PRES-1): connections count for presence once fully
  * set up, and every user channel gets its own user's conversation summaries and contacts' presence.
  */
@@ -15,12 +22,14 @@ export class Inbox implements Extension {
 	priority = 50;
 	readonly presence = new Presence();
 	readonly #channels = new UserChannels();
+	/** Users whose last connection closed within {@link OFFLINE_GRACE_MS}: when, and the timer that announces it. */
+	readonly #goingOffline = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
 	/** Set while shutting down: connections closing then must not touch the database any more. */
 	#stopped = false;
 
 	constructor(private readonly db: Db) {}
 
-	isOnline = (userId: string): boolean => this.presence.isOnline(userId);
+	isOnline = (userId: string): boolean => this.presence.isOnline(userId) || this.#goingOffline.has(userId);
 
 	async connected({ connection, context }: connectedPayload): Promise<void> {
 		const ctx = context as SyncContext;
@@ -28,7 +37,14 @@ export class Inbox implements Extension {
 		if (!connection.document.hasConnection(connection)) return;
 		ctx.counted = true;
 		if (ctx.channel) this.#channels.add(ctx.user.id, connection);
-		if (this.presence.connect(ctx.user.id)) this.#presenceChanged(ctx.user.id, true);
+		if (!this.presence.connect(ctx.user.id)) return;
+		const leaving = this.#goingOffline.get(ctx.user.id);
+		if (!leaving) this.#presenceChanged(ctx.user.id, true);
+		else {
+			// Back within the grace period: nobody was told they left.
+			clearTimeout(leaving.timer);
+			this.#goingOffline.delete(ctx.user.id);
+		}
 	}
 
 	async onDisconnect({ context, document }: onDisconnectPayload): Promise<void> {
@@ -36,7 +52,14 @@ export class Inbox implements Extension {
 		// Hocuspocus also reports connections that closed before they were fully set up: they were never counted.
 		if (!user || !counted) return;
 		if (channel) this.#channels.reset(user.id, document.getConnections());
-		if (this.presence.disconnect(user.id)) this.#presenceChanged(user.id, false);
+		if (!this.presence.disconnect(user.id)) return;
+		const at = Date.now();
+		const timer = setTimeout(() => {
+			this.#goingOffline.delete(user.id);
+			this.#presenceChanged(user.id, false, at);
+		}, OFFLINE_GRACE_MS);
+		timer.unref?.();
+		this.#goingOffline.set(user.id, { at, timer });
 	}
 
 	/** Sends each member with an open user channel their own summary of the conversation. */
@@ -55,15 +78,21 @@ export class Inbox implements Extension {
 
 	/** Everyone connected now is "last seen" now; hooks that run as connections close leave the database alone. */
 	stop(): void {
-		recordLastSeen(this.db, this.presence.onlineUsers(), Date.now());
+		const now = Date.now();
+		recordLastSeen(this.db, this.presence.onlineUsers(), now);
+		for (const [userId, { at, timer }] of this.#goingOffline) {
+			clearTimeout(timer);
+			recordLastSeen(this.db, [userId], at);
+		}
+		this.#goingOffline.clear();
 		this.#stopped = true;
 	}
 
-	#presenceChanged(userId: string, online: boolean): void {
+	#presenceChanged(userId: string, online: boolean, leftAt = Date.now()): void {
 		if (this.#stopped) return;
 		let lastSeenAt: number | null = null;
 		if (!online) {
-			lastSeenAt = Date.now();
+			lastSeenAt = leftAt;
 			recordLastSeen(this.db, [userId], lastSeenAt);
 		}
 		for (const contact of contactsOf(this.db, userId)) {

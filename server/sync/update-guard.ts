@@ -169,6 +169,7 @@ class Inspection {
 
 		for (const [client, block] of blocks) {
 			const known = Y.getState(this.#store, client);
+			this.#checkKnownReferences(block, known);
 			if (block.end <= known) continue;
 			if (block.start > known) {
 				this.#hold(`clientID ${client} continues from clock ${block.start}; the server has ${known}`, client, block.start - 1);
@@ -206,6 +207,26 @@ class Inspection {
 		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
 		if (this.#held !== null) return { kind: 'held', ...this.#held };
 		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages };
+	}
+
+	/**
+	 * Yjs looks up the neighbours and parent of every struct it reads, also of those it already has
+	 * and then skips (`Item.getMissing`): one naming content the server lacks waits in Yjs's pending
+	 * structs, and one naming its own client beyond the server's clock makes Yjs throw. A struct the
+	 * server already has (wholly or its head) was integrated here with the same references, so a
+	 * resend from an honest device only names content the server has; anything else is forged.
+	 */
+	#checkKnownReferences(block: Block, known: number): void {
+		for (const struct of block.structs) {
+			if (struct.id.clock >= known) return;
+			if (!(struct instanceof Y.Item)) continue;
+			const parent = struct.parent instanceof Y.ID ? struct.parent : null;
+			for (const ref of [struct.origin, struct.rightOrigin, parent]) {
+				if (ref && ref.clock >= Y.getState(this.#store, ref.client)) {
+					throw new Refusal(RefusalCode.InvalidMessage, 'the update resends content the server has with neighbours it does not have');
+				}
+			}
+		}
 	}
 
 	#hold(reason: string, client: number, clock: number): void {
@@ -253,8 +274,15 @@ class Inspection {
 		from: number
 	): { kind: 'place'; place: Place } | { kind: 'missing' } | { kind: 'fresh'; item: Y.Item; from: number } {
 		if (from > item.id.clock) {
-			// Only the tail of this struct is new: Yjs continues it after its own head, which the server has.
-			return { kind: 'place', place: this.#placeInDocument({ client: item.id.client, clock: from - 1 } as Y.ID) };
+			// Only the tail of this struct is new: Yjs continues it after its own head, which the server has,
+			// but takes its parent from the struct's own references (Item.getMissing). Where they disagree,
+			// Yjs links the tail into one list after an item of another (or, after garbage, throws).
+			const place = this.#placeInDocument({ client: item.id.client, clock: from - 1 } as Y.ID);
+			const own = this.#originalKey(item);
+			if (own !== null && own !== place.key) {
+				throw new Refusal(RefusalCode.InvalidMessage, 'the update continues a struct the server has in another place', place.key ?? undefined);
+			}
+			return { kind: 'place', place };
 		}
 		const parent = item.parent as unknown;
 		if (parent instanceof Y.ID) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
@@ -276,6 +304,21 @@ class Inspection {
 		if (fresh) return { kind: 'fresh', ...fresh };
 		this.#hold(`an item builds on clientID ${origin.client} clock ${origin.clock}, which the server does not have`, origin.client, origin.clock);
 		return { kind: 'missing' };
+	}
+
+	/**
+	 * The key a struct's own references name, as Yjs reads them when it continues a struct the server
+	 * has: null when they lead to garbage (Yjs then drops the struct), '' when not to a message key.
+	 * Its references are in the document (`#checkKnownReferences`).
+	 */
+	#originalKey(item: Y.Item): string | null {
+		const neighbour = item.origin ?? item.rightOrigin;
+		if (neighbour) {
+			const struct = Y.getItem(this.#store, neighbour) as Struct;
+			if (!(struct instanceof Y.Item)) return null;
+			return struct.parent === this.#messages && struct.parentSub !== null ? struct.parentSub : '';
+		}
+		return (item.parent as unknown) === DOC_MESSAGES && item.parentSub !== null ? item.parentSub : '';
 	}
 
 	/** The new struct of this update that holds `id`, if any. */

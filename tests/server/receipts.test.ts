@@ -226,6 +226,33 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		expect(seen.lastSeenAt).toBeGreaterThan(Date.now() - 10_000);
 	});
 
+	it('[PRES-1] closing and reopening within a second tells nobody and writes nothing (a reconnect loop costs no commits)', async () => {
+		const erin = await createAccount(server.url);
+		const frank = await createAccount(server.url);
+		const conversationId = await createConversation(server.url, erin, [frank], 'Blips');
+		const watch = track(connectDocument(server.wsUrl, userDocName(erin.id), erin.token));
+		await watch.synced;
+		const first = connectClient(server.wsUrl, conversationId, frank.token);
+		await first.synced;
+		await waitFor(() => ofType(watch, 'presence').length === 1);
+		const sqlite = server.app.core.db.$client;
+		const changes = () => (sqlite.prepare('select total_changes() as n').get() as { n: number }).n;
+		const before = changes();
+		let device = first;
+		for (let i = 0; i < 5; i++) {
+			device.destroy();
+			// The same device (one Y.Doc, so no new clientID to bind) reconnecting.
+			device = connectClient(server.wsUrl, conversationId, frank.token, first.doc);
+			await device.synced;
+		}
+		await new Promise((resolve) => setTimeout(resolve, 1300));
+		expect(ofType(watch, 'presence')).toHaveLength(1);
+		expect(changes()).toBe(before);
+		device.destroy();
+		await waitFor(() => ofType(watch, 'presence').length === 2, 3000);
+		expect(ofType(watch, 'presence')[1]).toMatchObject({ userId: frank.id, online: false });
+	});
+
 	it('[TYPING-1] typing is relayed as the connection’s user, and stops on send and on close', async () => {
 		const conversationId = await createConversation(server.url, alice, [bob], 'Typing');
 		const a = track(connectClient(server.wsUrl, conversationId, alice.token));

@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { messagesMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { RefusalCode } from '../../src/lib/shared/protocol.ts';
 import { inspectUpdate, type ClientOwners, type StoredFacts } from '../../server/sync/update-guard.ts';
+import { encodeUpdate } from '../utils/frames.ts';
 
 const ALICE = 'alice-id';
 const BOB = 'bob-id';
@@ -267,5 +268,53 @@ describe('[GUARD-5] message times are plausible and edits keep them', () => {
 		accept(server, updates[0]!, ALICE, owners);
 		messagesMap(client).set(ID1, { id: ID1, author: ALICE, body: 'edited', createdAt: T - 1000, editedAt: NOW });
 		expect(inspect(server, updates[1]!, ALICE, owners)).toMatchObject({ kind: 'refused', code: RefusalCode.InvalidMessage });
+	});
+});
+
+describe('[GUARD-1] content the server has, resent with other neighbours', () => {
+	it.each([
+		['another client’s clock the server does not have', (_own: number) => ({ client: 4242, clock: 7 })],
+		['its own client beyond the server’s clock', (own: number) => ({ client: own, clock: 50 })]
+	])('[GUARD-1] a known struct naming %s is refused (Yjs would leave it pending or throw, and the document would reload)', (_, originOf) => {
+		const server = new Y.Doc();
+		const owners: ClientOwners = new Map();
+		const client = new Y.Doc();
+		const value = { id: ID1, author: ALICE, body: 'first', createdAt: T };
+		writeMessage(client, value);
+		accept(server, Y.encodeStateAsUpdate(client), ALICE, owners);
+		// Alice's first struct again, with a different left neighbour, and one new (GC) clock so that something is new.
+		const update = encodeUpdate([
+			{ client: client.clientID, clock: 0, structs: [{ item: { any: [value] }, origin: originOf(client.clientID), inMap: true }, { gc: 1 }] }
+		]);
+		expect(inspect(server, update, ALICE, owners)).toMatchObject({ kind: 'refused', code: RefusalCode.InvalidMessage });
+		// What the guard must not let through: Yjs cannot apply it cleanly.
+		const copy = new Y.Doc();
+		Y.applyUpdate(copy, Y.encodeStateAsUpdate(server));
+		let failed = false;
+		try {
+			Y.applyUpdate(copy, update);
+		} catch {
+			failed = true;
+		}
+		expect(failed || copy.store.pendingStructs !== null).toBe(true);
+	});
+});
+
+describe('[GUARD-1] a struct the server has the head of, continued elsewhere', () => {
+	it('[GUARD-1] a tail whose own origin names another place than its head is refused (after garbage Yjs throws)', () => {
+		const server = new Y.Doc();
+		const owners: ClientOwners = new Map();
+		const writer = new Y.Doc();
+		writer.getMap('seq').set(ID1, 1);
+		Y.applyUpdate(server, Y.encodeStateAsUpdate(writer));
+		owners.set(writer.clientID, null);
+		// Alice's clientID 77 starts with one clock of garbage, which the server accepts.
+		accept(server, encodeUpdate([{ client: 77, clock: 0, structs: [{ gc: 1 }] }]), ALICE, owners);
+		// The same struct again, longer, now an item after the server's own sequence number.
+		const update = encodeUpdate([{ client: 77, clock: 0, structs: [{ item: { deleted: 3 }, origin: { client: writer.clientID, clock: 0 }, inMap: true }] }]);
+		expect(inspect(server, update, ALICE, owners)).toMatchObject({ kind: 'refused', code: RefusalCode.InvalidMessage });
+		const copy = new Y.Doc();
+		Y.applyUpdate(copy, Y.encodeStateAsUpdate(server));
+		expect(() => Y.applyUpdate(copy, update)).toThrow();
 	});
 });

@@ -35,23 +35,40 @@ export interface ServerProcess {
 	url: string;
 	wsUrl: string;
 	child: ChildProcess;
+	/** What the process wrote to stdout and stderr (the last megabyte of it). */
+	output(): string;
 	/** Resolves with the exit code (or signal) once the process is gone. */
 	exited: Promise<number | string | null>;
 	kill(signal: NodeJS.Signals): Promise<number | string | null>;
 }
 
+export interface SpawnOptions {
+	/** A fixed port (a restart on the same address lets providers reconnect by themselves); default 0. */
+	port?: number;
+	env?: Record<string, string>;
+	/** Extra Node flags before the entry (e.g. `--import` of a probe module). */
+	execArgv?: string[];
+	/** Open an IPC channel to the process (`child.send`). */
+	ipc?: boolean;
+}
+
 /** The real app as its own process (`npm start`'s entry), for kill -9 and restarts. */
-export function spawnServer(dataDir: string): Promise<ServerProcess> {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+export function spawnServer(dataDir: string, options: SpawnOptions = {}): Promise<ServerProcess> {
+	const child = spawn(process.execPath, ['--import', 'tsx', ...(options.execArgv ?? []), 'server/index.ts'], {
 		cwd: ROOT,
-		env: { ...process.env, ...RELAXED_LIMITS, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
-		stdio: ['ignore', 'pipe', 'pipe']
+		env: { ...process.env, ...RELAXED_LIMITS, ...options.env, PORT: String(options.port ?? 0), HOST: '127.0.0.1', DATA_DIR: dataDir },
+		stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
 	});
 	const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
 	let output = '';
+	const keep = (chunk: Buffer) => {
+		output += chunk.toString();
+		if (output.length > 2_000_000) output = output.slice(-1_000_000);
+	};
+	child.stdout?.on('data', keep);
+	child.stderr?.on('data', keep);
 	return new Promise((resolve, reject) => {
-		const onData = (chunk: Buffer) => {
-			output += chunk.toString();
+		const onData = () => {
 			const match = /listening on (http:\/\/[^\s]+)/.exec(output);
 			if (!match?.[1]) return;
 			child.stdout?.off('data', onData);
@@ -60,6 +77,7 @@ export function spawnServer(dataDir: string): Promise<ServerProcess> {
 				url,
 				wsUrl: url.replace('http', 'ws') + '/sync',
 				child,
+				output: () => output,
 				exited,
 				kill(signal) {
 					child.kill(signal);
@@ -68,7 +86,6 @@ export function spawnServer(dataDir: string): Promise<ServerProcess> {
 			});
 		};
 		child.stdout?.on('data', onData);
-		child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
 		void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
 	});
 }

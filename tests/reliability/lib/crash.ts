@@ -1,0 +1,155 @@
+/**
+ * DUR-1 / ONCE-2 under kill -9: writers send bursts, the server is SIGKILLed at a random moment
+ * of the burst, restarted, and then every message any writer saw acknowledged (its seq) must be
+ * stored exactly once with that seq, and every message written (acknowledged or not) is stored
+ * exactly once after the writers reconnect and resend.
+ */
+import { messagesMap, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
+import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
+import { checkConversation, history, withTimeout } from './checks.ts';
+import { Device, formatCounts, sum } from './device.ts';
+import { Random } from './random.ts';
+import type { RunResult } from './report.ts';
+import { ServerUnderTest } from './server.ts';
+
+export interface CrashOptions {
+	seed: number;
+	trials: number;
+	/** Writers (devices), spread over two users and two conversations. */
+	writers?: number;
+	/** Messages each writer sends per burst. */
+	burst?: number;
+	log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function runCrash({ seed, trials, writers = 4, burst = 30, log = () => {} }: CrashOptions): Promise<RunResult> {
+	const random = new Random(seed);
+	const violations: string[] = [];
+	const server = await ServerUnderTest.start();
+	const started = Date.now();
+	/** id → the seq a writer saw for it. */
+	const acked = new Map<string, number>();
+	const ackConflicts: string[] = [];
+	const written = new Map<string, string>(); // id → conversation
+	let lost = 0;
+	let duplicated = 0;
+	let killedWithPending = 0;
+	try {
+		const alice = await createAccount(server.url, uniqueName('crash_a'));
+		const bob = await createAccount(server.url, uniqueName('crash_b'));
+		const conversations = [await createConversation(server.url, alice, [bob], 'Crash one'), await createConversation(server.url, bob, [alice], 'Crash two')];
+		const users: Account[] = [alice, bob];
+		const devices = Array.from({ length: writers }, (_, i) => {
+			const user = users[i % 2]!;
+			return new Device(`w${i}`, user.id, user.token, conversations[Math.floor(i / 2) % 2]!, {
+				onAck(id, seq) {
+					const before = acked.get(id);
+					if (before !== undefined && before !== seq) ackConflicts.push(`${id}: seq ${before} then ${seq}`);
+					acked.set(id, seq);
+				}
+			});
+		});
+
+		for (let trial = 1; trial <= trials; trial++) {
+			// Everyone reconnects; what was written before the last kill and never acknowledged is resent now.
+			await Promise.all(devices.map((d) => withTimeout(d.connect(server.wsUrl), 15_000, `${d.label}'s sync in trial ${trial}`)));
+			await waitUntil(() => devices.every((d) => d.unacknowledged().length === 0), 15_000, `every earlier message acknowledged (trial ${trial})`);
+
+			// The burst: every writer sends, with small random gaps, while the kill lands at a random moment.
+			const killAt = random.int(0, burst * 2);
+			let stopped = false;
+			const bursts = devices.map(async (device, w) => {
+				const stream = random.fork(trial * 100 + w);
+				for (let i = 0; i < burst && !stopped; i++) {
+					const id = stream.ulid();
+					written.set(id, device.conversationId);
+					device.write({ id, author: device.userId, body: `trial ${trial} ${device.label} #${i}`, createdAt: Date.now() });
+					await sleep(stream.int(0, 3));
+				}
+			});
+			await sleep(killAt);
+			await server.kill();
+			stopped = true;
+			await Promise.all(bursts);
+			if (devices.some((d) => d.unacknowledged().length > 0)) killedWithPending += 1;
+			for (const device of devices) device.disconnect();
+			await server.restart();
+
+			// DUR-1: every acknowledged message is there, once, with the seq its writer saw.
+			const stored = new Map<string, number[]>();
+			for (const conversationId of conversations) {
+				for (const row of await history(server.url, conversationId, alice.token)) {
+					stored.set(row.id, [...(stored.get(row.id) ?? []), row.seq]);
+				}
+			}
+			for (const [id, seq] of acked) {
+				const seqs = stored.get(id);
+				if (!seqs) {
+					lost += 1;
+					violations.push(`trial ${trial}: acknowledged message ${id} (seq ${seq}) is gone after the restart`);
+				} else if (!seqs.includes(seq)) violations.push(`trial ${trial}: ${id} was acknowledged with seq ${seq}, stored with ${seqs.join(',')}`);
+			}
+			for (const [id, seqs] of stored) {
+				if (seqs.length > 1) {
+					duplicated += seqs.length - 1;
+					violations.push(`trial ${trial}: ${id} stored ${seqs.length} times`);
+				}
+			}
+			if (trial % 10 === 0 || trial === trials) log(`trial ${trial}/${trials}: ${acked.size} acknowledged, ${written.size} written`);
+		}
+
+		// The writers come back once more: everything ever written is stored exactly once (ONCE-2).
+		await Promise.all(devices.map((d) => withTimeout(d.connect(server.wsUrl), 15_000, `${d.label}'s last sync`)));
+		await waitUntil(() => devices.every((d) => d.unacknowledged().length === 0), 15_000, 'every message acknowledged at the end');
+		const counts = new Map<string, number>();
+		for (const conversationId of conversations) {
+			for (const row of await history(server.url, conversationId, bob.token)) counts.set(row.id, (counts.get(row.id) ?? 0) + 1);
+			for (const problem of await checkConversation(server.url, server.wsUrl, conversationId, alice.token, `conversation ${conversationId}`)) {
+				violations.push(problem);
+			}
+		}
+		const missing = [...written.keys()].filter((id) => !counts.has(id));
+		if (missing.length > 0) violations.push(`${missing.length} written messages never stored after the writers resent (e.g. ${missing[0]})`);
+		for (const device of devices) {
+			const doc = device.doc;
+			if (messagesMap(doc).size !== seqMap(doc).size) violations.push(`${device.label}: ${messagesMap(doc).size} messages but ${seqMap(doc).size} seqs`);
+			device.disconnect();
+		}
+		violations.push(...ackConflicts.map((c) => `a seq changed after it was acknowledged: ${c}`));
+		const refusals = sum(devices.map((d) => d.refusals));
+		if (refusals.size > 0) violations.push(`honest writers were refused: ${formatCounts(refusals)}`);
+		if (server.crashes > 0) violations.push(`the server exited by itself ${server.crashes} times`);
+		if (server.log.uncaught > 0) violations.push(`${server.log.uncaught} uncaught errors in the server log`);
+
+		return {
+			figures: {
+				seed,
+				trials,
+				writers,
+				'messages written': written.size,
+				'acknowledged before a kill or after': acked.size,
+				'kills with unacknowledged messages in flight': killedWithPending,
+				lost,
+				duplicated,
+				'retryable closes': formatCounts(sum(devices.map((d) => d.retries))),
+				refusals: formatCounts(refusals),
+				'server restarts': server.restarts,
+				seconds: Math.round((Date.now() - started) / 1000)
+			},
+			violations,
+			notes: server.log.samples
+		};
+	} finally {
+		await server.stop();
+	}
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+	const start = Date.now();
+	while (!check()) {
+		if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+		await sleep(20);
+	}
+}

@@ -1,0 +1,356 @@
+/**
+ * The fuzzer: `lanes` authenticated member sockets each send hostile frames one at a time to
+ * their own conversation (shared with a victim member whose messages they must not touch), each
+ * followed by a sync step 1, and wait for the server's reply to it (or the close of the document or socket)
+ * before the next. A closed document is authenticated again on the same socket (Hocuspocus queues
+ * the frames that follow until it is let in); a closed socket is replaced. Updates are committed
+ * on the server's next turn, so what one costs shows in the server's probe, not in the reply time.
+ * Meanwhile honest conversations run in another process and their latency is compared with a
+ * baseline measured before the fuzzing, in the same run.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { conversationDocName } from '../../../src/lib/shared/protocol.ts';
+import { decodeServerFrame, frame } from '../../utils/frames.ts';
+import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
+import { checkConversation, withTimeout } from './checks.ts';
+import { waitUntil } from './crash.ts';
+import { count, Device, formatCounts } from './device.ts';
+import { FrameFactory, modelOf } from './fuzz-frames.ts';
+import { percentile, type HonestPair, type ParentMessage, type PhaseFigures } from './honest-traffic.ts';
+import { Random } from './random.ts';
+import type { RunResult } from './report.ts';
+import { ServerUnderTest } from './server.ts';
+
+export interface FuzzOptions {
+	seed: number;
+	frames: number;
+	lanes?: number;
+	/** Honest conversations measured during the run. */
+	honest?: number;
+	/** Seconds of honest traffic measured before the fuzzing starts (and again after it). */
+	baselineSeconds?: number;
+	/** The most server time one frame may cost. */
+	frameBudgetMs?: number;
+	/** Stop sending after this many seconds even if fewer frames were sent (0: no limit); a short count fails the run. */
+	seconds?: number;
+	log?: (line: string) => void;
+}
+
+/** How long a lane waits for the answer to the sync step 1 behind its frame before it moves on. */
+const ANSWER_MS = 2000;
+/** Frames a lane sends before it waits for the server to catch up. */
+const WINDOW = 4;
+const HONEST_INTERVAL_MS = 100;
+const HONEST_CHILD = fileURLToPath(new URL('./honest-traffic.ts', import.meta.url));
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Answer = 'reply' | 'closed' | 'socket-closed' | 'none';
+
+/** A raw member socket that keeps counters, not the frames (a run sends millions). */
+class LaneSocket {
+	readonly ws: WebSocket;
+	acks = 0;
+	/** Sync step 2 replies: the answers to the sync step 1 sent behind each frame. */
+	syncReplies = 0;
+	closeCount = 0;
+	docOpen = false;
+	socketOpen = true;
+	authAnswer: string | null = null;
+	#wake: (() => void) | null = null;
+
+	constructor(
+		url: string,
+		private readonly docName: string,
+		private readonly closes: Map<string, number>
+	) {
+		this.ws = new WebSocket(url);
+		this.ws.on('error', () => {});
+		this.ws.on('message', (data: Buffer) => {
+			let f;
+			try {
+				f = decodeServerFrame(new Uint8Array(data));
+			} catch {
+				count(this.closes, 'undecodable server frame');
+				return;
+			}
+			if (f.doc !== this.docName) return;
+			if (f.kind === 'sync-status') this.acks += 1;
+			else if (f.kind === 'sync' && f.step === 1) this.syncReplies += 1;
+			else if (f.kind === 'authenticated') {
+				this.authAnswer = 'authenticated';
+				this.docOpen = true;
+			} else if (f.kind === 'permission-denied') {
+				this.authAnswer = `denied: ${f.reason}`;
+				count(this.closes, `permission-denied: ${f.reason}`);
+			} else if (f.kind === 'close') {
+				this.docOpen = false;
+				this.closeCount += 1;
+				count(this.closes, `document closed: ${f.reason}`);
+			}
+			this.#wake?.();
+		});
+		this.ws.once('close', (code, reason) => {
+			this.socketOpen = false;
+			this.docOpen = false;
+			count(this.closes, `socket closed: ${code} ${reason.toString()}`.trim());
+			this.#wake?.();
+		});
+	}
+
+	opened(): Promise<boolean> {
+		return new Promise((resolve) => {
+			this.ws.once('open', () => resolve(true));
+			this.ws.once('close', () => resolve(false));
+		});
+	}
+
+	send(data: Uint8Array): void {
+		if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+	}
+
+	/** Resolves when `done` holds, the socket closes, or the time is up. */
+	until(done: () => boolean, ms: number): Promise<boolean> {
+		return new Promise((resolve) => {
+			if (done()) return resolve(true);
+			const timer = setTimeout(() => finish(false), ms);
+			const finish = (ok: boolean) => {
+				clearTimeout(timer);
+				this.#wake = null;
+				resolve(ok);
+			};
+			this.#wake = () => {
+				if (done()) finish(true);
+				else if (!this.socketOpen) finish(false);
+			};
+		});
+	}
+
+	close(): void {
+		this.ws.terminate();
+	}
+}
+
+interface LaneSetup {
+	conversationId: string;
+	attacker: Account;
+	factory: FrameFactory;
+	/** The fuzzer's own device's state vector: the server's reply to a sync step 1 with it is small. */
+	stateVector(): Uint8Array;
+}
+
+interface Totals {
+	frames: number;
+	byKind: Map<string, number>;
+	answers: Map<string, number>;
+	closes: Map<string, number>;
+	reauths: number;
+	newSockets: number;
+	/** Round trip of each answered frame, ms. */
+	roundTrips: number[];
+}
+
+async function runLane(wsUrl: string, lane: LaneSetup, quota: () => boolean, totals: Totals): Promise<void> {
+	const docName = conversationDocName(lane.conversationId);
+	let sock: LaneSocket | null = null;
+	let authSent = false;
+	while (quota()) {
+		if (!sock || !sock.socketOpen || sock.authAnswer?.startsWith('denied')) {
+			sock?.close();
+			sock = new LaneSocket(wsUrl, docName, totals.closes);
+			authSent = false;
+			totals.newSockets += 1;
+			if (!(await withTimeout(sock.opened(), 10_000, 'a lane socket to open'))) continue;
+		}
+		if (!sock.docOpen && !authSent) {
+			// Hocuspocus queues what follows until the document is let in again, so there is no need to wait here.
+			sock.authAnswer = null;
+			sock.send(frame.auth(docName, lane.attacker.token));
+			authSent = true;
+			totals.reauths += 1;
+		}
+		// A window of frames, then a sync step 1 whose reply says the server has read them all.
+		const s = sock;
+		const closes = s.closeCount;
+		const replies = s.syncReplies;
+		const started = performance.now();
+		for (let i = 0; i < WINDOW && quota(); i++) {
+			const { kind, data } = lane.factory.next();
+			totals.frames += 1;
+			count(totals.byKind, kind);
+			s.send(data);
+		}
+		s.send(frame.syncStep1(docName, lane.stateVector()));
+		const answered = await s.until(() => s.syncReplies > replies || s.closeCount > closes || s.authAnswer?.startsWith('denied') === true, ANSWER_MS);
+		const answer: Answer = !s.socketOpen ? 'socket-closed' : s.closeCount > closes ? 'closed' : answered ? 'reply' : 'none';
+		if (s.closeCount > closes) authSent = false;
+		count(totals.answers, answer);
+		if (answer === 'reply' || answer === 'closed') totals.roundTrips.push(performance.now() - started);
+	}
+	sock?.close();
+}
+
+function ask(child: ChildProcess, message: ParentMessage, answer: string): Promise<unknown> {
+	return new Promise((resolve) => {
+		const onMessage = (reply: { type: string }) => {
+			if (reply.type !== answer) return;
+			child.off('message', onMessage);
+			resolve(reply);
+		};
+		child.on('message', onMessage);
+		child.send(message);
+	});
+}
+
+export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
+	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, seconds = 0, log = () => {} } = options;
+	const random = new Random(seed);
+	const violations: string[] = [];
+	const server = await ServerUnderTest.start();
+	let child: ChildProcess | null = null;
+	try {
+		// The victim shares every fuzzed conversation; each lane has its own attacker.
+		const victim = await createAccount(server.url, uniqueName('victim'));
+		const setups: LaneSetup[] = [];
+		for (let l = 0; l < lanes; l++) {
+			const attacker = await createAccount(server.url, uniqueName(`fuzz${l}`));
+			const conversationId = await createConversation(server.url, attacker, [victim], `Fuzz ${l}`);
+			const victimDevice = new Device(`victim/${l}`, victim.id, victim.token, conversationId);
+			const own = new Device(`fuzz${l}`, attacker.id, attacker.token, conversationId);
+			await Promise.all([victimDevice.connect(server.wsUrl), own.connect(server.wsUrl)]);
+			const stream = random.fork(1000 + l);
+			for (let i = 0; i < 5; i++) {
+				for (const device of [victimDevice, own]) {
+					const id = stream.ulid();
+					device.write({ id, author: device.userId, body: `${device.label} setup ${i}`, createdAt: Date.now() });
+				}
+			}
+			await waitUntil(() => [victimDevice, own].every((d) => d.unacknowledged().length === 0) && own.doc.getMap('seq').size === 10, 10_000, 'setup messages');
+			victimDevice.disconnect();
+			own.disconnect();
+			const keysOf = (userId: string) => [...own.doc.getMap<{ author: string }>('messages').entries()].filter(([, v]) => v.author === userId).map(([k]) => k);
+			const model = modelOf(own.doc, {
+				docName: conversationDocName(conversationId),
+				userId: attacker.id,
+				ownClient: own.doc.clientID,
+				ownKeys: keysOf(attacker.id),
+				victimId: victim.id,
+				victimClient: victimDevice.doc.clientID,
+				victimKeys: keysOf(victim.id)
+			});
+			setups.push({ conversationId, attacker, factory: new FrameFactory(stream, model, own.doc), stateVector: () => Y.encodeStateVector(own.doc) });
+		}
+
+		// Honest conversations, in their own process.
+		const pairs: HonestPair[] = [];
+		const honestAccounts: Account[] = [];
+		for (let h = 0; h < honest; h++) {
+			const writer = await createAccount(server.url, uniqueName(`hw${h}`));
+			const reader = await createAccount(server.url, uniqueName(`hr${h}`));
+			honestAccounts.push(writer);
+			pairs.push({ conversationId: await createConversation(server.url, writer, [reader], ''), writer: { id: writer.id, token: writer.token }, reader: { token: reader.token } });
+		}
+		child = fork(HONEST_CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+		const honestProcess = child;
+		process.once('exit', () => honestProcess.kill('SIGKILL'));
+		await ask(child, { type: 'start', wsUrl: server.wsUrl, pairs, intervalMs: HONEST_INTERVAL_MS }, 'started');
+		await sleep(3000);
+		await ask(child, { type: 'phase', phase: 'baseline' }, 'phase');
+		log(`baseline: ${baselineSeconds} s of honest traffic (${honest} conversations, one message every ${HONEST_INTERVAL_MS} ms each)`);
+		await sleep(baselineSeconds * 1000);
+
+		await ask(child, { type: 'phase', phase: 'fuzz' }, 'phase');
+		await server.resetLoopStats();
+		const totals: Totals = { frames: 0, byKind: new Map(), answers: new Map(), closes: new Map(), reauths: 0, newSockets: 0, roundTrips: [] };
+		const started = performance.now();
+		const progress = setInterval(() => {
+			const seconds = (performance.now() - started) / 1000;
+			log(`${totals.frames} frames, ${Math.round(totals.frames / seconds)}/s, server ${server.alive ? 'up' : 'DOWN'}`);
+		}, 30_000);
+		try {
+			const inTime = () => seconds === 0 || performance.now() - started < seconds * 1000;
+			await Promise.all(setups.map((lane) => runLane(server.wsUrl, lane, () => totals.frames < frames && server.alive && inTime(), totals)));
+		} finally {
+			clearInterval(progress);
+		}
+		const fuzzSeconds = (performance.now() - started) / 1000;
+		const loop = await server.loopStats();
+
+		await ask(child, { type: 'phase', phase: 'after' }, 'phase');
+		await sleep(baselineSeconds * 1000);
+		const report = (await ask(child, { type: 'report' }, 'report')) as { phases: Record<string, PhaseFigures> };
+		await ask(child, { type: 'stop' }, 'stopped');
+		child = null;
+
+		// Every conversation still loads, and its history is its document.
+		let loaded = 0;
+		if (server.alive) {
+			for (const lane of setups) {
+				const problems = await checkConversation(server.url, server.wsUrl, lane.conversationId, victim.token, `fuzzed conversation ${lane.conversationId}`);
+				violations.push(...problems);
+				if (problems.length === 0) loaded += 1;
+			}
+			for (const [h, pair] of pairs.entries()) {
+				const problems = await checkConversation(server.url, server.wsUrl, pair.conversationId, honestAccounts[h]!.token, `honest conversation ${pair.conversationId}`);
+				violations.push(...problems);
+				if (problems.length === 0) loaded += 1;
+			}
+		}
+
+		const trips = totals.roundTrips.sort((a, b) => a - b);
+		const baseline = report.phases.baseline;
+		const during = report.phases.fuzz;
+		const after = report.phases.after;
+		const normal = latencyBound(baseline?.p99 ?? NaN);
+		if (server.crashes > 0 || !server.alive) violations.push(`the server crashed (${server.crashes} exits)`);
+		if (server.log.uncaught > 0) violations.push(`${server.log.uncaught} uncaught exceptions or unhandled rejections in the server log`);
+		if (!loop) violations.push('no event-loop figures from the server');
+		else if (loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
+		if (!during || !baseline) violations.push('no honest latency figures');
+		else if (!(during.p99 <= normal)) violations.push(`honest p99 during fuzzing ${during.p99.toFixed(1)} ms is over the normal figure ${normal.toFixed(1)} ms`);
+		for (const [name, phase] of Object.entries(report.phases)) {
+			if (phase.missing > 0) violations.push(`${phase.missing} honest messages written in the ${name} phase never arrived`);
+		}
+		if (totals.frames < frames) violations.push(`only ${totals.frames} of ${frames} frames were sent`);
+
+		const fmt = (p: PhaseFigures | undefined) => (p ? `p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms, max ${p.max.toFixed(1)} ms (${p.count} messages)` : 'n/a');
+		return {
+			figures: {
+				seed,
+				'frames sent': totals.frames,
+				'frames/s': Math.round(totals.frames / fuzzSeconds),
+				'fuzzing seconds': Math.round(fuzzSeconds),
+				lanes,
+				'frames by kind': formatCounts(totals.byKind),
+				[`windows of ${WINDOW} frames (reply = the sync step 1 behind them answered, closed = document or socket closed)`]: formatCounts(totals.answers),
+				'closes by reason': formatCounts(totals.closes),
+				're-authentications / new sockets': `${totals.reauths} / ${totals.newSockets}`,
+				'max frame cost (most server CPU without a break)': loop ? `${loop.maxCpuMs.toFixed(1)} ms` : 'n/a',
+				'longest event-loop block (wall clock, fsync and OS scheduling included)': loop ? `${loop.maxMs.toFixed(1)} ms (p99 ${loop.p99Ms.toFixed(1)} ms)` : 'n/a',
+				'window round trip (frames + sync step 1)': trips.length ? `p50 ${percentile(trips, 50).toFixed(2)} ms, p99 ${percentile(trips, 99).toFixed(2)} ms, max ${trips.at(-1)!.toFixed(1)} ms` : 'n/a',
+				'honest latency, baseline': fmt(baseline),
+				'honest latency, during fuzzing': fmt(during),
+				'honest latency, after': fmt(after),
+				'normal figure (the bound for during)': `${normal.toFixed(1)} ms`,
+				'server crashes': server.crashes,
+				'uncaught errors in the server log': server.log.uncaught,
+				'documents rebuilt (GUARD-4)': server.log.reloads,
+				'conversations that load with REST = document': `${loaded} of ${setups.length + pairs.length}`
+			},
+			violations,
+			notes: server.log.samples
+		};
+	} finally {
+		child?.kill('SIGKILL');
+		await server.stop();
+	}
+}
+
+/** The normal figure for honest p99 latency while fuzzing: see README.md, "Reliability". */
+export function latencyBound(baselineP99: number): number {
+	return Math.max(2 * baselineP99, baselineP99 + 10);
+}

@@ -1,0 +1,179 @@
+import { fileURLToPath } from 'node:url';
+import { spawnServer, tempDataDir, type ServerProcess } from '../../utils/server.ts';
+import { PROBE_MARKER } from './probe-marker.ts';
+
+const PROBE = fileURLToPath(new URL('./probe.ts', import.meta.url));
+
+export interface LoopStats {
+	/** Longest event-loop block, wall clock. */
+	maxMs: number;
+	/** Most CPU time used between two firings of a 2 ms timer: the longest uninterrupted server work. */
+	maxCpuMs: number;
+	p99Ms: number;
+	meanMs: number;
+	samples: number;
+}
+
+/** What the server wrote that a run must look at, counted as it streams (the log itself is not kept). */
+export interface LogCounts {
+	/** Uncaught exceptions and unhandled rejections (the probe's marker lines). */
+	uncaught: number;
+	/** A live document rebuilt because an accepted update did not apply or a commit failed (GUARD-4). */
+	reloads: number;
+	/** Stored log rows a load skipped (GUARD-4). */
+	skippedStored: number;
+	/** The first few such lines, to print. */
+	samples: string[];
+}
+
+/**
+ * The real server as its own process on loopback, with the probe loaded: restarts keep the port
+ * (providers reconnect by themselves), every exit we did not ask for counts as a crash, and the
+ * log is scanned for uncaught errors and document reloads.
+ */
+export class ServerUnderTest {
+	readonly data = tempDataDir();
+	readonly log: LogCounts = { uncaught: 0, reloads: 0, skippedStored: 0, samples: [] };
+	crashes = 0;
+	restarts = 0;
+	#process!: ServerProcess;
+	#port = 0;
+	#expectingExit = false;
+	#pending = new Map<string, (value: unknown) => void>();
+
+	private constructor(private readonly env: Record<string, string>) {}
+
+	static async start(env: Record<string, string> = {}): Promise<ServerUnderTest> {
+		const server = new ServerUnderTest(env);
+		await server.#spawn();
+		return server;
+	}
+
+	get url(): string {
+		return this.#process.url;
+	}
+
+	get wsUrl(): string {
+		return this.#process.wsUrl;
+	}
+
+	get alive(): boolean {
+		return this.#process.child.exitCode === null && this.#process.child.signalCode === null;
+	}
+
+	async #spawn(): Promise<void> {
+		// A port freed by a killed process can be taken by someone else for a moment: retry briefly.
+		for (let attempt = 0; ; attempt++) {
+			try {
+				this.#process = await spawnServer(this.data.dir, { port: this.#port, env: this.env, execArgv: ['--import', PROBE], ipc: true });
+				break;
+			} catch (error) {
+				if (attempt >= 20 || !/EADDRINUSE/.test(String(error))) throw error;
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			}
+		}
+		this.#port = Number(new URL(this.#process.url).port);
+		const child = this.#process.child;
+		// A run that stops early (its time limit, an error) takes its server with it.
+		const killOnExit = () => child.kill('SIGKILL');
+		process.once('exit', killOnExit);
+		void this.#process.exited.then(() => process.off('exit', killOnExit));
+		let partial = '';
+		child.stderr?.on('data', (chunk: Buffer) => {
+			const lines = (partial + chunk.toString()).split('\n');
+			partial = lines.pop() ?? '';
+			for (const line of lines) this.#scan(line);
+		});
+		child.on('message', (message: { type?: string }) => {
+			const resolve = message.type ? this.#pending.get(message.type) : undefined;
+			if (resolve) {
+				this.#pending.delete(message.type!);
+				resolve(message);
+			}
+		});
+		this.#expectingExit = false;
+		void this.#process.exited.then((code) => {
+			if (!this.#expectingExit) {
+				this.crashes += 1;
+				this.#note(`server exited by itself (${code})`);
+			}
+		});
+	}
+
+	/** Lines still to keep of the stack trace under a line of note. */
+	#traceLines = 0;
+
+	#scan(line: string): void {
+		if (this.#traceLines > 0 && /^\s+at /.test(line)) {
+			this.#traceLines -= 1;
+			this.#note(line);
+			return;
+		}
+		this.#traceLines = 0;
+		if (line.includes(PROBE_MARKER) || /Unhandled|uncaught/i.test(line)) {
+			this.log.uncaught += line.includes(PROBE_MARKER) ? 1 : 0;
+			this.#note(line);
+		} else if (line.includes('no longer matches the database')) {
+			this.log.reloads += 1;
+			this.#note(line);
+			if (this.log.reloads <= 2) this.#traceLines = 8;
+		} else if (line.includes('skipped a stored update')) {
+			this.log.skippedStored += 1;
+			this.#note(line);
+		}
+	}
+
+	#note(line: string): void {
+		if (this.log.samples.length < 40) this.log.samples.push(line.slice(0, 500));
+	}
+
+	#ask<T>(type: 'stats' | 'reset'): Promise<T | null> {
+		if (!this.alive) return Promise.resolve(null);
+		return new Promise((resolve) => {
+			const timer = setTimeout(() => {
+				this.#pending.delete(type);
+				resolve(null);
+			}, 5000);
+			this.#pending.set(type, (value) => {
+				clearTimeout(timer);
+				resolve(value as T);
+			});
+			this.#process.child.send(type);
+		});
+	}
+
+	/** The event loop's delay histogram since the last reset (null when the process is gone). */
+	loopStats(): Promise<LoopStats | null> {
+		return this.#ask<LoopStats>('stats');
+	}
+
+	async resetLoopStats(): Promise<void> {
+		await this.#ask('reset');
+	}
+
+	/** kill -9, as a power cut or the OOM killer would. */
+	async kill(): Promise<void> {
+		this.#expectingExit = true;
+		await this.#process.kill('SIGKILL');
+	}
+
+	/** Starts the server again on the same data and port. */
+	async restart(): Promise<void> {
+		if (this.alive) await this.kill();
+		await this.#spawn();
+		this.restarts += 1;
+	}
+
+	/** The whole log tail, for a failure report. */
+	output(): string {
+		return this.#process.output();
+	}
+
+	async stop(): Promise<void> {
+		if (this.alive) {
+			this.#expectingExit = true;
+			await this.#process.kill('SIGTERM');
+		}
+		this.data.remove();
+	}
+}

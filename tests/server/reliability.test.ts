@@ -1,0 +1,30 @@
+/**
+ * Short, seeded runs of the three reliability scripts (tests/reliability, README "Reliability"):
+ * the same code and the same properties as `npm run crash`, `npm run chaos` and `npm run fuzz`,
+ * at a size `npm test` can afford. A failure prints the seed; the script with `--seed` repeats it
+ * at any size.
+ */
+import { describe, expect, it } from 'vitest';
+import { runChaos } from '../reliability/lib/chaos.ts';
+import { runCrash } from '../reliability/lib/crash.ts';
+import { runFuzz } from '../reliability/lib/fuzz.ts';
+
+describe('reliability (short seeded runs of npm run crash / chaos / fuzz)', () => {
+	it('[DUR-1] [ONCE-2] SIGKILL during bursts of four writers: no acknowledged message lost, none stored twice (seed 7)', async () => {
+		const result = await runCrash({ seed: 7, trials: 3, writers: 4, burst: 15 });
+		expect(result.violations).toEqual([]);
+		expect(result.figures.lost).toBe(0);
+		expect(result.figures.duplicated).toBe(0);
+	}, 90_000);
+
+	it('[GUARD-2] [ORDER-1] [ONCE-2] 5 users × 2 devices offline and online, reloads and a SIGKILL: all converge, nothing honest refused (seed 11)', async () => {
+		const result = await runChaos({ seed: 11, runs: 1, steps: 50, kills: 1 });
+		expect(result.violations).toEqual([]);
+		expect(result.figures['refusals of honest updates']).toBe(0);
+	}, 90_000);
+
+	it('[FRAME-2] [FRAME-1] [GUARD-4] hostile frames from member sockets: no crash, no frame over 100 ms, others unharmed, every conversation loads (seed 5)', async () => {
+		const result = await runFuzz({ seed: 5, frames: 3000, lanes: 2, honest: 2, baselineSeconds: 3 });
+		expect(result.violations).toEqual([]);
+	}, 120_000);
+});
