@@ -39,10 +39,13 @@ export function startCore(config: Config): Core {
 			limits: config.limits
 		}
 	});
+	let closed = false;
 	return {
 		db,
 		sync,
 		close() {
+			if (closed) return;
+			closed = true;
 			sync.stop();
 			for (const conversation of sync.conversations.values()) conversation.dispose();
 			setRuntime(undefined);

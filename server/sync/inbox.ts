@@ -78,6 +78,7 @@ export class Inbox implements Extension {
 
 	/** Everyone connected now is "last seen" now; hooks that run as connections close leave the database alone. */
 	stop(): void {
+		if (this.#stopped) return;
 		const now = Date.now();
 		recordLastSeen(this.db, this.presence.onlineUsers(), now);
 		for (const [userId, { at, timer }] of this.#goingOffline) {
