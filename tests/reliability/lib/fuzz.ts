@@ -33,6 +33,11 @@ export interface FuzzOptions {
 	honest?: number;
 	/** Seconds of honest traffic measured before the fuzzing starts (and again after it). */
 	baselineSeconds?: number;
+	/**
+	 * Whether the timing properties (server time per frame, honest p99) are verdicts. The short run in
+	 * `npm test` reports them but does not judge them: timings are judged by the script, on a quiet machine.
+	 */
+	judgeTiming?: boolean;
 	/** The most server time one frame may cost. */
 	frameBudgetMs?: number;
 	/** Stop sending after this many seconds even if fewer frames were sent (0: no limit); a short count fails the run. */
@@ -207,7 +212,7 @@ function ask(child: ChildProcess, message: ParentMessage, answer: string): Promi
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
-	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, seconds = 0, log = () => {} } = options;
+	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, judgeTiming = true, seconds = 0, log = () => {} } = options;
 	const random = new Random(seed);
 	const violations: string[] = [];
 	const server = await ServerUnderTest.start();
@@ -309,9 +314,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		if (server.crashes > 0 || !server.alive) violations.push(`the server crashed (${server.crashes} exits)`);
 		if (server.log.uncaught > 0) violations.push(`${server.log.uncaught} uncaught exceptions or unhandled rejections in the server log`);
 		if (!loop) violations.push('no event-loop figures from the server');
-		else if (loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
+		else if (judgeTiming && loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
 		if (!during || !baseline) violations.push('no honest latency figures');
-		else if (!(during.p99 <= normal)) violations.push(`honest p99 during fuzzing ${during.p99.toFixed(1)} ms is over the normal figure ${normal.toFixed(1)} ms`);
+		else if (judgeTiming && !(during.p99 <= normal)) violations.push(`honest p99 during fuzzing ${during.p99.toFixed(1)} ms is over the normal figure ${normal.toFixed(1)} ms`);
 		for (const [name, phase] of Object.entries(report.phases)) {
 			if (phase.missing > 0) violations.push(`${phase.missing} honest messages written in the ${name} phase never arrived`);
 		}
