@@ -38,7 +38,8 @@ const schema = z.object({
 	LIMIT_PEOPLE_SEARCH: rate('30/m'),
 	LIMIT_MESSAGES: rate('120/m'),
 	LIMIT_STATELESS: rate('300/m'),
-	LIMIT_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(30)
+	LIMIT_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(30),
+	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000)
 });
 
 export interface Config {
@@ -53,6 +54,8 @@ export interface Config {
 	trustProxy: boolean;
 	/** Abuse limits (LIMIT_*): per account, address, user or connection. */
 	limits: RateLimits;
+	/** How long a conversation stays loaded after its last connection closes. */
+	documentLingerMs: number;
 }
 
 /** Reads the environment once; a bad value stops the start with a message naming it. */
@@ -82,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			messages: c.LIMIT_MESSAGES,
 			stateless: c.LIMIT_STATELESS,
 			socketsPerUser: c.LIMIT_SOCKETS_PER_USER
-		}
+		},
+		documentLingerMs: c.DOCUMENT_LINGER_MS
 	};
 }

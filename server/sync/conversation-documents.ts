@@ -5,6 +5,7 @@ import type {
 	Hocuspocus,
 	afterUnloadDocumentPayload,
 	beforeHandleMessagePayload,
+	beforeUnloadDocumentPayload,
 	connectedPayload,
 	onConfigurePayload,
 	onLoadDocumentPayload
@@ -16,6 +17,22 @@ import { refuse, type SyncContext } from './context.ts';
 import { decodeFrame, emptyUpdateInPlace, MalformedFrameError, replaceAwarenessInPlace } from './frame.ts';
 import type { FrameBudget } from './frame-budget.ts';
 import { LiveConversation, type AcceptResult, type LiveDeps } from './live-conversation.ts';
+
+/** How a conversation stays loaded once its last connection closed. */
+export interface Lingering {
+	/** For this long (0: unload at once). */
+	ms: number;
+	/** At most this many conversations at a time; past that, the one idle longest unloads. */
+	max: number;
+}
+
+/**
+ * A conversation stays loaded for a while after its last connection closes: a phone that drops
+ * and reconnects, a REST send, a tab reloading, or a client refused and coming back all find it
+ * warm instead of loading the whole document again, which a hostile member could otherwise make
+ * the server do on every frame.
+ */
+export const DEFAULT_LINGERING: Lingering = { ms: 30_000, max: 200 };
 
 /** An awareness update with no entries. */
 const NO_AWARENESS = new Uint8Array([0]);
@@ -40,10 +57,16 @@ export class ConversationDocuments implements Extension {
 	readonly conversations = new Map<string, LiveConversation>();
 	#instance: Hocuspocus | undefined;
 	readonly #deps: LiveDeps;
+	/** Conversations kept loaded with no connection, oldest first, with the timer that lets them go. */
+	readonly #lingering = new Map<string, ReturnType<typeof setTimeout>>();
+	/** Names whose next unload goes ahead. */
+	readonly #released = new Set<string>();
+	#stopping = false;
 
 	constructor(
 		deps: Omit<LiveDeps, 'onBroken'>,
-		private readonly budget?: FrameBudget
+		private readonly budget?: FrameBudget,
+		private readonly lingering: Lingering = DEFAULT_LINGERING
 	) {
 		this.#deps = { ...deps, onBroken: (conversationId) => this.#closeAll(conversationId, CloseReason.Reloading) };
 	}
@@ -88,6 +111,40 @@ export class ConversationDocuments implements Extension {
 		settle(connection, await conversation.submit(decoded.update, user.id, connection));
 		// What was accepted is in the document already; Hocuspocus now applies an empty update and acknowledges.
 		emptyUpdateInPlace(decoded.update);
+	}
+
+	/** Keeps an idle conversation loaded for a while (see {@link DEFAULT_LINGERING}). */
+	async beforeUnloadDocument({ documentName, document }: beforeUnloadDocumentPayload): Promise<void> {
+		clearTimeout(this.#lingering.get(documentName));
+		this.#lingering.delete(documentName);
+		const conversation = this.conversations.get(documentName);
+		if (this.#released.delete(documentName) || !conversation || conversation.broken || this.#stopping || this.lingering.ms <= 0) return;
+		const timer = setTimeout(() => this.#release(documentName, document), this.lingering.ms);
+		timer.unref?.();
+		this.#lingering.set(documentName, timer);
+		if (this.#lingering.size > this.lingering.max) {
+			const [oldest] = this.#lingering.keys();
+			const other = this.#instance?.documents.get(oldest!);
+			if (other) this.#release(oldest!, other);
+		}
+		// Not a failure: a refusal is how Hocuspocus is told to keep the document (no message, nothing logged).
+		throw new Error();
+	}
+
+	/** Lets every lingering conversation unload (the server is stopping). */
+	releaseAll(): void {
+		this.#stopping = true;
+		for (const name of [...this.#lingering.keys()]) {
+			const document = this.#instance?.documents.get(name);
+			if (document) this.#release(name, document);
+		}
+	}
+
+	#release(documentName: string, document: Document): void {
+		clearTimeout(this.#lingering.get(documentName));
+		this.#lingering.delete(documentName);
+		this.#released.add(documentName);
+		void this.#instance?.unloadDocument(document).finally(() => this.#released.delete(documentName));
 	}
 
 	async afterUnloadDocument({ documentName }: afterUnloadDocumentPayload): Promise<void> {

@@ -8,7 +8,7 @@ import type { RateLimits } from '../../src/lib/server/limiters.ts';
 import type { TokenBuckets } from '../../src/lib/server/rate-limit.ts';
 import { Authentication } from './authentication.ts';
 import type { Compactor } from './compactor.ts';
-import { ConversationDocuments } from './conversation-documents.ts';
+import { ConversationDocuments, DEFAULT_LINGERING } from './conversation-documents.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { FrameBudget } from './frame-budget.ts';
 import { Inbox } from './inbox.ts';
@@ -28,6 +28,8 @@ export interface SyncServerOptions {
 	limits?: Pick<RateLimits, 'stateless' | 'socketsPerUser'>;
 	/** Each user's message budget, shared with the REST send (LIMIT_MESSAGES). */
 	messageBudget?: TokenBuckets;
+	/** How long a conversation stays loaded after its last connection closes (DOCUMENT_LINGER_MS). */
+	lingerMs?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface SyncServerOptions {
  * (who is on each connection), conversation documents (the guard and durable commits), signals
  * (receipts and typing) and the inbox (presence and each user's channel).
  */
-export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget }: SyncServerOptions) {
+export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget, lingerMs }: SyncServerOptions) {
 	const sockets = new SocketRegistry(undefined, limits?.socketsPerUser);
 	const frames = limits ? new FrameBudget(limits.stateless) : undefined;
 	const isMember = prepareMembershipCheck(db);
@@ -55,7 +57,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 			for (const userId of newMessageAuthors) signals.setTyping(conversationId, userId, false);
 			inbox.conversationChanged(conversationId);
 		}
-	}, frames);
+	}, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms });
 
 	const hocuspocus = new Hocuspocus({
 		name: 'basement-chat',
@@ -90,6 +92,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	/** Closes every connection; hooks that run as they close leave the database alone. */
 	function stop(): void {
 		authentication.stop();
+		documents.releaseAll();
 		inbox.stop();
 		hocuspocus.closeConnections();
 	}

@@ -27,6 +27,14 @@ export interface LogCounts {
 }
 
 /**
+ * Extra Node flags for the server process, from `RELIABILITY_SERVER_NODE_ARGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a run's server time goes.
+ */
+function serverNodeArgs(): string[] {
+	return (process.env.RELIABILITY_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+/**
  * The real server as its own process on loopback, with the probe loaded: restarts keep the port
  * (providers reconnect by themselves), every exit we did not ask for counts as a crash, and the
  * log is scanned for uncaught errors and document reloads.
@@ -65,7 +73,8 @@ export class ServerUnderTest {
 		// A port freed by a killed process can be taken by someone else for a moment: retry briefly.
 		for (let attempt = 0; ; attempt++) {
 			try {
-				this.#process = await spawnServer(this.data.dir, { port: this.#port, env: this.env, execArgv: ['--import', PROBE], ipc: true });
+				const execArgv = ['--import', PROBE, ...serverNodeArgs()];
+				this.#process = await spawnServer(this.data.dir, { port: this.#port, env: this.env, execArgv, ipc: true });
 				break;
 			} catch (error) {
 				if (attempt >= 20 || !/EADDRINUSE/.test(String(error))) throw error;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.ts';
+import { cacheStatements } from './statement-cache.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -17,6 +18,7 @@ export function openDatabase(file: string, synchronous: Synchronous = 'FULL'): D
 	sqlite.pragma(`synchronous = ${synchronous}`);
 	sqlite.pragma('foreign_keys = ON');
 	sqlite.pragma('busy_timeout = 5000');
+	cacheStatements(sqlite);
 	return drizzle(sqlite, { schema }) as Db;
 }
 
