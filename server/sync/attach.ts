@@ -33,8 +33,7 @@ export function attachSync(
 		}
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			ws.on('error', () => ws.terminate());
-			sync.sockets.watch(ws, request);
-			sync.hocuspocus.handleConnection(ws, request);
+			sync.sockets.admit(ws, request, () => sync.hocuspocus.handleConnection(ws, request));
 		});
 	});
 	return wss;

@@ -12,7 +12,7 @@ import { checkAccess } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { SESSION_COOKIE, sessionExpiry, validateSessionToken } from '../../src/lib/server/session.ts';
 import { CloseReason, parseConversationDocName, parseUserDocName } from '../../src/lib/shared/protocol.ts';
-import { readCookie, refuse, type SyncContext } from './context.ts';
+import { dropFrame, readCookie, refuse, type SyncContext } from './context.ts';
 import type { SocketRegistry } from './sockets.ts';
 
 /**
@@ -71,8 +71,8 @@ export class Authentication implements Extension {
 		this.sockets.disconnected(socketId, documentName);
 	}
 
-	async beforeHandleMessage({ context }: beforeHandleMessagePayload): Promise<void> {
-		if (!this.#sessionStillLive(context as SyncContext)) throw refuse(CloseReason.SessionEnded);
+	async beforeHandleMessage({ connection, context }: beforeHandleMessagePayload): Promise<void> {
+		if (!this.#sessionStillLive(context as SyncContext)) return dropFrame(connection, refuse(CloseReason.SessionEnded));
 	}
 
 	/** Closes every connection opened with this session (logout, a new login replacing it). */

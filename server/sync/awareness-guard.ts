@@ -5,6 +5,11 @@ import * as encoding from 'lib0/encoding';
 export const AWARENESS_STATE_MAX_CHARS = 2048;
 /** ClientIDs one awareness frame may bind to its user; a provider names one of its own. */
 export const AWARENESS_NEW_CLIENTS_MAX = 4;
+/**
+ * ClientIDs one connection may hold states for (a provider holds one): every new connection to the
+ * document is sent all states, so their number must follow the number of connections.
+ */
+export const AWARENESS_CLIENTS_PER_CONNECTION_MAX = 4;
 
 interface Entry {
 	clientId: number;
@@ -22,7 +27,13 @@ export type AwarenessVerdict =
  * users' clientIDs are dropped, not refused: providers re-send the states they relay, renew or
  * time out. An over-large state, or more new clientIDs than a device uses, is refused.
  */
-export function filterAwareness(update: Uint8Array, ownerOf: (clientId: number) => string | null | undefined, userId: string): AwarenessVerdict {
+export function filterAwareness(
+	update: Uint8Array,
+	ownerOf: (clientId: number) => string | null | undefined,
+	userId: string,
+	/** The clientIDs the connection already holds states for. */
+	held: ReadonlySet<number> = new Set()
+): AwarenessVerdict {
 	const entries: Entry[] = [];
 	const decoder = decoding.createDecoder(update);
 	const count = decoding.readVarUint(decoder);
@@ -39,6 +50,9 @@ export function filterAwareness(update: Uint8Array, ownerOf: (clientId: number) 
 		own.push(entry);
 	}
 	if (newClients.length > AWARENESS_NEW_CLIENTS_MAX) return { ok: false, message: 'the awareness update names too many new clientIDs' };
+	const holding = new Set(held);
+	for (const entry of own) if (entry.state !== 'null') holding.add(entry.clientId);
+	if (holding.size > AWARENESS_CLIENTS_PER_CONNECTION_MAX) return { ok: false, message: 'a connection holds too many awareness states' };
 	const encoder = encoding.createEncoder();
 	encoding.writeVarUint(encoder, own.length);
 	for (const entry of own) {

@@ -1,3 +1,4 @@
+import type { Connection } from '@hocuspocus/server';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CloseReason } from '../../src/lib/shared/protocol.ts';
 
@@ -20,9 +21,28 @@ export interface SyncContext {
 	counted?: true;
 }
 
+export interface Refusal {
+	code: number;
+	reason: CloseReason;
+}
+
 /** What Hocuspocus turns into a permission-denied message or a CLOSE message for the client. */
-export function refuse(reason: CloseReason): { code: number; reason: CloseReason } {
+export function refuse(reason: CloseReason): Refusal {
 	return { code: 4403, reason };
+}
+
+export function isRefusal(value: unknown): value is Refusal {
+	return typeof value === 'object' && value !== null && (value as Refusal).code === 4403 && typeof (value as Refusal).reason === 'string';
+}
+
+/**
+ * Ends a refused frame's journey from a `beforeHandleMessage` hook: the connection closes with the
+ * reason, and the returned promise never settles, so Hocuspocus neither applies the frame nor logs
+ * the refusal as an exception (which a flood of bad frames would turn into a flood of log lines).
+ */
+export function dropFrame(connection: Connection, refusal: Refusal): Promise<never> {
+	connection.close(refusal);
+	return new Promise<never>(() => {});
 }
 
 export function readCookie(headers: IncomingHttpHeaders, name: string): string | null {

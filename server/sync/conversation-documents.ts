@@ -13,7 +13,7 @@ import type {
 import * as Y from 'yjs';
 import { CloseReason, conversationDocName, encodeStateless, parseConversationDocName, PROTOCOL_VERSION, type RefusalCode } from '../../src/lib/shared/protocol.ts';
 import { filterAwareness } from './awareness-guard.ts';
-import { refuse, type SyncContext } from './context.ts';
+import { dropFrame, isRefusal, refuse, type SyncContext } from './context.ts';
 import { decodeFrame, emptyUpdateInPlace, MalformedFrameError, replaceAwarenessInPlace } from './frame.ts';
 import type { FrameBudget } from './frame-budget.ts';
 import { LiveConversation, type AcceptResult, type LiveDeps } from './live-conversation.ts';
@@ -33,6 +33,15 @@ export interface Lingering {
  * the server do on every frame.
  */
 export const DEFAULT_LINGERING: Lingering = { ms: 30_000, max: 200 };
+
+/** Refusals an honest client never gets (GUARD-2): its sender goes to the back of the line (ABUSE-3). */
+const HOSTILE: ReadonlySet<CloseReason> = new Set([
+	CloseReason.MalformedMessage,
+	CloseReason.BroadcastNotAllowed,
+	CloseReason.Forbidden,
+	CloseReason.AwarenessRefused,
+	CloseReason.UpdateRefused
+]);
 
 /** An awareness update with no entries. */
 const NO_AWARENESS = new Uint8Array([0]);
@@ -66,7 +75,9 @@ export class ConversationDocuments implements Extension {
 	constructor(
 		deps: Omit<LiveDeps, 'onBroken'>,
 		private readonly budget?: FrameBudget,
-		private readonly lingering: Lingering = DEFAULT_LINGERING
+		private readonly lingering: Lingering = DEFAULT_LINGERING,
+		/** A user's frame was refused for something an honest client never does. */
+		private readonly onHostile?: (userId: string) => void
 	) {
 		this.#deps = { ...deps, onBroken: (conversationId) => this.#closeAll(conversationId, CloseReason.Reloading) };
 	}
@@ -85,7 +96,19 @@ export class ConversationDocuments implements Extension {
 		if (this.conversations.get(documentName)?.broken) connection.close(refuse(CloseReason.Reloading));
 	}
 
-	async beforeHandleMessage({ connection, documentName, update: frame, context }: beforeHandleMessagePayload): Promise<void> {
+	async beforeHandleMessage(payload: beforeHandleMessagePayload): Promise<void> {
+		try {
+			await this.#judge(payload);
+		} catch (error) {
+			if (!isRefusal(error)) throw error;
+			const { user } = payload.context as SyncContext;
+			if (user && HOSTILE.has(error.reason)) this.onHostile?.(user.id);
+			return dropFrame(payload.connection, error);
+		}
+	}
+
+	/** Decodes and judges one frame; throws a refusal for one that must go no further. */
+	async #judge({ connection, document, documentName, update: frame, context }: beforeHandleMessagePayload): Promise<void> {
 		const { user, channel } = context as SyncContext;
 		let decoded;
 		try {
@@ -105,7 +128,7 @@ export class ConversationDocuments implements Extension {
 		if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
 		if (decoded.kind === 'awareness') {
 			if (this.budget && !this.budget.take(connection)) replaceAwarenessInPlace(decoded.update, NO_AWARENESS);
-			else this.#guardAwareness(conversation, user.id, decoded.update);
+			else this.#guardAwareness(conversation, user.id, decoded.update, document.getClients(connection.webSocket));
 			return;
 		}
 		settle(connection, await conversation.submit(decoded.update, user.id, connection));
@@ -169,10 +192,10 @@ export class ConversationDocuments implements Extension {
 	}
 
 	/** Only the user's own awareness entries go through; new clientIDs are bound to the user in one transaction. */
-	#guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array): void {
+	#guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array, held: ReadonlySet<number>): void {
 		let verdict;
 		try {
-			verdict = filterAwareness(update, (clientId) => conversation.owners.get(clientId), userId);
+			verdict = filterAwareness(update, (clientId) => conversation.owners.get(clientId), userId, held);
 		} catch {
 			throw refuse(CloseReason.MalformedMessage);
 		}

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import * as decoding from 'lib0/decoding';
 import type { WebSocket } from 'ws';
 import { SocketCloseCode, SocketCloseReason } from '../../src/lib/shared/protocol.ts';
+import { BackOfTheLine, type Sender } from './back-of-the-line.ts';
 
 /** What one socket may send for documents it has not (yet) been let into. */
 export interface SocketBudget {
@@ -26,6 +27,8 @@ interface SocketState {
 	pending: Map<string, number>;
 	pendingBytes: number;
 	timer: ReturnType<typeof setTimeout> | undefined;
+	/** Closed for breaking a rule: later frames are dropped. */
+	closing?: boolean;
 }
 
 function documentNameOf(frame: Buffer): string | null {
@@ -49,36 +52,67 @@ export class SocketRegistry {
 
 	constructor(
 		private readonly budget: SocketBudget = DEFAULT_SOCKET_BUDGET,
-		private readonly socketsPerUser = Infinity
+		private readonly socketsPerUser = Infinity,
+		/** Where frames of users who were refused recently wait. */
+		readonly line = new BackOfTheLine()
 	) {}
 
-	/** Call before Hocuspocus sees the socket, so this listener counts each frame first. */
-	watch(ws: WebSocket, request: IncomingMessage): void {
+	/**
+	 * Watches a socket, then hands it to `handOff` (Hocuspocus's `handleConnection`), whose frame
+	 * listeners then only hear frames that pass this socket's checks: every frame names its document
+	 * (else the socket closes with `malformed-frame`), and frames for documents not yet let in stay
+	 * within the pending budget. A recently refused user's frames wait behind everyone else's.
+	 */
+	admit(ws: WebSocket, request: IncomingMessage, handOff: () => void): void {
 		const state: SocketState = { ws, userId: null, connected: new Set(), pending: new Map(), pendingBytes: 0, timer: undefined };
 		this.#sockets.set(request, state);
 		state.timer = setTimeout(() => {
 			if (state.connected.size === 0) this.#close(state, SocketCloseReason.AuthenticationTimeout);
 		}, this.budget.authenticateMs);
 		state.timer.unref?.();
-		ws.on('message', (data: Buffer) => this.#count(state, data));
+		const behind: Array<(data: Buffer, isBinary: boolean) => void> = [];
+		const sender: Sender = {
+			pause: () => ws.pause(),
+			resume: () => ws.resume(),
+			forward: (data, isBinary) => {
+				for (const listener of behind) listener.call(ws, data, isBinary);
+			}
+		};
 		ws.once('close', () => {
 			clearTimeout(state.timer);
+			this.line.forget(sender);
 			for (const [socketId, other] of this.#bySocketId) if (other === state) this.#bySocketId.delete(socketId);
 			if (state.userId) this.#perUser.get(state.userId)?.delete(state);
 		});
+		const before = new Set(ws.listeners('message'));
+		handOff();
+		behind.push(...(ws.listeners('message').filter((listener) => !before.has(listener)) as typeof behind));
+		for (const listener of behind) ws.off('message', listener);
+		ws.on('message', (data: Buffer, isBinary: boolean) => {
+			if (this.#check(state, data)) this.line.offer(sender, state.userId, data, isBinary);
+		});
 	}
 
-	#count(state: SocketState, frame: Buffer): void {
+	/** Whether the frame goes on to Hocuspocus; a socket that broke a rule is closing and its frames stop here. */
+	#check(state: SocketState, frame: Buffer): boolean {
+		if (state.closing) return false;
 		const name = documentNameOf(frame);
-		if (name === null || state.connected.has(name)) return;
+		if (name === null) {
+			this.#close(state, SocketCloseReason.MalformedFrame);
+			return false;
+		}
+		if (state.connected.has(name)) return true;
 		state.pending.set(name, (state.pending.get(name) ?? 0) + frame.byteLength);
 		state.pendingBytes += frame.byteLength;
 		if (state.pending.size > this.budget.pendingDocuments || state.pendingBytes > this.budget.pendingBytes) {
 			this.#close(state, SocketCloseReason.PendingBudget);
+			return false;
 		}
+		return true;
 	}
 
 	#close(state: SocketState, reason: string): void {
+		state.closing = true;
 		state.ws.close(SocketCloseCode.PolicyViolation, reason);
 	}
 

@@ -57,7 +57,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 			for (const userId of newMessageAuthors) signals.setTyping(conversationId, userId, false);
 			inbox.conversationChanged(conversationId);
 		}
-	}, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms });
+	}, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms }, (userId) => sockets.line.suspect(userId));
 
 	const hocuspocus = new Hocuspocus({
 		name: 'basement-chat',

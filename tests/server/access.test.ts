@@ -195,7 +195,8 @@ describe('access and frames', () => {
 		const garbage = new WebSocket(server.wsUrl);
 		await new Promise((resolve) => garbage.once('open', resolve));
 		garbage.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
-		expect((await new Promise<number>((resolve) => garbage.once('close', (code) => resolve(code))))).toBe(4401);
+		const closed = await new Promise<[number, string]>((resolve) => garbage.once('close', (code, reason) => resolve([code, reason.toString()])));
+		expect(closed).toEqual([1008, 'malformed-frame']);
 		const history = await api<History>(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token });
 		expect(history.body.messages).toEqual([]);
 	});

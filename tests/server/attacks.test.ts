@@ -42,6 +42,7 @@ import {
 	newKey,
 	RawSocket,
 	sleep,
+	SyncStep,
 	until,
 	type YContent,
 	type YId
@@ -767,6 +768,76 @@ describe('socket limits', () => {
 		]);
 		expect.soft(control.sock.isOpen && control.sock.closeReason(control.name), 'a socket with an authenticated document stays open').toBeNull();
 	}, 40_000);
+
+	it('[LIMIT-1] a frame without a document name closes its socket with malformed-frame, and no refusal is written to the log', async () => {
+		const { bob } = w;
+		const conversationId = await w.conversation('quiet refusals');
+		const errors = vi.spyOn(console, 'error');
+		try {
+			// Refused frames on an authenticated connection: undecodable content, a broadcast, another user's message.
+			for (const bad of [new Uint8Array([0xff, 0xff, 0xff]), new Uint8Array([250, 7, 1])]) {
+				const { sock, name } = await w.raw(bob, conversationId);
+				const named = new Uint8Array([...frame.syncStep1(name).slice(0, name.length + 1), ...bad]);
+				await sock.send(named);
+				await until(() => sock.closeReason(name) !== null, 3000, 'the refusal');
+				expect.soft(sock.closeReason(name)).toBe('malformed-message');
+				expect.soft(sock.isOpen, 'the socket stays open for other documents').toBe(true);
+				sock.close();
+			}
+			// Bytes that do not even name a document.
+			const sock = await w.openRaw();
+			await sock.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+			const closed = await withTimeout(sock.closed, 3000, 'the socket close');
+			expect.soft(closed).toEqual({ code: 1008, reason: 'malformed-frame' });
+			await sleep(100);
+			expect.soft(errors.mock.calls.map((call) => String(call[0])), 'nothing logged').toEqual([]);
+		} finally {
+			errors.mockRestore();
+		}
+	});
+
+	it('[ABUSE-3] after a hostile refusal, the sender’s frames wait behind other members’', async () => {
+		const { alice, bob } = w;
+		const conversationId = await w.conversation('back of the line');
+		const a = await w.synced(alice, conversationId);
+		const refused = await w.raw(bob, conversationId);
+		const named = frame.syncStep1(refused.name).slice(0, refused.name.length + 1);
+		await refused.sock.send(new Uint8Array([...named, 0xff, 0xff, 0xff]));
+		await until(() => refused.sock.closeReason(refused.name) !== null, 3000, 'the refusal');
+		// Bob comes back and asks for the document 300 times; Alice sends one message right after.
+		const { sock, name } = await w.raw(bob, conversationId);
+		const replies = () => sock.framesOf(name, 'sync').filter((f) => f.step === SyncStep.Step2).length;
+		const before = replies();
+		const asks = 300;
+		for (let i = 0; i < asks; i++) void sock.send(frame.syncStep1(name));
+		const id = ulid();
+		writeMessage(a.doc, message(id, alice, 'not behind bob'));
+		await until(() => seqMap(a.doc).has(id), 5000, 'alice’s message');
+		const answeredBob = replies() - before;
+		await until(() => replies() - before === asks, 10_000, 'all of bob’s answers');
+		expect(answeredBob, 'alice was answered before bob’s queued frames were').toBeLessThan(asks);
+		expect(sock.closeReason(name), 'bob is slowed, not refused').toBeNull();
+	});
+
+	it('[LIMIT-2] a connection holds awareness states for at most 4 clientIDs, however it binds them', async () => {
+		const { bob, carol } = w;
+		const conversationId = await w.conversation('awareness hoard');
+		const { sock, name } = await w.raw(bob, conversationId);
+		const first = freshClientId();
+		// Three frames of two new clientIDs each: within the per-frame limit, over the per-connection one.
+		for (let i = 0; i < 3 && sock.closeReason(name) === null; i++) {
+			await sock.send(frame.awareness(name, [0, 1].map((k) => ({ clientID: first + 2 * i + k, clock: 1, state: { n: i } }))));
+			await sock.fetchState(name).catch(() => undefined);
+		}
+		await until(() => sock.closeReason(name) !== null, 3000, 'the refusal');
+		expect.soft(sock.closeReason(name)).toBe('awareness-refused');
+		// A member who connects now is sent at most the four states that were accepted (and removed as the connection closed).
+		const newcomer = await w.raw(carol, conversationId);
+		await newcomer.sock.fetchState(newcomer.name).catch(() => undefined);
+		await sleep(200);
+		const held = newcomer.sock.framesOf(newcomer.name, 'awareness').flatMap((f) => decodeAwareness(f.update)).filter((e) => e.state !== null);
+		expect.soft(held.length).toBeLessThanOrEqual(4);
+	});
 
 	it('[LIMIT-2] awareness: a few new clientIDs per frame, capped state size, other users’ entries dropped without refusing the sender', async () => {
 		const { alice, bob, carol } = w;

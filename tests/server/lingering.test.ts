@@ -65,6 +65,11 @@ describe('a conversation stays loaded for a while after its last connection', ()
 	});
 
 	it('[LIMIT-5] at most 200 conversations linger: past that, the one idle longest unloads', async () => {
+		// A server where nothing unloads by time during the test.
+		const patient = tempDataDir();
+		const server = await startTestServer(patient.dir, { DOCUMENT_LINGER_MS: '600000' });
+		const [alice, bob] = await Promise.all([createAccount(server.url), createAccount(server.url)]);
+		const loaded = (conversationId: string) => server.app.core.sync.conversations.get(conversationDocName(conversationId));
 		const ids: string[] = [];
 		for (let i = 0; i < 203; i++) ids.push(await createConversation(server.url, alice, [bob], `Many ${i}`));
 		for (const conversationId of ids) {
@@ -75,5 +80,7 @@ describe('a conversation stays loaded for a while after its last connection', ()
 		const still = ids.filter((id) => loaded(id));
 		expect(still.length).toBe(200);
 		expect(still).toEqual(ids.slice(-200));
+		await server.close();
+		patient.remove();
 	});
 });

@@ -142,7 +142,9 @@ export const SocketCloseReason = {
 	/** No document was let in within 10 s of the upgrade. */
 	AuthenticationTimeout: 'authentication-timeout',
 	/** Too many bytes or documents waiting for authentication (or sent to refused documents). */
-	PendingBudget: 'pending-budget-exceeded'
+	PendingBudget: 'pending-budget-exceeded',
+	/** A frame that does not start with a document name. */
+	MalformedFrame: 'malformed-frame'
 } as const;
 
 /** Stateless messages from server to client, JSON-encoded, discriminated by `type`. */
