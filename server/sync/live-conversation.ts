@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
 import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode } from '../../src/lib/shared/protocol.ts';
+import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
@@ -34,6 +35,8 @@ export interface LiveDeps {
 	 * user's budget allows, or the connection is told to come back later).
 	 */
 	admit?(userId: string, messages: number): { ok: true } | { ok: false; retryAfterMs: number };
+	/** Commits the updates of every conversation with some waiting together, once per turn of the event loop. */
+	commits: CommitGroup;
 	/** Called after messages were committed and applied (new, edited or deleted), with the authors of new ones. */
 	onMessagesChanged?(conversationId: string, newMessageAuthors: Set<string>): void;
 	/**
@@ -68,6 +71,20 @@ interface Submission {
 	waitsFor?: Dependency;
 }
 
+interface Flush {
+	batch: Submission[];
+	now: number;
+	results: Map<Submission, AcceptResult>;
+	accepted: Accepted[];
+	newAuthors: Set<string>;
+	/** Rows looked up for the batch: one lookup per message. Rows change only in its commit, which reads them last. */
+	rows: Map<string, StoredMessage | undefined>;
+	serverUpdate: Uint8Array | null;
+	/** The batch's writes are in the group's transaction (and committed, unless `failure` says otherwise). */
+	written: boolean;
+	failure: unknown;
+}
+
 interface Accepted {
 	submission: Submission;
 	hasNewContent: boolean;
@@ -80,9 +97,10 @@ interface Accepted {
  * turn of the event loop) are checked against the document one by one and applied inside one Yjs
  * transaction; before that transaction ends (which is when members get the broadcast and the
  * sender its acknowledgement) the updates, the message rows projected from what each key now
- * resolves to, and the new sequence numbers are committed to SQLite in one transaction.
+ * resolves to, and the new sequence numbers are committed to SQLite, in the one transaction the
+ * {@link CommitGroup} makes for every conversation with updates in that turn.
  */
-export class LiveConversation {
+export class LiveConversation implements GroupMember {
 	readonly owners: ClientOwners;
 	#writer: Y.Doc;
 	#writerBound = false;
@@ -97,6 +115,8 @@ export class LiveConversation {
 	#queue: Submission[] = [];
 	#held: Submission[] = [];
 	#heldBytes = 0;
+	/** The batch of the commit group's current run. */
+	#flushing: Flush | null = null;
 
 	private constructor(
 		readonly conversationId: string,
@@ -154,52 +174,91 @@ export class LiveConversation {
 
 	#enqueue(submission: Submission): void {
 		this.#queue.push(submission);
-		if (this.#queue.length === 1) setImmediate(() => this.#flush());
+		if (this.#queue.length === 1) this.deps.commits.request(this);
 	}
 
-	#flush(): void {
+	/**
+	 * Commit group, step 1: takes the queued updates for this turn's commit; false when there are
+	 * none (or the document is going away, and they were sent back to resync).
+	 */
+	beginFlush(): boolean {
 		const batch = this.#queue;
 		this.#queue = [];
-		if (batch.length === 0) return;
+		if (batch.length === 0) return false;
 		if (this.#broken || this.#disposed) {
 			for (const submission of batch) submission.resolve({ ok: false, retry: 'reloading' });
-			return;
+			return false;
 		}
-		const now = Date.now();
-		const results = new Map<Submission, AcceptResult>();
-		const accepted: Accepted[] = [];
-		const newAuthors = new Set<string>();
-		// Rows looked up for the batch: one lookup per message. Rows change only in its commit, which reads them last.
-		const rows = new Map<string, StoredMessage | undefined>();
-		let committed = false;
-		let failure: unknown = null;
+		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, written: false, failure: null };
+		return true;
+	}
+
+	/**
+	 * Step 2: inside this document's Yjs transaction, checks and applies the batch, runs `deeper`
+	 * (the other documents of the group, then the shared commit), and applies the sequence numbers
+	 * committed. Members get the broadcast when the transaction ends, after the commit; if anything
+	 * failed, every connection is closed first, so it reaches nobody.
+	 */
+	flushWithin(deeper: () => void): void {
+		const f = this.#flushing!;
 		Y.transact(
 			this.doc,
 			() => {
 				try {
-					this.#admit(batch, now, rows, results, accepted);
-					if (accepted.length === 0) return;
-					this.#commitBatch(accepted, now, rows, newAuthors);
-					committed = true;
+					this.#admit(f.batch, f.now, f.rows, f.results, f.accepted);
 				} catch (error) {
-					failure = error;
-					// Still inside the transaction: with every connection closed, its broadcast reaches nobody.
-					this.#breakDown(error);
+					f.failure = error;
 				}
+				deeper();
+				try {
+					if (f.failure === null && f.serverUpdate) Y.applyUpdate(this.doc, f.serverUpdate);
+				} catch (error) {
+					f.failure = error;
+				}
+				if (f.failure !== null) this.#breakDown(f.failure);
 			},
-			batch[0]!.origin
+			f.batch[0]!.origin
 		);
-		if (failure !== null) {
-			for (const submission of batch) submission.resolve({ ok: false, retry: 'reloading' });
+	}
+
+	/** Step 3, inside the group's SQLite transaction: this batch's updates, rows and sequence numbers (in a savepoint). */
+	writeFlush(): void {
+		const f = this.#flushing!;
+		if (f.failure !== null || !f.accepted.some((a) => a.hasNewContent)) return;
+		try {
+			f.serverUpdate = this.deps.db.transaction(() => this.#writeBatch(f.accepted, f.now, f.rows, f.newAuthors));
+			f.written = true;
+		} catch (error) {
+			this.commitFailed(error);
+		}
+	}
+
+	/** The write or the group's commit failed: nothing of this batch is on disk. */
+	commitFailed(error: unknown): void {
+		const f = this.#flushing!;
+		f.failure ??= error;
+		f.written = false;
+		f.serverUpdate = null;
+		// The server writer may hold items that were never logged.
+		this.#writer = this.#newWriter();
+		this.#writerBound = false;
+	}
+
+	/** Step 4: settles every submission of the batch. */
+	endFlush(): void {
+		const f = this.#flushing!;
+		this.#flushing = null;
+		if (f.failure !== null) {
+			for (const submission of f.batch) submission.resolve({ ok: false, retry: 'reloading' });
 			return;
 		}
-		if (committed) {
-			const bytes = accepted.reduce((sum, a) => sum + (a.hasNewContent ? a.submission.update.byteLength : 0), 0);
-			this.#noteLogged(accepted.filter((a) => a.hasNewContent).length, bytes);
+		if (f.written) {
+			const stored = f.accepted.filter((a) => a.hasNewContent);
+			this.#noteLogged(stored.length, stored.reduce((sum, a) => sum + a.submission.update.byteLength, 0));
 		}
-		for (const [submission, result] of results) submission.resolve(result);
-		if (committed) {
-			this.deps.onMessagesChanged?.(this.conversationId, newAuthors);
+		for (const [submission, result] of f.results) submission.resolve(result);
+		if (f.written) {
+			this.deps.onMessagesChanged?.(this.conversationId, f.newAuthors);
 			this.#retryHeld();
 		}
 	}
@@ -267,26 +326,22 @@ export class LiveConversation {
 		}
 	}
 
-	/** Inside the Yjs transaction: one SQLite transaction (and fsync) for the updates, their rows and sequence numbers. */
-	#commitBatch(accepted: Accepted[], now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): void {
+	/** Inside the SQLite transaction: the updates, the clientIDs they bind, their rows, and the server's update with the new sequence numbers. */
+	#writeBatch(accepted: Accepted[], now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Uint8Array | null {
 		const { conversationId, deps } = this;
 		const keys = new Set<string>();
 		for (const a of accepted) for (const key of a.keys) keys.add(key);
-		if (!accepted.some((a) => a.hasNewContent)) return;
-		const serverUpdate = this.#inWriteTransaction(() => {
-			for (const { submission, hasNewContent, newClients } of accepted) {
-				if (!hasNewContent) continue;
-				deps.log.append(conversationId, submission.update, now);
-				for (const client of newClients) deps.log.bindClient(conversationId, client, submission.userId);
-			}
-			const sequenced = this.#project(keys, now, rows, newAuthors);
-			if (sequenced.length === 0) return null;
-			return this.#serverWrite(now, (writer) => {
-				const seqMap = writer.getMap<number>(DOC_SEQ);
-				for (const [id, seq] of sequenced) seqMap.set(id, seq);
-			});
+		for (const { submission, hasNewContent, newClients } of accepted) {
+			if (!hasNewContent) continue;
+			deps.log.append(conversationId, submission.update, now);
+			for (const client of newClients) deps.log.bindClient(conversationId, client, submission.userId);
+		}
+		const sequenced = this.#project(keys, now, rows, newAuthors);
+		if (sequenced.length === 0) return null;
+		return this.#serverWrite(now, (writer) => {
+			const seqMap = writer.getMap<number>(DOC_SEQ);
+			for (const [id, seq] of sequenced) seqMap.set(id, seq);
 		});
-		if (serverUpdate) Y.applyUpdate(this.doc, serverUpdate);
 	}
 
 	/**
@@ -342,7 +397,7 @@ export class LiveConversation {
 		this.#heldBytes = this.#held.reduce((sum, s) => sum + s.update.byteLength, 0);
 		const wasEmpty = this.#queue.length === 0;
 		this.#queue.unshift(...ready);
-		if (wasEmpty) setImmediate(() => this.#flush());
+		if (wasEmpty) this.deps.commits.request(this);
 	}
 
 	#isReady(submission: Submission, now: number): boolean {

@@ -8,6 +8,7 @@ import type { RateLimits } from '../../src/lib/server/limiters.ts';
 import type { TokenBuckets } from '../../src/lib/server/rate-limit.ts';
 import { Authentication } from './authentication.ts';
 import type { Compactor } from './compactor.ts';
+import { CommitGroup } from './commit-group.ts';
 import { ConversationDocuments, DEFAULT_LINGERING } from './conversation-documents.ts';
 import { prepareDocumentLog } from './document-log.ts';
 import { FrameBudget } from './frame-budget.ts';
@@ -51,6 +52,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		isMember,
 		compactEvery,
 		compactor,
+		commits: new CommitGroup(db),
 		admit: messageBudget && ((userId, messages) => messageBudget.take(userId, messages)),
 		onMessagesChanged(conversationId, newMessageAuthors) {
 			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).

@@ -1,8 +1,12 @@
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { conversationDocName } from '../../src/lib/shared/protocol.ts';
 import {
 	api,
 	connectClient,
@@ -146,5 +150,142 @@ describe('durability', () => {
 		cleanups.push(() => reader.destroy());
 		await reader.synced;
 		expect(orderedMessages(reader.doc).map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+	});
+});
+
+describe('group commit across conversations', () => {
+	const cleanups: Array<() => unknown> = [];
+	afterEach(async () => {
+		for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+	});
+
+	/** Providers for several conversations over one socket, so their updates leave (and arrive) together. */
+	function oneSocket(wsUrl: string, conversationIds: string[], token: string) {
+		const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+		const clients = conversationIds.map((id) => {
+			const doc = new Y.Doc();
+			const refusals: string[] = [];
+			const provider = new HocuspocusProvider({
+				websocketProvider: socket,
+				name: conversationDocName(id),
+				document: doc,
+				token,
+				onClose: ({ event }) => void (event.reason && refusals.push(event.reason))
+			});
+			provider.attach();
+			const synced = new Promise<void>((resolve) => provider.on('synced', () => resolve()));
+			return { id, doc, provider, synced, refusals };
+		});
+		cleanups.push(() => {
+			for (const c of clients) c.provider.destroy();
+			socket.destroy();
+		});
+		return clients;
+	}
+
+	async function tenConversations(url: string) {
+		const alice = await createAccount(url);
+		const bob = await createAccount(url);
+		const ids: string[] = [];
+		for (let i = 0; i < 10; i++) ids.push(await createConversation(url, alice, [bob], `Room ${i}`));
+		return { alice, bob, ids };
+	}
+
+	it('[DUR-4] updates to many conversations in one turn are committed in fewer transactions than conversations', async () => {
+		const data = tempDataDir();
+		cleanups.push(data.remove);
+		const server = await startTestServer(data.dir);
+		cleanups.push(() => server.close());
+		const { alice, ids } = await tenConversations(server.url);
+		const clients = oneSocket(server.wsUrl, ids, alice.token);
+		await Promise.all(clients.map((c) => c.synced));
+
+		const db = server.app.core.db;
+		const transaction = db.transaction.bind(db);
+		let immediate = 0;
+		db.transaction = ((fn: never, config?: { behavior?: 'deferred' | 'immediate' | 'exclusive' }) => {
+			if (config?.behavior === 'immediate') immediate += 1;
+			return transaction(fn, config);
+		}) as typeof db.transaction;
+		cleanups.push(() => (db.transaction = transaction));
+
+		const written = clients.map((c) => {
+			const id = ulid();
+			writeMessage(c.doc, { id, author: alice.id, body: `to ${c.id}` });
+			return { c, id };
+		});
+		await waitFor(() => written.every(({ c, id }) => seqMap(c.doc).has(id)), 5000, 'every acknowledgement');
+		expect(immediate).toBeLessThan(clients.length);
+		expect(immediate).toBeGreaterThan(0);
+	});
+
+	it('[DUR-4] one conversation’s failed write reloads that conversation alone; the others of the turn are committed, and nothing is lost', async () => {
+		const data = tempDataDir();
+		cleanups.push(data.remove);
+		const server = await startTestServer(data.dir);
+		cleanups.push(() => server.close());
+		const { alice, bob, ids } = await tenConversations(server.url);
+		const clients = oneSocket(server.wsUrl, ids.slice(0, 3), alice.token);
+		await Promise.all(clients.map((c) => c.synced));
+		const sqlite = server.app.core.db.$client;
+		sqlite.exec(`create trigger poison before insert on messages when new.body = 'poison' begin select raise(abort, 'poisoned'); end`);
+		const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+		cleanups.push(() => errors.mockRestore());
+
+		const [poisoned, ...others] = clients;
+		const poisonId = ulid();
+		writeMessage(poisoned!.doc, { id: poisonId, author: alice.id, body: 'poison' });
+		const fine = others.map((c) => {
+			const id = ulid();
+			writeMessage(c.doc, { id, author: alice.id, body: 'fine' });
+			return { c, id };
+		});
+		await waitFor(() => fine.every(({ c, id }) => seqMap(c.doc).has(id)), 5000, 'the other conversations’ acknowledgements');
+		await waitFor(() => poisoned!.refusals.includes('document-reloading'), 5000, 'the poisoned conversation to reload');
+		expect(seqMap(poisoned!.doc).has(poisonId)).toBe(false);
+		expect(others.every((c) => c.refusals.length === 0)).toBe(true);
+
+		// Once writes succeed again, the device comes back with its document (as the web app does after a retryable close): nothing was lost.
+		sqlite.exec('drop trigger poison');
+		const back = connectClient(server.wsUrl, poisoned!.id, alice.token, poisoned!.doc);
+		cleanups.push(() => back.destroy());
+		await waitFor(() => seqMap(poisoned!.doc).has(poisonId), 10_000, 'the poisoned message after all');
+		for (const c of clients) {
+			const history = await api<History>(server.url, `/api/conversations/${c.id}/messages`, { token: bob.token });
+			expect(history.body.messages.map((m) => m.id)).toEqual(c === poisoned ? [poisonId] : [fine.find((f) => f.c === c)!.id]);
+		}
+	});
+
+	it('[DUR-4] a kill -9 during bursts to many conversations loses no acknowledged message in any of them', async () => {
+		const data = tempDataDir();
+		cleanups.push(data.remove);
+		const server = await spawnServer(data.dir);
+		cleanups.push(() => server.kill('SIGKILL'));
+		const { alice, bob, ids } = await tenConversations(server.url);
+		const clients = oneSocket(server.wsUrl, ids, alice.token);
+		await Promise.all(clients.map((c) => c.synced));
+		const acknowledged = new Map<string, string[]>(ids.map((id) => [id, []]));
+		let total = 0;
+		for (const c of clients) {
+			seqMap(c.doc).observe((event) => {
+				for (const id of event.keysChanged) acknowledged.get(c.id)!.push(id);
+				total += event.keysChanged.size;
+				if (total >= 60) server.child.kill('SIGKILL');
+			});
+		}
+		for (let round = 0; round < 20; round++) {
+			for (const c of clients) writeMessage(c.doc, { id: ulid(), author: alice.id, body: `round ${round}` });
+			await new Promise((resolve) => setImmediate(resolve));
+		}
+		expect(await server.exited).toBe('SIGKILL');
+
+		const restarted = await spawnServer(data.dir);
+		cleanups.push(() => restarted.kill('SIGKILL'));
+		for (const id of ids) {
+			const history = await api<History>(restarted.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token });
+			const stored = new Set(history.body.messages.map((m) => m.id));
+			expect(acknowledged.get(id)!.filter((m) => !stored.has(m))).toEqual([]);
+		}
+		expect(total).toBeGreaterThanOrEqual(60);
 	});
 });
