@@ -3,6 +3,7 @@ import { contactsOf, listConversations, memberIdsOf } from '../../src/lib/server
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordLastSeen } from '../../src/lib/server/users.ts';
 import { PROTOCOL_VERSION as v } from '../../src/lib/shared/protocol.ts';
+import { CoalescingWindow } from './coalescing-window.ts';
 import type { SyncContext } from './context.ts';
 import { Presence } from './presence.ts';
 import { UserChannels } from './user-channels.ts';
@@ -13,6 +14,8 @@ import { UserChannels } from './user-channels.ts';
  * often it happens.
  */
 export const OFFLINE_GRACE_MS = 1000;
+/** Inbox updates of a conversation are sent once per this window, however many changes it saw (INBOX-2). */
+export const INBOX_WINDOW_MS = 50;
 
 /**
  * Each user's live inbox (INBOX-1) and presence (PRES-1): connections count for presence once fully
@@ -26,6 +29,8 @@ export class Inbox implements Extension {
 	readonly #goingOffline = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
 	/** Set while shutting down: connections closing then must not touch the database any more. */
 	#stopped = false;
+	/** Conversations whose summaries changed in this window, for every member (null) or some. */
+	readonly #changed = new CoalescingWindow<{ conversationId: string; userIds?: string[] }>(INBOX_WINDOW_MS, (changes) => this.#sendChanges(changes));
 
 	constructor(private readonly db: Db) {}
 
@@ -62,13 +67,29 @@ export class Inbox implements Extension {
 		this.#goingOffline.set(user.id, { at, timer });
 	}
 
-	/** Sends each member with an open user channel their own summary of the conversation. */
+	/**
+	 * Sends each member with an open user channel their own summary of the conversation, once for all
+	 * the changes of a short window (a message and its 200 receipts in a group of 100 are one update).
+	 */
 	conversationChanged(conversationId: string, userIds?: string[]): void {
+		if (!this.#stopped) this.#changed.add({ conversationId, userIds });
+	}
+
+	#sendChanges(changes: Array<{ conversationId: string; userIds?: string[] }>): void {
 		if (this.#stopped) return;
-		for (const userId of userIds ?? memberIdsOf(this.db, conversationId)) {
-			if (!this.#channels.has(userId)) continue;
-			const [conversation] = listConversations(this.db, userId, this.isOnline, conversationId);
-			if (conversation) this.#channels.send(userId, { type: 'inbox', v, conversation });
+		const byConversation = new Map<string, Set<string> | null>();
+		for (const { conversationId, userIds } of changes) {
+			const known = byConversation.get(conversationId);
+			if (known === null) continue;
+			if (!userIds) byConversation.set(conversationId, null);
+			else byConversation.set(conversationId, new Set([...(known ?? []), ...userIds]));
+		}
+		for (const [conversationId, userIds] of byConversation) {
+			for (const userId of userIds ?? memberIdsOf(this.db, conversationId)) {
+				if (!this.#channels.has(userId)) continue;
+				const [conversation] = listConversations(this.db, userId, this.isOnline, conversationId);
+				if (conversation) this.#channels.send(userId, { type: 'inbox', v, conversation });
+			}
 		}
 	}
 

@@ -9,14 +9,18 @@ import {
 	type ClientStateless,
 	type ServerStateless
 } from '../../src/lib/shared/protocol.ts';
+import { CoalescingWindow } from './coalescing-window.ts';
 import type { SyncContext } from './context.ts';
 import type { FrameBudget } from './frame-budget.ts';
 
 /** At most one "still typing" relay per user and conversation in this time. */
 const TYPING_RELAY_MS = 1000;
+/** Receipts are recorded and published together, once per this window (RCPT-4). */
+export const RECEIPT_WINDOW_MS = 50;
 
 type Receipt = Extract<ClientStateless, { type: 'receipt' }>;
 type Markers = { deliveredSeq: number; readSeq: number };
+type PendingReceipt = { connection: Connection; conversationId: string; userId: string; receipt: Receipt };
 
 /**
  * The conversation's ephemeral signals, carried as stateless messages: receipts (stored as each
@@ -28,6 +32,7 @@ export class Signals implements Extension {
 	#instance: Hocuspocus | undefined;
 	/** `conversationId:userId` of everyone who said they are typing and has not stopped, with when it was last relayed. */
 	readonly #typing = new Map<string, number>();
+	readonly #receipts = new CoalescingWindow<PendingReceipt>(RECEIPT_WINDOW_MS, (pending) => this.#record(pending));
 
 	constructor(
 		private readonly db: Db,
@@ -67,24 +72,62 @@ export class Signals implements Extension {
 		this.#broadcast(conversationId, { type: 'typing', v, userId, active }, except);
 	}
 
-	/** Publishes a member's moved markers to the conversation's open documents and every member's inbox. */
+	/** Publishes members' moved markers to the conversation's open documents (one message) and every member's inbox. */
 	receiptsChanged(conversationId: string, userId: string, markers: Markers): void {
-		this.#broadcast(conversationId, { type: 'receipts', v, userId, ...markers });
+		this.#publish(conversationId, [{ userId, deliveredSeq: markers.deliveredSeq, readSeq: markers.readSeq }]);
+	}
+
+	/** Records what is waiting now (the server is stopping). */
+	stop(): void {
+		this.#receipts.flush();
+	}
+
+	#publish(conversationId: string, markers: Array<Markers & { userId: string }>): void {
+		this.#broadcast(conversationId, { type: 'receipt-markers', v, markers });
 		this.onMarkersChanged(conversationId);
+	}
+
+	/**
+	 * The receipts of one window: each member's merged into one, all recorded in one transaction,
+	 * then one `receipt-markers` message per conversation for every member whose markers moved.
+	 */
+	#record(pending: PendingReceipt[]): void {
+		const merged = new Map<string, PendingReceipt & { connections: Set<Connection> }>();
+		for (const item of pending) {
+			const key = `${item.conversationId}:${item.userId}`;
+			const seen = merged.get(key);
+			if (!seen) {
+				merged.set(key, { ...item, connections: new Set([item.connection]) });
+				continue;
+			}
+			seen.connections.add(item.connection);
+			seen.receipt = { ...seen.receipt, deliveredSeq: maxSeq(seen.receipt.deliveredSeq, item.receipt.deliveredSeq), readSeq: maxSeq(seen.receipt.readSeq, item.receipt.readSeq) };
+		}
+		const moved = new Map<string, Array<Markers & { userId: string }>>();
+		const refused: Connection[] = [];
+		this.db.transaction(() => {
+			for (const { conversationId, userId, receipt, connections } of merged.values()) {
+				const markers = recordReceipt(this.db, conversationId, userId, receipt);
+				if (!markers) refused.push(...connections);
+				else if (markers.changed) {
+					if (!moved.has(conversationId)) moved.set(conversationId, []);
+					moved.get(conversationId)!.push({ userId, deliveredSeq: markers.deliveredSeq, readSeq: markers.readSeq });
+				}
+			}
+		}, { behavior: 'immediate' });
+		for (const connection of refused) refuseReceipt(connection, 'you are not a member of this conversation');
+		for (const [conversationId, markers] of moved) this.#publish(conversationId, markers);
 	}
 
 	/** A receipt is always the connection's own: one naming anyone else is refused and changes nothing. */
 	#receipt(connection: Connection, context: SyncContext, receipt: Receipt): void {
 		const conversationId = context.conversationId ?? receipt.conversationId;
-		const refuseReceipt = (message: string) => connection.sendStateless(encodeStateless({ type: 'receipt-refused', v, message }));
-		if (receipt.userId !== undefined && receipt.userId !== context.user.id) return refuseReceipt('a receipt can only be written for yourself');
+		if (receipt.userId !== undefined && receipt.userId !== context.user.id) return refuseReceipt(connection, 'a receipt can only be written for yourself');
 		if (context.conversationId && receipt.conversationId && receipt.conversationId !== context.conversationId) {
-			return refuseReceipt('send a receipt on its own conversation or on your user channel');
+			return refuseReceipt(connection, 'send a receipt on its own conversation or on your user channel');
 		}
-		if (!conversationId) return refuseReceipt('name the conversation of the receipt');
-		const markers = recordReceipt(this.db, conversationId, context.user.id, receipt);
-		if (!markers) return refuseReceipt('you are not a member of this conversation');
-		if (markers.changed) this.receiptsChanged(conversationId, context.user.id, markers);
+		if (!conversationId) return refuseReceipt(connection, 'name the conversation of the receipt');
+		this.#receipts.add({ connection, conversationId, userId: context.user.id, receipt });
 	}
 
 	#broadcast(conversationId: string, message: ServerStateless, except?: Connection): void {
@@ -92,4 +135,13 @@ export class Signals implements Extension {
 		const payload = encodeStateless(message);
 		for (const connection of document?.getConnections() ?? []) if (connection !== except) connection.sendStateless(payload);
 	}
+}
+
+function refuseReceipt(connection: Connection, message: string): void {
+	connection.sendStateless(encodeStateless({ type: 'receipt-refused', v, message }));
+}
+
+/** The larger of two optional markers (a receipt may leave either out). */
+function maxSeq(a: number | undefined, b: number | undefined): number | undefined {
+	return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }

@@ -94,6 +94,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	/** Closes every connection; hooks that run as they close leave the database alone. */
 	function stop(): void {
 		authentication.stop();
+		signals.stop();
 		documents.releaseAll();
 		inbox.stop();
 		hocuspocus.closeConnections();

@@ -44,10 +44,13 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		return (await api<{ conversations: ConversationSummary[] }>(server.url, '/api/conversations', { token: account.token })).body.conversations;
 	}
 
+	/** Every member's markers as published, one entry per member per message. */
+	const markerEvents = (client: SyncClient) => ofType(client, 'receipt-markers').flatMap((e) => e.markers);
+
 	/** Alice's view of the markers, as her client keeps them: the conversation's members, then live events. */
 	function markersSeenBy(client: SyncClient, members: Markers[]): Markers[] {
 		return members.map((member) => {
-			const events = ofType(client, 'receipts').filter((e) => e.userId === member.id);
+			const events = markerEvents(client).filter((e) => e.userId === member.id);
 			return events.reduce((m, e) => ({ ...m, deliveredSeq: Math.max(m.deliveredSeq, e.deliveredSeq), readSeq: Math.max(m.readSeq, e.readSeq) }), member);
 		});
 	}
@@ -66,17 +69,17 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		const b = track(connectClient(server.wsUrl, conversationId, bob.token));
 		await b.synced;
 		b.send({ type: 'receipt', deliveredSeq: seq });
-		await waitFor(() => ofType(a, 'receipts').length === 1);
+		await waitFor(() => markerEvents(a).length === 1);
 		ticks.push(tickFor(seq, alice.id, markersSeenBy(a, start)).tick);
 		b.send({ type: 'receipt', readSeq: seq });
-		await waitFor(() => ofType(a, 'receipts').length === 2);
+		await waitFor(() => markerEvents(a).length === 2);
 		ticks.push(tickFor(seq, alice.id, markersSeenBy(a, start)).tick);
 		expect(ticks).toEqual(['sent', 'delivered', 'read']);
 
 		// Markers never move back: an older receipt from a stale device changes nothing.
 		b.send({ type: 'receipt', deliveredSeq: 0, readSeq: 0 });
 		await new Promise((resolve) => setTimeout(resolve, 100));
-		expect(ofType(a, 'receipts')).toHaveLength(2);
+		expect(markerEvents(a)).toHaveLength(2);
 		const bobAsMember = (await summaries(alice)).find((c) => c.id === conversationId)?.members.find((m) => m.id === bob.id);
 		expect(bobAsMember).toMatchObject({ deliveredSeq: seq, readSeq: seq });
 	});
@@ -97,15 +100,15 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		};
 		// Bob reads on his phone via REST, Carol only receives it over her user channel.
 		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
-		await waitFor(() => ofType(a, 'receipts').length === 1);
+		await waitFor(() => markerEvents(a).length === 1);
 		snapshot();
 		const carolChannel = track(connectDocument(server.wsUrl, userDocName(carol.id), carol.token));
 		await carolChannel.synced;
 		carolChannel.send({ type: 'receipt', conversationId, deliveredSeq: seq });
-		await waitFor(() => ofType(a, 'receipts').length === 2);
+		await waitFor(() => markerEvents(a).length === 2);
 		snapshot();
 		carolChannel.send({ type: 'receipt', conversationId, readSeq: seq });
-		await waitFor(() => ofType(a, 'receipts').length === 3);
+		await waitFor(() => markerEvents(a).length === 3);
 		snapshot();
 		expect(states).toEqual([
 			{ tick: 'sent', readBy: [bob.id] },
@@ -283,5 +286,46 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		const relayed = ofType(a, 'typing');
 		expect(relayed.length).toBeLessThanOrEqual(3);
 		expect(relayed.at(-1)).toMatchObject({ userId: bob.id, active: false });
+	});
+	it('[RCPT-4] [INBOX-2] in a group of 20, one message and its 38 receipts reach each member as a few frames, not one per receipt', async () => {
+		const others: Account[] = [];
+		for (let i = 0; i < 19; i++) others.push(await createAccount(server.url));
+		const conversationId = await createConversation(server.url, alice, others, 'Twenty');
+		const everyone = [alice, ...others];
+		const docs = everyone.map((member) => track(connectClient(server.wsUrl, conversationId, member.token)));
+		const channels = everyone.map((member) => track(connectDocument(server.wsUrl, userDocName(member.id), member.token)));
+		await Promise.all([...docs, ...channels].map((c) => c.synced));
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		const before = docs.map((c) => c.stateless.length);
+		const channelBefore = channels.map((c) => c.stateless.length);
+
+		const id = ulid();
+		// Each other member sends delivered, then read, as soon as the message is acknowledged on their device.
+		docs.slice(1).forEach((client) => {
+			const observer = () => {
+				const seq = seqMap(client.doc).get(id);
+				if (seq === undefined) return;
+				seqMap(client.doc).unobserve(observer);
+				client.send({ type: 'receipt', deliveredSeq: seq });
+				client.send({ type: 'receipt', readSeq: seq });
+			};
+			seqMap(client.doc).observe(observer);
+		});
+		writeMessage(docs[0]!.doc, { id, author: alice.id, body: 'hello twenty' });
+		const seq = () => seqMap(docs[0]!.doc).get(id);
+		await waitFor(() => seq() !== undefined);
+		// Alice's client learns every member's read marker.
+		await waitFor(
+			() => others.every((o) => markerEvents(docs[0]!).some((m) => m.userId === o.id && m.readSeq === seq())),
+			5000,
+			'every read marker at alice'
+		);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		const markerFrames = docs.map((c, i) => c.stateless.slice(before[i]).filter((m) => m.type === 'receipt-markers').length);
+		const inboxFrames = channels.map((c, i) => c.stateless.slice(channelBefore[i]).filter((m) => m.type === 'inbox').length);
+		// One frame per receipt would be 38 each; windows of 50 ms make a handful.
+		expect(Math.max(...markerFrames)).toBeLessThanOrEqual(6);
+		expect(Math.max(...inboxFrames)).toBeLessThanOrEqual(8);
+		expect(Math.min(...inboxFrames)).toBeGreaterThanOrEqual(1);
 	});
 });

@@ -157,8 +157,8 @@ export type ServerStateless =
 			/** Message ids named in the refused update (may be empty when none could be read). */
 			messageIds: string[];
 	  }
-	/** A member's receipt markers moved (conversation documents). */
-	| { type: 'receipts'; v: typeof PROTOCOL_VERSION; userId: string; deliveredSeq: number; readSeq: number }
+	/** Members' receipt markers moved (conversation documents): every change of a short window, in one message. */
+	| { type: 'receipt-markers'; v: typeof PROTOCOL_VERSION; markers: Array<{ userId: string; deliveredSeq: number; readSeq: number }> }
 	/** A receipt the server would not store (another user's, or malformed). */
 	| { type: 'receipt-refused'; v: typeof PROTOCOL_VERSION; message: string }
 	/** Someone started or stopped typing (conversation documents). Expires by itself after {@link TYPING_TTL_MS}. */
@@ -186,7 +186,7 @@ export function encodeStateless(message: ServerStateless | ClientStateless): str
 	return JSON.stringify(message);
 }
 
-const SERVER_TYPES = new Set(['update-refused', 'receipts', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited']);
+const SERVER_TYPES = new Set(['update-refused', 'receipt-markers', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {

@@ -145,7 +145,9 @@ export class ConversationSync {
 
 	#onStateless(message: ServerStateless): void {
 		if (message.type === 'update-refused') this.#refusal ??= message;
-		else if (message.type === 'receipts') this.hub.inbox.mergeReceipts(this.conversationId, message.userId, message);
+		else if (message.type === 'receipt-markers') {
+			for (const markers of message.markers) this.hub.inbox.mergeReceipts(this.conversationId, markers.userId, markers);
+		}
 		else if (message.type === 'typing' && message.userId !== this.userId) {
 			this.#typing.set(message.userId, message.active);
 			this.#showTyping();
