@@ -29,6 +29,8 @@ export const config = {
 	/** Seconds each receipts run may take, from its first message until the traffic stops. */
 	receiptWait: number('BENCH_RECEIPT_WAIT', 180),
 	deadlineSeconds: number('BENCH_DEADLINE', 3600),
+	/** The Socket.IO server's SQLite synchronous setting (this project's is SQLITE_SYNCHRONOUS, FULL by default). */
+	socketIoSynchronous: process.env.BENCH_SOCKETIO_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL',
 	profileDir: process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined,
 	/** Scenario 1: readers and rate. */
 	readers: 10,

@@ -18,9 +18,11 @@
  *
  * Env: BENCH_SECONDS (default 5), BENCH_FLAT (5000), BENCH_ROUNDS (3), BENCH_ONLY (all),
  * BENCH_IDLE (10000), BENCH_LONG (100000), BENCH_MEMBERS ("10,50,100"), BENCH_ROOMS (50),
- * BENCH_RECEIPT_MESSAGES (50), BENCH_DEADLINE (seconds for the whole run, 3600),
+ * BENCH_RECEIPT_MESSAGES (50), BENCH_RECEIPT_WAIT (seconds per receipts run, 180),
+ * BENCH_DEADLINE (seconds for the whole run, 3600),
  * BENCH_PROFILE (a directory: this project's server runs with --cpu-prof there; summarize a profile
- * with `node scripts/profile-top.mjs FILE.cpuprofile`), SQLITE_SYNCHRONOUS (this project's, FULL).
+ * with `node scripts/profile-top.mjs FILE.cpuprofile`), SQLITE_SYNCHRONOUS (this project's, FULL),
+ * BENCH_SOCKETIO_SYNCHRONOUS (the Socket.IO server's, NORMAL).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
 	process.once('SIGINT', () => void finish('interrupted'));
 	process.once('SIGTERM', () => void finish('interrupted'));
 	console.log(`scenarios: ${[...config.only].join(', ')}; rounds ${config.rounds}, ${config.seconds} s paced, ${config.flat} flat out`);
-	console.log(`this project's SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'FULL'}; Socket.IO's NORMAL; ${process.version}`);
+	console.log(`this project's SQLITE_SYNCHRONOUS=${process.env.SQLITE_SYNCHRONOUS ?? 'FULL'}; Socket.IO's ${config.socketIoSynchronous}; ${process.version}`);
 	for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
 		if (!config.only.has(name)) continue;
 		if (ON_THEIR_OWN.has(name)) await stopShared();

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { ulid } from 'ulid';
 import { tempDataDir } from '../../tests/utils/server.ts';
+import { config } from '../config.ts';
 import type { Counter } from '../measure.ts';
 import { removeAtExit, spawnListening } from '../processes.ts';
 import type { Client, Room, System, User } from './types.ts';
@@ -115,7 +116,7 @@ function socketIoClient(url: string, user: User, counter: Counter): Client {
 export async function startSocketIo(): Promise<System> {
 	const data = tempDataDir();
 	const cleanup = removeAtExit(data.remove);
-	const server = await spawnListening('bench/socketio-server.ts', { DATA_DIR: data.dir });
+	const server = await spawnListening('bench/socketio-server.ts', { DATA_DIR: data.dir, SQLITE_SYNCHRONOUS: config.socketIoSynchronous });
 	const seed = async (body: unknown) => {
 		const response = await fetch(`${server.url}/seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 		if (!response.ok) throw new Error(`seeding the Socket.IO server failed: ${response.status}`);
