@@ -108,7 +108,7 @@ test('[VIEW-3] thousands of messages scroll through a bounded window of rows, in
 	const page = bobPerson.page;
 	await page.reload();
 	await page.goto(`/c/${id}`);
-	await expect(messageWithText(page, `history ${total}`)).toBeInViewport();
+	await expect(messageWithText(page, `history ${total}`)).toBeInViewport({ timeout: 30_000 });
 
 	/** Scrolls one screen (up or down), lets the list react, and reports what is rendered. */
 	const step = (direction: 1 | -1) =>
