@@ -1,5 +1,5 @@
 import type { Extension, connectedPayload, onDisconnectPayload } from '@hocuspocus/server';
-import { contactsOf, listConversations, memberIdsOf } from '../../src/lib/server/conversations.ts';
+import { contactsOf, memberIdsOf, summariesFor } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordLastSeen } from '../../src/lib/server/users.ts';
 import { PROTOCOL_VERSION as v } from '../../src/lib/shared/protocol.ts';
@@ -85,10 +85,9 @@ export class Inbox implements Extension {
 			else byConversation.set(conversationId, new Set([...(known ?? []), ...userIds]));
 		}
 		for (const [conversationId, userIds] of byConversation) {
-			for (const userId of userIds ?? memberIdsOf(this.db, conversationId)) {
-				if (!this.#channels.has(userId)) continue;
-				const [conversation] = listConversations(this.db, userId, this.isOnline, conversationId);
-				if (conversation) this.#channels.send(userId, { type: 'inbox', v, conversation });
+			const listening = [...(userIds ?? memberIdsOf(this.db, conversationId))].filter((userId) => this.#channels.has(userId));
+			for (const [userId, conversation] of summariesFor(this.db, conversationId, listening, this.isOnline)) {
+				this.#channels.send(userId, { type: 'inbox', v, conversation });
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listConversations, summariesFor } from '../../src/lib/server/conversations.ts';
 import type { ConversationSummary } from '../../src/lib/shared/api-types.ts';
 import { seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { userDocName, type ServerStateless } from '../../src/lib/shared/protocol.ts';
@@ -327,5 +328,25 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		expect(Math.max(...markerFrames)).toBeLessThanOrEqual(6);
 		expect(Math.max(...inboxFrames)).toBeLessThanOrEqual(8);
 		expect(Math.min(...inboxFrames)).toBeGreaterThanOrEqual(1);
+	});
+	it('[INBOX-2] a summary built once for many members equals each member’s own listing', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob, carol], 'Shared summary');
+		for (const [author, body] of [
+			[alice, 'one'],
+			[bob, 'two'],
+			[carol, 'three']
+		] as const) {
+			await api(server.url, `/api/conversations/${conversationId}/messages`, { token: author.token, body: { body } });
+		}
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		await api(server.url, `/api/conversations/${conversationId}/unread`, { method: 'PUT', token: carol.token });
+		const db = server.app.core.db;
+		const online = (userId: string) => userId === bob.id;
+		const shared = summariesFor(db, conversationId, [alice.id, bob.id, carol.id, 'not-a-member'], online);
+		expect([...shared.keys()].sort()).toEqual([alice.id, bob.id, carol.id].sort());
+		for (const member of [alice, bob, carol]) {
+			expect(shared.get(member.id)).toEqual(listConversations(db, member.id, online, conversationId)[0]);
+		}
+		expect(new Set([alice, bob, carol].map((m) => shared.get(m.id)!.unreadCount)).size).toBeGreaterThan(1);
 	});
 });

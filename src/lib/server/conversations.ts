@@ -185,6 +185,58 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 	}));
 }
 
+/**
+ * One conversation's summary as each of `userIds` sees it (those who are members), equal to
+ * `listConversations(db, userId, isOnline, conversationId)[0]` for each, with what they share
+ * (members and their markers, the last message) read once: an inbox update for a group of M
+ * members costs O(M), not O(M²).
+ */
+export function summariesFor(db: Db, conversationId: string, userIds: string[], isOnline: IsOnline = nobodyOnline): Map<string, ConversationSummary> {
+	if (userIds.length === 0) return new Map();
+	const rows = db
+		.select({
+			conversation: conversations,
+			userId: members.userId,
+			markedUnread: members.markedUnread,
+			unreadCount: sql<number>`(
+				select count(*) from ${messages}
+				where ${messages.conversationId} = ${conversations.id}
+					and ${messages.seq} > ${members.readSeq}
+					and ${messages.authorId} != ${members.userId}
+					and ${messages.deletedAt} is null
+					and ${messages.event} is null)`
+		})
+		.from(members)
+		.innerJoin(conversations, eq(conversations.id, members.conversationId))
+		.where(and(eq(members.conversationId, conversationId), inArray(members.userId, userIds)))
+		.all();
+	if (rows.length === 0) return new Map();
+	const memberList = membersOf(db, [conversationId], isOnline).get(conversationId) ?? [];
+	const last = db
+		.select({ id: messages.id })
+		.from(messages)
+		.where(eq(messages.conversationId, conversationId))
+		.orderBy(desc(messages.seq))
+		.limit(1)
+		.get();
+	const lastMessage = last ? (getMessage(db, conversationId, last.id) ?? null) : null;
+	return new Map(
+		rows.map(({ conversation, userId, markedUnread, unreadCount }) => [
+			userId,
+			{
+				id: conversation.id,
+				kind: conversation.kind,
+				title: conversation.title,
+				members: memberList,
+				lastMessage,
+				unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
+				markedUnread,
+				updatedAt: conversation.updatedAt
+			}
+		])
+	);
+}
+
 /** Everyone who shares at least one conversation with `userId` (themselves included). */
 export function contactsOf(db: Db, userId: string): string[] {
 	return db
