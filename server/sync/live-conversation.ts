@@ -1,7 +1,8 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode } from '../../src/lib/shared/protocol.ts';
+import { storedValue } from '../../src/lib/shared/conversation-doc.ts';
+import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
@@ -351,7 +352,7 @@ export class LiveConversation implements GroupMember {
 	 */
 	#project(keys: Set<string>, now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Array<[string, number]> {
 		const { conversationId, deps } = this;
-		const messages = this.doc.getMap<MessageValue>(DOC_MESSAGES);
+		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
 		const sequenced: Array<[string, number]> = [];
 		// An update lists its clientIDs in descending order, and a device that reloaded offline holds
 		// several: number new messages in the order their authors wrote them, not by clientID. The sort
@@ -363,7 +364,7 @@ export class LiveConversation implements GroupMember {
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
 			if (!row) {
 				if (!value) continue; // written and deleted before it ever reached the server
-				sequenced.push([key, deps.writes.insert(conversationId, { ...value, authorId: value.author }, now)]);
+				sequenced.push([key, deps.writes.insert(conversationId, { ...value, id: key, authorId: value.author }, now)]);
 				newAuthors.add(value.author);
 			} else if (value) {
 				if (row.authorId !== value.author) throw new Error('message author changed');
@@ -450,7 +451,7 @@ export class LiveConversation implements GroupMember {
 			const seq = deps.writes.insertNew(conversationId, { ...value, authorId: value.author }, now);
 			if (seq === null) return null;
 			return this.#serverWrite(now, (writer) => {
-				writer.getMap<MessageValue>(DOC_MESSAGES).set(value.id, value);
+				writer.getMap<StoredMessageValue>(DOC_MESSAGES).set(value.id, storedValue(value));
 				writer.getMap<number>(DOC_SEQ).set(value.id, seq);
 			});
 		});

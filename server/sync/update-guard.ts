@@ -448,7 +448,7 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 	}
 	const { id, author, body, createdAt, editedAt, ...rest } = value as Record<string, unknown>;
 	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
-	if (id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'the message id must equal its key', key);
+	if (id !== undefined && id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'a message id in the value must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
 	if (createdAtBefore !== undefined ? createdAt !== createdAtBefore : !isPlausibleTimestamp(createdAt, ctx.now)) {
 		throw new Refusal(

@@ -32,7 +32,7 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { messagesMap, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { messageOf, messagesMap, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { conversationDocName, decodeServerStateless, type MessageValue, type ServerStateless } from '../../src/lib/shared/protocol.ts';
 import {
 	after,
@@ -352,7 +352,7 @@ describe('the update guard', () => {
 				['alice', a],
 				['carol', c]
 			] as const) {
-				expect.soft(messagesMap(device.doc).get(victim.id), `${variant.name}: the victim's message on ${who}'s open document`).toEqual(victim);
+				expect.soft(messageOf(device.doc, victim.id), `${variant.name}: the victim's message on ${who}'s open document`).toEqual(victim);
 			}
 			const rows = await w.history(conversationId);
 			expect.soft(rows.find((row) => row.id === victim.id)?.body, `${variant.name}: REST keeps the victim's message`).toBe(victim.body);
@@ -367,7 +367,7 @@ describe('the update guard', () => {
 			);
 			expect.soft(delivered, `${variant.name}: a later message is acknowledged and broadcast to other members`).toBe(true);
 			const fresh = await w.freshDocument(conversationId, carol).catch((error: Error) => error);
-			expect.soft(fresh instanceof Y.Doc ? messagesMap(fresh).get(victim.id) : String(fresh), `${variant.name}: a fresh member gets the victim's message`).toEqual(victim);
+			expect.soft(fresh instanceof Y.Doc ? messageOf(fresh, victim.id) : String(fresh), `${variant.name}: a fresh member gets the victim's message`).toEqual(victim);
 			cases.push({ conversationId, victim, later, smuggled, name: variant.name });
 		}
 
@@ -390,13 +390,13 @@ describe('the update guard', () => {
 			const fresh = await w.freshDocument(conversationId, carol).catch((error: Error) => error);
 			expect.soft(fresh instanceof Y.Doc, `${name}: the conversation loads after a restart (${String(fresh)})`).toBe(true);
 			if (!(fresh instanceof Y.Doc)) continue;
-			expect.soft(messagesMap(fresh).get(victim.id), `${name}: the victim's message after a restart`).toEqual(victim);
+			expect.soft(messageOf(fresh, victim.id), `${name}: the victim's message after a restart`).toEqual(victim);
 			expect.soft(messagesMap(fresh).has(later.id), `${name}: the later message after a restart`).toBe(true);
 			await w.expectHistoryEqualsDocument(conversationId, carol, true, name);
 		}
 		const reloaded = await w.freshDocument(poisoned, carol).catch((error: Error) => error);
 		expect.soft(reloaded instanceof Y.Doc, `a conversation with an unappliable stored update still loads (${String(reloaded)})`).toBe(true);
-		if (reloaded instanceof Y.Doc) expect.soft(messagesMap(reloaded).get(before.id)).toEqual(before);
+		if (reloaded instanceof Y.Doc) expect.soft(messageOf(reloaded, before.id)).toEqual(before);
 		const after2 = await w.synced(alice, poisoned).catch((error: Error) => error);
 		if (!(after2 instanceof Error)) {
 			const next = message(ulid(), alice, 'after the poison');
@@ -501,7 +501,7 @@ describe('the update guard', () => {
 		const row = (await w.history(conversationId)).find((r) => r.id === original.id);
 		expect.soft([row?.body, row?.createdAt], 'the stored message is unchanged').toEqual([original.body, original.createdAt]);
 		const fresh = await w.freshDocument(conversationId);
-		expect.soft(messagesMap(fresh).get(original.id), 'the document is unchanged').toEqual(original);
+		expect.soft(messageOf(fresh, original.id), 'the document is unchanged').toEqual(original);
 	});
 
 	it('[GUARD-1] [GUARD-3] one clientID in two blocks of one update: refused, or the history equals the document', async () => {

@@ -94,6 +94,21 @@ describe('update guard (pure logic)', () => {
 		expect([...verdict.newClients]).toEqual([client.clientID]);
 	});
 
+	it('[AUTH-4] a value without an id is what clients write; an id in the value must be the key', () => {
+		const client = new Y.Doc();
+		const updates = recorder(client);
+		writeMessage(client, { id: ID1, author: ALICE, body: 'lean', createdAt: T });
+		expect(messagesMap(client).get(ID1)).toEqual({ author: ALICE, body: 'lean', createdAt: T });
+		messagesMap(client).set(ID2, { id: ID2, author: ALICE, body: 'older client', createdAt: T });
+		messagesMap(client).set(ID3, { id: ID1, author: ALICE, body: 'someone else’s id', createdAt: T });
+		const server = new Y.Doc();
+		expect(inspect(server, updates[0]!, ALICE).kind).toBe('accepted');
+		Y.applyUpdate(server, updates[0]!);
+		expect(inspect(server, updates[1]!, ALICE).kind).toBe('accepted');
+		Y.applyUpdate(server, updates[1]!);
+		expect(inspect(server, updates[2]!, ALICE)).toMatchObject({ kind: 'refused', code: RefusalCode.InvalidMessage, messageIds: [ID3] });
+	});
+
 	it('[ONCE-2] content the server already has is not new', () => {
 		const server = new Y.Doc();
 		const client = new Y.Doc();

@@ -1,10 +1,21 @@
 import type * as Y from 'yjs';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue } from './protocol.ts';
+import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type StoredMessageValue } from './protocol.ts';
 
 /** Reading and writing a conversation document the way the server expects (docs/protocol.md). */
 
-export function messagesMap(doc: Y.Doc): Y.Map<MessageValue> {
-	return doc.getMap<MessageValue>(DOC_MESSAGES);
+export function messagesMap(doc: Y.Doc): Y.Map<StoredMessageValue> {
+	return doc.getMap<StoredMessageValue>(DOC_MESSAGES);
+}
+
+/** The message stored under `id`, with its id. */
+export function messageOf(doc: Y.Doc, id: string): MessageValue | undefined {
+	const value = messagesMap(doc).get(id);
+	return value && { ...value, id };
+}
+
+/** What goes into the document for a message: its fields without the id, which is the key. */
+export function storedValue({ id: _id, ...value }: MessageValue | StoredMessageValue): StoredMessageValue {
+	return value;
 }
 
 export function seqMap(doc: Y.Doc): Y.Map<number> {
@@ -16,9 +27,9 @@ export function seqMap(doc: Y.Doc): Y.Map<number> {
  * once {@link sequenceOf} returns a number.
  */
 export function writeMessage(doc: Y.Doc, message: { id: string; author: string; body: string; createdAt?: number }): MessageValue {
-	const value: MessageValue = { id: message.id, author: message.author, body: message.body.trim(), createdAt: message.createdAt ?? Date.now() };
+	const value: StoredMessageValue = { author: message.author, body: message.body.trim(), createdAt: message.createdAt ?? Date.now() };
 	messagesMap(doc).set(message.id, value);
-	return value;
+	return { ...value, id: message.id };
 }
 
 /** The server's sequence number for a message: present only once the message is on the server's disk. */
@@ -40,7 +51,7 @@ export function orderedMessages(doc: Y.Doc): OrderedMessage[] {
 	const list: OrderedMessage[] = [];
 	for (const [id, value] of messagesMap(doc)) {
 		const seq = seqs.get(id);
-		list.push(seq === undefined ? value : { ...value, seq });
+		list.push(seq === undefined ? { ...value, id } : { ...value, id, seq });
 	}
 	return list.sort((a, b) => {
 		if (a.seq !== undefined && b.seq !== undefined) return a.seq - b.seq;

@@ -52,9 +52,13 @@ export function parseUserDocName(name: string): string | null {
 export const DOC_MESSAGES = 'messages';
 export const DOC_SEQ = 'seq';
 
-/** What a client stores under `messages.get(id)`. */
-export interface MessageValue {
-	id: string;
+/**
+ * What a client stores under `messages.get(id)`. The key is the message's id: a value carries no
+ * copy of it (values written before this rule may carry `id`, which then equals the key).
+ */
+export interface StoredMessageValue {
+	/** Only in values written by older clients; equal to the key. */
+	id?: string;
 	/** The author's user id; the server refuses any other. */
 	author: string;
 	body: string;
@@ -66,6 +70,11 @@ export interface MessageValue {
 	 * `author` is then the member who acted and `body` is empty. Clients cannot write these.
 	 */
 	event?: SystemEvent;
+}
+
+/** A message as read from a document: the stored value with its key as `id`. */
+export interface MessageValue extends StoredMessageValue {
+	id: string;
 }
 
 /** What a server-written timeline line records; every device renders it the same way. */

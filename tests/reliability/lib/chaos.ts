@@ -287,7 +287,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 }
 
 function ownMessages(device: Device): MessageValue[] {
-	return [...messagesMap(device.doc).values()].filter((v) => v.author === device.userId && !v.event);
+	return [...messagesMap(device.doc).entries()].map(([id, v]) => ({ ...v, id })).filter((v) => v.author === device.userId && !v.event);
 }
 
 /** What a device shows: every message value and seq, in a stable order. */
