@@ -39,6 +39,14 @@ describe('rows', () => {
 		expect(rows[0]!.kind).toBe('day');
 		expect(rows.filter((row) => row.kind === 'message' && row.startsRun).map((row) => row.key)).toEqual(['m1', 'm2', 'm4', 'm5', 'm6']);
 	});
+
+	it('[VIEW-1] a day that comes back (a clock ahead, then one behind) gets a separator with a key of its own', () => {
+		const nextDay = day + 24 * 3600 * 1000;
+		const skewed = [message(1, 'ana'), message(2, 'ben', { createdAt: nextDay }), message(3, 'ana'), message(4, 'ben', { createdAt: nextDay })];
+		const rows = buildRows(skewed, 0, skewed.length, { index: -1, count: 0 }, () => 'line');
+		expect(rows.filter((row) => row.kind === 'day')).toHaveLength(4);
+		expect(new Set(rows.map((row) => row.key)).size).toBe(rows.length);
+	});
 });
 
 describe('refusal wording', () => {

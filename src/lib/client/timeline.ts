@@ -89,7 +89,9 @@ export function buildRows<M extends TimelineMessage>(
 		const message = messages[i]!;
 		const day = dayKey(message.createdAt);
 		const newDay = !previous || dayKey(previous.createdAt) !== day;
-		if (newDay) rows.push({ kind: 'day', key: `day:${day}`, label: formatDay(message.createdAt, now) });
+		// Keyed by the message it heads: a day can come back (the order is the server's, the times the
+		// authors' clocks), and two rows with one key would stop the list from rendering.
+		if (newDay) rows.push({ kind: 'day', key: `day:${message.id}`, label: formatDay(message.createdAt, now) });
 		if (i === unread.index) rows.push({ kind: 'unread', key: 'unread', count: unread.count });
 		if (message.event) {
 			rows.push({ kind: 'event', key: message.id, message, text: describe(message as M & { event: SystemEvent }) });
