@@ -25,6 +25,12 @@ export class CoalescingWindow<T> {
 		this.#timer = undefined;
 		const items = this.#items;
 		this.#items = [];
-		if (items.length > 0) this.run(items);
+		if (items.length === 0) return;
+		try {
+			this.run(items);
+		} catch (error) {
+			// Runs from a timer: a failure (the database, say) is reported, never left to crash the process.
+			console.error('a coalesced batch failed', error);
+		}
 	}
 }

@@ -12,6 +12,8 @@ export interface GroupMember {
 	commitFailed(error: unknown): void;
 	/** Settles the member's submissions. */
 	endFlush(): void;
+	/** Something failed outside the member's own checks: reload the document, send its batch back. */
+	abortFlush(error: unknown): void;
 }
 
 /** Conversations in one commit at most (each nests one Yjs transaction on the stack). */
@@ -62,7 +64,14 @@ export class CommitGroup {
 			if (index === members.length) commit();
 			else members[index]!.flushWithin(() => nest(index + 1));
 		};
-		nest(0);
-		for (const member of members) member.endFlush();
+		try {
+			nest(0);
+		} catch (error) {
+			// Not expected (each member catches its own failures); every batch still settles.
+			console.error('group commit failed', error);
+			for (const member of members) member.abortFlush(error);
+		} finally {
+			for (const member of members) member.endFlush();
+		}
 	}
 }

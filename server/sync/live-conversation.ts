@@ -245,6 +245,13 @@ export class LiveConversation implements GroupMember {
 		this.#writerBound = false;
 	}
 
+	abortFlush(error: unknown): void {
+		const f = this.#flushing;
+		if (!f) return;
+		f.failure ??= error;
+		if (!this.#broken) this.#breakDown(error);
+	}
+
 	/** Step 4: settles every submission of the batch. */
 	endFlush(): void {
 		const f = this.#flushing!;
