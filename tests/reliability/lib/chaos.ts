@@ -274,9 +274,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 			f.violations.push(`updates of honest devices were refused: ${formatCounts(f.refusals)}`);
 			f.violations.push(...[...devices, ...twins].flatMap((d) => d.refusalMessages));
 		}
-		if (server.crashes > 0) f.violations.push(`the server exited by itself ${server.crashes} times`);
-		if (server.log.uncaught > 0) f.violations.push(`${server.log.uncaught} uncaught errors in the server log`);
-		if (server.log.reloads > 0) f.violations.push(`${server.log.reloads} documents stopped matching the database (GUARD-4 reloads)`);
+		f.violations.push(...server.violations());
 		for (const device of devices) device.disconnect();
 		notes.push(...server.log.samples);
 		return f;

@@ -120,8 +120,7 @@ export async function runCrash({ seed, trials, writers = 4, burst = 30, log = ()
 		violations.push(...ackConflicts.map((c) => `a seq changed after it was acknowledged: ${c}`));
 		const refusals = sum(devices.map((d) => d.refusals));
 		if (refusals.size > 0) violations.push(`honest writers were refused: ${formatCounts(refusals)}`);
-		if (server.crashes > 0) violations.push(`the server exited by itself ${server.crashes} times`);
-		if (server.log.uncaught > 0) violations.push(`${server.log.uncaught} uncaught errors in the server log`);
+		violations.push(...server.violations());
 
 		return {
 			figures: {

@@ -311,8 +311,8 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		const during = report.phases.fuzz;
 		const after = report.phases.after;
 		const normal = latencyBound(baseline?.p99 ?? NaN);
-		if (server.crashes > 0 || !server.alive) violations.push(`the server crashed (${server.crashes} exits)`);
-		if (server.log.uncaught > 0) violations.push(`${server.log.uncaught} uncaught exceptions or unhandled rejections in the server log`);
+		violations.push(...server.violations());
+		if (!server.alive) violations.push('the server is not running at the end');
 		if (!loop) violations.push('no event-loop figures from the server');
 		else if (judgeTiming && loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
 		if (!during || !baseline) violations.push('no honest latency figures');
@@ -344,6 +344,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				'server crashes': server.crashes,
 				'uncaught errors in the server log': server.log.uncaught,
 				'documents rebuilt (GUARD-4)': server.log.reloads,
+				'stored updates skipped on load (GUARD-4)': server.log.skippedStored,
 				'conversations that load with REST = document': `${loaded} of ${setups.length + pairs.length}`
 			},
 			violations,

@@ -27,6 +27,54 @@ export interface LogCounts {
 }
 
 /**
+ * The server's log as a run judges it, one line at a time. Every count is a violation: an uncaught
+ * error; a rebuilt document (the guard accepted an update that did not apply, or a commit failed);
+ * a stored update a load had to skip (the guard let something in that cannot be read back).
+ */
+export class ServerLog {
+	readonly counts: LogCounts = { uncaught: 0, reloads: 0, skippedStored: 0, samples: [] };
+	/** Lines still to keep of the stack trace under a noted line. */
+	#traceLines = 0;
+
+	scan(line: string): void {
+		if (this.#traceLines > 0 && /^\s+at /.test(line)) {
+			this.#traceLines -= 1;
+			this.note(line);
+			return;
+		}
+		this.#traceLines = 0;
+		if (line.includes(PROBE_MARKER)) {
+			// The probe marks every uncaught exception and unhandled rejection, exactly once.
+			this.counts.uncaught += 1;
+			this.note(line);
+			if (this.counts.uncaught <= 2) this.#traceLines = 8;
+		} else if (/Unhandled|uncaught/i.test(line)) {
+			this.note(line); // the message the probe counted, or worth reading beside it
+		} else if (line.includes('no longer matches the database')) {
+			this.counts.reloads += 1;
+			this.note(line);
+			if (this.counts.reloads <= 2) this.#traceLines = 8;
+		} else if (line.includes('skipped a stored update')) {
+			this.counts.skippedStored += 1;
+			this.note(line);
+		}
+	}
+
+	note(line: string): void {
+		if (this.counts.samples.length < 40) this.counts.samples.push(line.slice(0, 500));
+	}
+
+	violations(): string[] {
+		const { uncaught, reloads, skippedStored } = this.counts;
+		const found: string[] = [];
+		if (uncaught > 0) found.push(`${uncaught} uncaught exceptions or unhandled rejections in the server log`);
+		if (reloads > 0) found.push(`${reloads} documents stopped matching the database (GUARD-4 reloads)`);
+		if (skippedStored > 0) found.push(`${skippedStored} stored updates could not be loaded back (GUARD-4 skips)`);
+		return found;
+	}
+}
+
+/**
  * Extra Node flags for the server process, from `RELIABILITY_SERVER_NODE_ARGS` (space-separated),
  * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a run's server time goes.
  */
@@ -41,7 +89,7 @@ function serverNodeArgs(): string[] {
  */
 export class ServerUnderTest {
 	readonly data = tempDataDir();
-	readonly log: LogCounts = { uncaught: 0, reloads: 0, skippedStored: 0, samples: [] };
+	readonly #log = new ServerLog();
 	crashes = 0;
 	restarts = 0;
 	#process!: ServerProcess;
@@ -55,6 +103,18 @@ export class ServerUnderTest {
 		const server = new ServerUnderTest(env);
 		await server.#spawn();
 		return server;
+	}
+
+	/** What the log showed so far. */
+	get log(): LogCounts {
+		return this.#log.counts;
+	}
+
+	/** Everything about the server process that breaks a run's properties: exits of its own, and the log's violations. */
+	violations(): string[] {
+		const found = this.#log.violations();
+		if (this.crashes > 0) found.unshift(`the server exited by itself ${this.crashes} times`);
+		return found;
 	}
 
 	get url(): string {
@@ -91,7 +151,7 @@ export class ServerUnderTest {
 		child.stderr?.on('data', (chunk: Buffer) => {
 			const lines = (partial + chunk.toString()).split('\n');
 			partial = lines.pop() ?? '';
-			for (const line of lines) this.#scan(line);
+			for (const line of lines) this.#log.scan(line);
 		});
 		child.on('message', (message: { type?: string }) => {
 			const resolve = message.type ? this.#pending.get(message.type) : undefined;
@@ -104,36 +164,9 @@ export class ServerUnderTest {
 		void this.#process.exited.then((code) => {
 			if (!this.#expectingExit) {
 				this.crashes += 1;
-				this.#note(`server exited by itself (${code})`);
+				this.#log.note(`server exited by itself (${code})`);
 			}
 		});
-	}
-
-	/** Lines still to keep of the stack trace under a line of note. */
-	#traceLines = 0;
-
-	#scan(line: string): void {
-		if (this.#traceLines > 0 && /^\s+at /.test(line)) {
-			this.#traceLines -= 1;
-			this.#note(line);
-			return;
-		}
-		this.#traceLines = 0;
-		if (line.includes(PROBE_MARKER) || /Unhandled|uncaught/i.test(line)) {
-			this.log.uncaught += line.includes(PROBE_MARKER) ? 1 : 0;
-			this.#note(line);
-		} else if (line.includes('no longer matches the database')) {
-			this.log.reloads += 1;
-			this.#note(line);
-			if (this.log.reloads <= 2) this.#traceLines = 8;
-		} else if (line.includes('skipped a stored update')) {
-			this.log.skippedStored += 1;
-			this.#note(line);
-		}
-	}
-
-	#note(line: string): void {
-		if (this.log.samples.length < 40) this.log.samples.push(line.slice(0, 500));
 	}
 
 	#ask<T>(type: 'stats' | 'reset'): Promise<T | null> {
