@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import * as Y from 'yjs';
 import { api, createAccount } from '../utils/server.ts';
-import { bodies, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { bodies, messageWithText, plantLocalUpdate, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
 
@@ -53,23 +53,7 @@ test('[OFFLINE-4] an update the server refuses (from a bad local state) fails wi
 
 	await alice.context.setOffline(true);
 	await send(alice.page, 'still mine');
-	await alice.page.evaluate(
-		async ({ name, bytes }) => {
-			const db = await new Promise<IDBDatabase>((resolve, reject) => {
-				const request = indexedDB.open(name);
-				request.onsuccess = () => resolve(request.result);
-				request.onerror = () => reject(request.error);
-			});
-			await new Promise<void>((resolve, reject) => {
-				const tx = db.transaction('updates', 'readwrite');
-				tx.objectStore('updates').add(new Uint8Array(bytes));
-				tx.oncomplete = () => resolve();
-				tx.onerror = () => reject(tx.error);
-			});
-			db.close();
-		},
-		{ name: `chat:${me}:doc:${id}`, bytes: update }
-	);
+	await plantLocalUpdate(alice.page, `chat:${me}:doc:${id}`, update);
 	await alice.page.reload();
 	await expect(messageWithText(alice.page, 'still mine')).toHaveAttribute('data-delivery', 'sending');
 

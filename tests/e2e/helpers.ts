@@ -85,3 +85,27 @@ export function messageWithText(page: Page, text: string) {
 export function listRow(page: Page, name: string) {
 	return page.getByRole('complementary', { name: 'Conversations' }).getByRole('link', { name: new RegExp(escapeRegExp(name)) });
 }
+
+/**
+ * Adds a Yjs update to the device's local copy of a document (y-indexeddb's `updates` store in the
+ * database `name`), as if the device had written it itself: the app reads it on its next load.
+ */
+export async function plantLocalUpdate(page: Page, name: string, bytes: number[]): Promise<void> {
+	await page.evaluate(
+		async ({ name, bytes }) => {
+			const db = await new Promise<IDBDatabase>((resolve, reject) => {
+				const request = indexedDB.open(name);
+				request.onsuccess = () => resolve(request.result);
+				request.onerror = () => reject(request.error);
+			});
+			await new Promise<void>((resolve, reject) => {
+				const tx = db.transaction('updates', 'readwrite');
+				tx.objectStore('updates').add(new Uint8Array(bytes));
+				tx.oncomplete = () => resolve();
+				tx.onerror = () => reject(tx.error);
+			});
+			db.close();
+		},
+		{ name, bytes }
+	);
+}

@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as Y from 'yjs';
 import { api } from '../utils/server.ts';
-import { bodies, messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { bodies, messages, messageWithText, plantLocalUpdate, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
 
@@ -21,23 +21,7 @@ async function plantRefusedMessage(page: Page, conversationId: string, messageId
 	const doc = new Y.Doc();
 	doc.getMap('messages').set(messageId, { id: messageId, author: me, body: 'x'.repeat(2001), createdAt: Date.now() });
 	const bytes = Array.from(Y.encodeStateAsUpdate(doc));
-	await page.evaluate(
-		async ({ name, bytes }) => {
-			const db = await new Promise<IDBDatabase>((resolve, reject) => {
-				const request = indexedDB.open(name);
-				request.onsuccess = () => resolve(request.result);
-				request.onerror = () => reject(request.error);
-			});
-			await new Promise<void>((resolve, reject) => {
-				const tx = db.transaction('updates', 'readwrite');
-				tx.objectStore('updates').add(new Uint8Array(bytes));
-				tx.oncomplete = () => resolve();
-				tx.onerror = () => reject(tx.error);
-			});
-			db.close();
-		},
-		{ name: `chat:${me}:doc:${conversationId}`, bytes }
-	);
+	await plantLocalUpdate(page, `chat:${me}:doc:${conversationId}`, bytes);
 }
 
 /** This device's stored updates of a conversation, as one merged update. */
@@ -230,23 +214,7 @@ test('[OFFLINE-7] when a tab starts the conversation on a fresh database, the ot
 	const plantedId = '01JD00000000000000000000ZX';
 	doc.getMap('messages').set(plantedId, { id: plantedId, author: bobId, body: 'planted', createdAt: Date.now() });
 	const planted = Array.from(Y.encodeStateAsUpdate(doc, before));
-	await alice.page.evaluate(
-		async ({ name, bytes }) => {
-			const db = await new Promise<IDBDatabase>((resolve, reject) => {
-				const request = indexedDB.open(name);
-				request.onsuccess = () => resolve(request.result);
-				request.onerror = () => reject(request.error);
-			});
-			await new Promise<void>((resolve, reject) => {
-				const tx = db.transaction('updates', 'readwrite');
-				tx.objectStore('updates').add(new Uint8Array(bytes));
-				tx.oncomplete = () => resolve();
-				tx.onerror = () => reject(tx.error);
-			});
-			db.close();
-		},
-		{ name: `chat:${aliceId}:doc:${id}`, bytes: planted }
-	);
+	await plantLocalUpdate(alice.page, `chat:${aliceId}:doc:${id}`, planted);
 
 	const second = await alice.context.newPage();
 	await second.goto(`/c/${id}`);

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import * as Y from 'yjs';
 import { api, createAccount, createConversation } from '../utils/server.ts';
-import { listRow, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { listRow, messageWithText, plantLocalUpdate, send, serveApp, signUp, startDirect } from './helpers.ts';
 import { accountOf, writeMessages } from './timeline-setup.ts';
 
 const app = serveApp();
@@ -101,23 +101,7 @@ test('[VIEW-5] a message the server refuses says why in plain words, never a pro
 	doc.getMap('messages').set(badId, { id: badId, author: me, body: '  padded  ', createdAt: Date.now() });
 	const update = Array.from(Y.encodeStateAsUpdate(doc));
 	await alice.context.setOffline(true);
-	await alice.page.evaluate(
-		async ({ name, bytes }) => {
-			const db = await new Promise<IDBDatabase>((resolve, reject) => {
-				const request = indexedDB.open(name);
-				request.onsuccess = () => resolve(request.result);
-				request.onerror = () => reject(request.error);
-			});
-			await new Promise<void>((resolve, reject) => {
-				const tx = db.transaction('updates', 'readwrite');
-				tx.objectStore('updates').add(new Uint8Array(bytes));
-				tx.oncomplete = () => resolve();
-				tx.onerror = () => reject(tx.error);
-			});
-			db.close();
-		},
-		{ name: `chat:${me}:doc:${id}`, bytes: update }
-	);
+	await plantLocalUpdate(alice.page, `chat:${me}:doc:${id}`, update);
 	await alice.page.reload();
 	await alice.context.setOffline(false);
 
