@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { RateLimits } from '../src/lib/server/limiters.ts';
 import { parseRateSpec } from '../src/lib/server/rate-limit.ts';
+import { DEFAULT_EPOCH_LIMITS, type EpochLimits } from './sync/epochs.ts';
 
 /** A LIMIT_* rate such as "10/15m"; the message of a bad one names the variable (its path) and shows the form. */
 const rate = (fallback: string) =>
@@ -39,7 +40,9 @@ const schema = z.object({
 	LIMIT_MESSAGES: rate('120/m'),
 	LIMIT_STATELESS: rate('300/m'),
 	LIMIT_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(30),
-	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000)
+	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+	EPOCH_MESSAGES: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_EPOCH_LIMITS.messages),
+	EPOCH_BYTES: z.coerce.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EPOCH_LIMITS.bytes)
 });
 
 export interface Config {
@@ -56,6 +59,8 @@ export interface Config {
 	limits: RateLimits;
 	/** How long a conversation stays loaded after its last connection closes. */
 	documentLingerMs: number;
+	/** When a conversation's epoch ends: messages sequenced in it, or its stored bytes. */
+	epochLimits: EpochLimits;
 }
 
 /** Reads the environment once; a bad value stops the start with a message naming it. */
@@ -86,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			stateless: c.LIMIT_STATELESS,
 			socketsPerUser: c.LIMIT_SOCKETS_PER_USER
 		},
-		documentLingerMs: c.DOCUMENT_LINGER_MS
+		documentLingerMs: c.DOCUMENT_LINGER_MS,
+		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES }
 	};
 }

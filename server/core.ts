@@ -26,7 +26,7 @@ export function startCore(config: Config): Core {
 	// Made before the sync server, so the socket can draw on the same per-user message budget as REST.
 	const limiters = createLimiters(config.limits);
 	// One message budget per user, whichever path (REST or the socket) the messages take.
-	const sync = createSyncServer({ db, sessionDays: config.sessionDays, compactor, limits: config.limits, messageBudget: limiters.messages, lingerMs: config.documentLingerMs });
+	const sync = createSyncServer({ db, sessionDays: config.sessionDays, compactor, limits: config.limits, messageBudget: limiters.messages, lingerMs: config.documentLingerMs, epochLimits: config.epochLimits });
 	setRuntime({
 		db,
 		live: sync.live,

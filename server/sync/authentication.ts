@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checkAccess } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { SESSION_COOKIE, sessionExpiry, validateSessionToken } from '../../src/lib/server/session.ts';
-import { CloseReason, parseConversationDocName, parseUserDocName } from '../../src/lib/shared/protocol.ts';
+import { CloseReason, parseConversationDoc, parseUserDocName } from '../../src/lib/shared/protocol.ts';
 import { dropFrame, readCookie, refuse, type SyncContext } from './context.ts';
 import type { SocketRegistry } from './sockets.ts';
 
@@ -30,6 +30,8 @@ export class Authentication implements Extension {
 		private readonly sessionDays: number,
 		private readonly sockets: SocketRegistry,
 		private readonly isMember: (conversationId: string, userId: string) => boolean,
+		/** The conversation's current epoch (EPOCH-2). */
+		private readonly currentEpoch: (conversationId: string) => number | undefined,
 		private readonly sessionCheckMs = 30_000
 	) {}
 
@@ -45,18 +47,23 @@ export class Authentication implements Extension {
 
 	async onAuthenticate({ token, documentName, requestHeaders, request, socketId }: onAuthenticatePayload): Promise<SyncContext> {
 		const channelOwner = parseUserDocName(documentName);
-		const conversationId = parseConversationDocName(documentName);
-		if (!conversationId && !channelOwner) throw refuse(CloseReason.ConversationNotFound);
+		const named = parseConversationDoc(documentName);
+		if (!named && !channelOwner) throw refuse(CloseReason.ConversationNotFound);
 		const session = this.#authenticate(token, requestHeaders);
 		if (!this.sockets.claim(request, socketId, session.user.id)) throw refuse(CloseReason.TooManyConnections);
 		if (channelOwner) {
 			if (channelOwner !== session.user.id) throw refuse(CloseReason.Forbidden);
 			return { ...session, channel: true };
 		}
-		const access = checkAccess(this.db, conversationId!, session.user.id);
+		const { conversationId, epoch } = named!;
+		const access = checkAccess(this.db, conversationId, session.user.id);
 		if (access === 'not-found') throw refuse(CloseReason.ConversationNotFound);
 		if (access === 'not-a-member') throw refuse(CloseReason.NotAMember);
-		return { ...session, conversationId: conversationId! };
+		// Only members learn that an epoch ended; an epoch not begun yet does not exist.
+		const current = this.currentEpoch(conversationId) ?? 0;
+		if (epoch < current) throw refuse(CloseReason.EpochEnded);
+		if (epoch > current) throw refuse(CloseReason.ConversationNotFound);
+		return { ...session, conversationId };
 	}
 
 	/** The session may have ended, or membership been revoked, while the document was loading for this connection. */

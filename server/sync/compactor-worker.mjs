@@ -10,6 +10,7 @@ db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${workerData.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
 db.pragma('busy_timeout = 5000');
 
+const epochOf = db.prepare('select epoch from conversations where id = ?');
 const lastUpdateId = db.prepare('select max(id) as id from doc_updates where conversation_id = ?');
 const snapshot = db.prepare('select state from doc_snapshots where conversation_id = ?');
 const updates = db.prepare('select "update" as "update" from doc_updates where conversation_id = ? and id <= ? order by id');
@@ -18,20 +19,32 @@ const saveSnapshot = db.prepare(
 	 on conflict(conversation_id) do update set state = excluded.state, through_update_id = excluded.through_update_id, updated_at = excluded.updated_at`
 );
 const dropFolded = db.prepare('delete from doc_updates where conversation_id = ? and id <= ?');
-const replace = db.transaction((conversationId, state, through) => {
+const isCurrent = (conversationId, epoch) => epochOf.get(conversationId)?.epoch === epoch;
+
+// One read transaction: the snapshot and the log it reads belong to the same epoch.
+const read = db.transaction((conversationId, epoch) => {
+	if (!isCurrent(conversationId, epoch)) return null;
+	const through = lastUpdateId.get(conversationId)?.id ?? 0;
+	const base = snapshot.get(conversationId);
+	const parts = base ? [base.state] : [];
+	for (const row of updates.iterate(conversationId, through)) parts.push(row.update);
+	return { parts, through };
+});
+// The epoch may have ended while the log was being merged: its rows are gone, and this state must
+// not become the next epoch's snapshot (EPOCH-2).
+const replace = db.transaction((conversationId, epoch, state, through) => {
+	if (!isCurrent(conversationId, epoch)) return false;
 	saveSnapshot.run(conversationId, state, through, Date.now());
 	dropFolded.run(conversationId, through);
+	return true;
 });
 
-parentPort.on('message', ({ conversationId }) => {
+parentPort.on('message', ({ conversationId, epoch }) => {
 	try {
-		const through = lastUpdateId.get(conversationId)?.id ?? 0;
-		const base = snapshot.get(conversationId);
-		const parts = base ? [base.state] : [];
-		for (const row of updates.iterate(conversationId, through)) parts.push(row.update);
-		const state = Y.mergeUpdates(parts);
-		replace(conversationId, Buffer.from(state.buffer, state.byteOffset, state.byteLength), through);
-		parentPort.postMessage({ conversationId, ok: true, bytes: state.byteLength });
+		const stored = read(conversationId, epoch);
+		const state = stored && Y.mergeUpdates(stored.parts);
+		const saved = state !== null && replace(conversationId, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength), stored.through);
+		parentPort.postMessage(saved ? { conversationId, ok: true, bytes: state.byteLength } : { conversationId, ok: false, ended: true });
 	} catch (error) {
 		parentPort.postMessage({ conversationId, ok: false, error: String(error) });
 	}

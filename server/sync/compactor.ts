@@ -31,10 +31,10 @@ export class Compactor {
 			return;
 		}
 		this.#worker.unref();
-		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string }) => {
+		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string; ended?: true }) => {
 			const done = this.#waiting.get(message.conversationId);
 			this.#waiting.delete(message.conversationId);
-			if (!message.ok) console.error(`compaction of ${message.conversationId} failed: ${message.error}`);
+			if (!message.ok && !message.ended) console.error(`compaction of ${message.conversationId} failed: ${message.error}`);
 			done?.(message.ok ? { ok: true, bytes: message.bytes ?? 0 } : { ok: false });
 		});
 		this.#worker.on('error', (error) => {
@@ -49,11 +49,14 @@ export class Compactor {
 		return this.#worker !== null;
 	}
 
-	/** Asks for the conversation's log to be folded; false when one is already under way (or no worker). */
-	request(conversationId: string, done: Done): boolean {
+	/**
+	 * Asks for the log of the conversation's epoch to be folded (nothing happens once that epoch has
+	 * ended); false when one is already under way (or no worker).
+	 */
+	request(conversationId: string, epoch: number, done: Done): boolean {
 		if (!this.#worker || this.#waiting.has(conversationId)) return false;
 		this.#waiting.set(conversationId, done);
-		this.#worker.postMessage({ conversationId });
+		this.#worker.postMessage({ conversationId, epoch });
 		return true;
 	}
 

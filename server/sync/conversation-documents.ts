@@ -11,9 +11,10 @@ import type {
 	onLoadDocumentPayload
 } from '@hocuspocus/server';
 import * as Y from 'yjs';
-import { CloseReason, conversationDocName, encodeStateless, parseConversationDocName, PROTOCOL_VERSION, type RefusalCode } from '../../src/lib/shared/protocol.ts';
+import { CloseReason, conversationDocName, encodeStateless, parseConversationDoc, PROTOCOL_VERSION, type RefusalCode } from '../../src/lib/shared/protocol.ts';
 import { filterAwareness } from './awareness-guard.ts';
 import { dropFrame, isRefusal, refuse, type SyncContext } from './context.ts';
+import type { Epochs } from './epochs.ts';
 import { decodeFrame, emptyUpdateInPlace, MalformedFrameError, replaceAwarenessInPlace } from './frame.ts';
 import type { FrameBudget } from './frame-budget.ts';
 import { LiveConversation, type AcceptResult, type LiveDeps } from './live-conversation.ts';
@@ -71,15 +72,35 @@ export class ConversationDocuments implements Extension {
 	/** Names whose next unload goes ahead. */
 	readonly #released = new Set<string>();
 	#stopping = false;
+	/** Full epochs whose roll-over is scheduled. */
+	readonly #ending = new WeakSet<LiveConversation>();
 
 	constructor(
-		deps: Omit<LiveDeps, 'onBroken'>,
+		deps: Omit<LiveDeps, 'onBroken' | 'onEpochFull'>,
+		private readonly epochs: Epochs,
 		private readonly budget?: FrameBudget,
 		private readonly lingering: Lingering = DEFAULT_LINGERING,
 		/** A user's frame was refused for something an honest client never does. */
 		private readonly onHostile?: (userId: string) => void
 	) {
-		this.#deps = { ...deps, onBroken: (conversationId) => this.#closeAll(conversationId, CloseReason.Reloading) };
+		this.#deps = {
+			...deps,
+			onBroken: (conversationId) => this.#closeAll(conversationId, CloseReason.Reloading),
+			// Not inside the commit that filled it: the roll-over is its own transaction, in the next turn.
+			onEpochFull: (conversation) => {
+				if (this.#ending.has(conversation)) return;
+				this.#ending.add(conversation);
+				setImmediate(() => {
+					this.#ending.delete(conversation);
+					this.#rollOver(conversation);
+				});
+			}
+		};
+	}
+
+	/** The name of the conversation's current document. */
+	docName(conversationId: string): string {
+		return this.epochs.docName(conversationId);
 	}
 
 	async onConfigure({ instance }: onConfigurePayload): Promise<void> {
@@ -87,13 +108,18 @@ export class ConversationDocuments implements Extension {
 	}
 
 	async onLoadDocument({ document, documentName }: onLoadDocumentPayload): Promise<void> {
-		const conversationId = parseConversationDocName(documentName);
-		if (conversationId) this.conversations.set(documentName, LiveConversation.load(conversationId, document, this.#deps));
+		const named = parseConversationDoc(documentName);
+		if (!named) return;
+		// Authentication checked the epoch, but it may have ended while this connection waited (EPOCH-2).
+		if (this.epochs.current(named.conversationId) !== named.epoch) throw refuse(CloseReason.EpochEnded);
+		this.conversations.set(documentName, LiveConversation.load(named.conversationId, named.epoch, document, this.#deps));
 	}
 
-	/** A connection that reached a document being rebuilt tries again in a moment. */
+	/** A connection that reached a document being rebuilt tries again in a moment; one whose epoch ended moves on. */
 	async connected({ connection, documentName }: connectedPayload): Promise<void> {
-		if (this.conversations.get(documentName)?.broken) connection.close(refuse(CloseReason.Reloading));
+		const conversation = this.conversations.get(documentName);
+		if (conversation?.ended) connection.close(refuse(CloseReason.EpochEnded));
+		else if (conversation?.broken) connection.close(refuse(CloseReason.Reloading));
 	}
 
 	async beforeHandleMessage(payload: beforeHandleMessagePayload): Promise<void> {
@@ -141,7 +167,7 @@ export class ConversationDocuments implements Extension {
 		clearTimeout(this.#lingering.get(documentName));
 		this.#lingering.delete(documentName);
 		const conversation = this.conversations.get(documentName);
-		if (this.#released.delete(documentName) || !conversation || conversation.broken || this.#stopping || this.lingering.ms <= 0) return;
+		if (this.#released.delete(documentName) || !conversation || conversation.broken || conversation.ended || this.#stopping || this.lingering.ms <= 0) return;
 		const timer = setTimeout(() => this.#release(documentName, document), this.lingering.ms);
 		timer.unref?.();
 		this.#lingering.set(documentName, timer);
@@ -181,9 +207,10 @@ export class ConversationDocuments implements Extension {
 
 	/** The loaded conversation, loading it for as long as `use` runs (a direct connection keeps it open). */
 	async withConversation<T>(conversationId: string, use: (conversation: LiveConversation) => T): Promise<T> {
-		const direct = await this.#instance!.openDirectConnection(conversationDocName(conversationId), {});
+		const name = this.docName(conversationId);
+		const direct = await this.#instance!.openDirectConnection(name, {});
 		try {
-			const conversation = this.conversations.get(conversationDocName(conversationId));
+			const conversation = this.conversations.get(name);
 			if (!conversation) throw new Error(`conversation ${conversationId} did not load`);
 			return use(conversation);
 		} finally {
@@ -205,15 +232,44 @@ export class ConversationDocuments implements Extension {
 	}
 
 	#closeAll(conversationId: string, reason: CloseReason): void {
-		const document = this.#instance?.documents.get(conversationDocName(conversationId));
+		const document = this.#instance?.documents.get(this.docName(conversationId));
 		for (const connection of document?.getConnections() ?? []) connection.close(refuse(reason));
+	}
+
+	/**
+	 * Ends a full epoch (EPOCH-2): the next one becomes current in one transaction, updates still
+	 * waiting are sent back, and every connection is told the new epoch and closed; devices write
+	 * what they have not seen acknowledged into the new document (EPOCH-3). The ended document
+	 * unloads without lingering.
+	 */
+	#rollOver(conversation: LiveConversation): void {
+		const { conversationId, epoch } = conversation;
+		const name = conversationDocName(conversationId, epoch);
+		const document = this.#instance?.documents.get(name);
+		if (this.conversations.get(name) !== conversation || conversation.broken || conversation.ended || !document) return;
+		let next: number | null;
+		try {
+			next = this.epochs.rollOver(conversationId, epoch);
+		} catch (error) {
+			// The epoch goes on (it is whole on disk); the next full check after a commit tries again.
+			console.error(`conversation ${conversationId}: epoch ${epoch} could not end`, error);
+			return;
+		}
+		conversation.end();
+		const payload = encodeStateless({ type: 'epoch-ended', v: PROTOCOL_VERSION, epoch: next ?? this.epochs.current(conversationId) ?? epoch + 1 });
+		for (const connection of document.getConnections()) {
+			connection.sendStateless(payload);
+			connection.close(refuse(CloseReason.EpochEnded));
+		}
+		this.#release(name, document);
 	}
 }
 
 const RETRY_REASONS = {
 	incomplete: CloseReason.UpdateIncomplete,
 	reloading: CloseReason.Reloading,
-	'rate-limited': CloseReason.RateLimited
+	'rate-limited': CloseReason.RateLimited,
+	'epoch-ended': CloseReason.EpochEnded
 } as const;
 
 /** What a settled submission means for the connection that sent it: nothing, or a close. */

@@ -6,6 +6,7 @@ import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode, type Stored
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
+import { DEFAULT_EPOCH_LIMITS, isEpochFull, type EpochLimits } from './epochs.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
@@ -45,6 +46,10 @@ export interface LiveDeps {
 	 * a commit failed): close every connection to it now, so nobody receives what is not on disk.
 	 */
 	onBroken?(conversationId: string): void;
+	/** When an epoch is full (EPOCH-1); {@link DEFAULT_EPOCH_LIMITS} unless given. */
+	epochLimits?: EpochLimits;
+	/** The epoch is full: end it (soon, outside this call). */
+	onEpochFull?(conversation: LiveConversation): void;
 }
 
 export type AcceptResult =
@@ -55,9 +60,10 @@ export type AcceptResult =
 	| { ok: false; skipped: true }
 	/**
 	 * Nothing was stored; the client should reconnect and sync again (`incomplete`: held too long for
-	 * content it builds on; `reloading`: the document is being rebuilt; `rate-limited`: over the user's budget for a while).
+	 * content it builds on; `reloading`: the document is being rebuilt; `rate-limited`: over the user's budget for a while;
+	 * `epoch-ended`: this epoch is over, write it into the current one).
 	 */
-	| { ok: false; retry: 'incomplete' | 'reloading' | 'rate-limited' };
+	| { ok: false; retry: 'incomplete' | 'reloading' | 'rate-limited' | 'epoch-ended' };
 
 interface Submission {
 	update: Uint8Array;
@@ -113,6 +119,7 @@ export class LiveConversation implements GroupMember {
 	#compactScheduled = false;
 	#disposed = false;
 	#broken = false;
+	#ended = false;
 	#queue: Submission[] = [];
 	#held: Submission[] = [];
 	#heldBytes = 0;
@@ -121,6 +128,8 @@ export class LiveConversation implements GroupMember {
 
 	private constructor(
 		readonly conversationId: string,
+		/** Which epoch of the conversation this document holds. */
+		readonly epoch: number,
 		readonly doc: Y.Doc,
 		private readonly deps: LiveDeps,
 		stored: { logged: number; loggedBytes: number; snapshotBytes: number }
@@ -133,7 +142,7 @@ export class LiveConversation implements GroupMember {
 	}
 
 	/** Applies the stored snapshot and update log to an empty document, one update at a time. */
-	static load(conversationId: string, doc: Y.Doc, deps: LiveDeps): LiveConversation {
+	static load(conversationId: string, epoch: number, doc: Y.Doc, deps: LiveDeps): LiveConversation {
 		const stored = deps.log.load(conversationId);
 		stored.updates.forEach((update, index) => {
 			// The snapshot is the server's own encoding; log rows came from clients, so their shape is checked again.
@@ -149,8 +158,9 @@ export class LiveConversation implements GroupMember {
 				console.error(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
 			}
 		});
-		const live = new LiveConversation(conversationId, doc, deps, stored);
+		const live = new LiveConversation(conversationId, epoch, doc, deps, stored);
 		live.#noteLogged(0, 0);
+		live.#checkFull();
 		return live;
 	}
 
@@ -166,6 +176,21 @@ export class LiveConversation implements GroupMember {
 	/** True once the document stopped matching the database; it is being unloaded. */
 	get broken(): boolean {
 		return this.#broken;
+	}
+
+	/** True once this epoch ended (EPOCH-2): nothing more is written here. */
+	get ended(): boolean {
+		return this.#ended;
+	}
+
+	/**
+	 * The epoch is over (its rows are gone from the document tables): every update still waiting is
+	 * sent back to be written into the current epoch, and nothing else is taken here.
+	 */
+	end(): void {
+		this.#ended = true;
+		this.#settleWaiting({ ok: false, retry: 'epoch-ended' });
+		this.dispose();
 	}
 
 	/** Queues a client's update; the promise settles once it is stored and applied, refused, or sent back. */
@@ -187,7 +212,7 @@ export class LiveConversation implements GroupMember {
 		this.#queue = [];
 		if (batch.length === 0) return false;
 		if (this.#broken || this.#disposed) {
-			for (const submission of batch) submission.resolve({ ok: false, retry: 'reloading' });
+			for (const submission of batch) submission.resolve({ ok: false, retry: this.#ended ? 'epoch-ended' : 'reloading' });
 			return false;
 		}
 		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, written: false, failure: null };
@@ -268,7 +293,15 @@ export class LiveConversation implements GroupMember {
 		if (f.written) {
 			this.deps.onMessagesChanged?.(this.conversationId, f.newAuthors);
 			this.#retryHeld();
+			this.#checkFull();
 		}
+	}
+
+	/** Reports a full epoch (EPOCH-1), after every commit until it ends. */
+	#checkFull(): void {
+		if (this.#broken || this.#ended) return;
+		const limits = this.deps.epochLimits ?? DEFAULT_EPOCH_LIMITS;
+		if (isEpochFull(limits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes)) this.deps.onEpochFull?.(this);
 	}
 
 	/** Inside the Yjs transaction: checks each update against the document as it is now, and applies the accepted ones. */
@@ -360,6 +393,7 @@ export class LiveConversation implements GroupMember {
 	#project(keys: Set<string>, now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Array<[string, number]> {
 		const { conversationId, deps } = this;
 		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
+		const seqs = this.doc.getMap<number>(DOC_SEQ);
 		const sequenced: Array<[string, number]> = [];
 		// An update lists its clientIDs in descending order, and a device that reloaded offline holds
 		// several: number new messages in the order their authors wrote them, not by clientID. The sort
@@ -376,6 +410,9 @@ export class LiveConversation implements GroupMember {
 			} else if (value) {
 				if (row.authorId !== value.author) throw new Error('message author changed');
 				deps.writes.show(conversationId, key, value.body, row, now);
+				// A message of an earlier epoch written into this one (EPOCH-3): an edit, or a device that
+				// never saw its acknowledgement. It keeps its sequence number, which this epoch now carries.
+				if (!seqs.has(key)) sequenced.push([key, row.seq]);
 			} else if (row.deletedAt === null) {
 				deps.writes.remove(conversationId, key, now);
 			}
@@ -450,7 +487,7 @@ export class LiveConversation implements GroupMember {
 	sendFromServer(value: MessageValue, { authorMustBeMember = true } = {}): 'created' | 'exists' | 'conflict' {
 		const now = Date.now();
 		const { conversationId, deps } = this;
-		if (this.#broken) throw new Error(`conversation ${conversationId} is reloading`);
+		if (this.#broken || this.#ended) throw new Error(`conversation ${conversationId} is reloading`);
 		if (deps.writes.find(conversationId, value.id) !== undefined) return 'exists';
 		if (this.doc.getMap(DOC_MESSAGES)._map.has(value.id)) return 'conflict';
 		const serverUpdate = this.#inWriteTransaction(() => {
@@ -467,12 +504,14 @@ export class LiveConversation implements GroupMember {
 		this.#noteLogged(1, serverUpdate.byteLength);
 		this.deps.onMessagesChanged?.(conversationId, new Set([value.author]));
 		this.#retryHeld();
+		this.#checkFull();
 		return 'created';
 	}
 
 	/** Folds everything logged so far into one snapshot. */
 	compact(): void {
 		this.#compactScheduled = false;
+		if (this.#ended) return;
 		clearTimeout(this.#idleTimer);
 		if (this.#loggedSinceSnapshot === 0) return;
 		const state = Y.encodeStateAsUpdate(this.doc);
@@ -491,9 +530,15 @@ export class LiveConversation implements GroupMember {
 		this.#disposed = true;
 		clearTimeout(this.#idleTimer);
 		clearTimeout(this.#holdTimer);
-		for (const submission of [...this.#held, ...this.#queue]) submission.resolve({ ok: false, retry: 'reloading' });
+		this.#settleWaiting({ ok: false, retry: 'reloading' });
+	}
+
+	#settleWaiting(result: AcceptResult): void {
+		const waiting = [...this.#held, ...this.#queue];
 		this.#held = [];
+		this.#heldBytes = 0;
 		this.#queue = [];
+		for (const submission of waiting) submission.resolve(result);
 	}
 
 	/** Runs `write` in one SQLite transaction; a failed commit also discards the server writer's unlogged items. */
@@ -567,7 +612,7 @@ export class LiveConversation implements GroupMember {
 			return;
 		}
 		const [count, size] = [this.#loggedSinceSnapshot, this.#loggedBytes];
-		compactor.request(this.conversationId, (result) => {
+		compactor.request(this.conversationId, this.epoch, (result) => {
 			if (!result.ok) return;
 			this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
 			this.#loggedBytes = Math.max(0, this.#loggedBytes - size);

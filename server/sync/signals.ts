@@ -38,7 +38,9 @@ export class Signals implements Extension {
 		private readonly db: Db,
 		/** Every member's inbox follows a change of markers. */
 		private readonly onMarkersChanged: (conversationId: string) => void,
-		private readonly budget?: FrameBudget
+		private readonly budget?: FrameBudget,
+		/** The name of the conversation's current document (its epoch's). */
+		private readonly docName: (conversationId: string) => string = (conversationId) => conversationDocName(conversationId)
 	) {}
 
 	async onConfigure({ instance }: onConfigurePayload): Promise<void> {
@@ -131,7 +133,7 @@ export class Signals implements Extension {
 	}
 
 	#broadcast(conversationId: string, message: ServerStateless, except?: Connection): void {
-		const document = this.#instance?.documents.get(conversationDocName(conversationId));
+		const document = this.#instance?.documents.get(this.docName(conversationId));
 		const payload = encodeStateless(message);
 		for (const connection of document?.getConnections() ?? []) if (connection !== except) connection.sendStateless(payload);
 	}

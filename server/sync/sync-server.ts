@@ -11,6 +11,7 @@ import type { Compactor } from './compactor.ts';
 import { CommitGroup } from './commit-group.ts';
 import { ConversationDocuments, DEFAULT_LINGERING } from './conversation-documents.ts';
 import { prepareDocumentLog } from './document-log.ts';
+import { prepareEpochs, type EpochLimits } from './epochs.ts';
 import { FrameBudget } from './frame-budget.ts';
 import { Inbox } from './inbox.ts';
 import { Signals } from './signals.ts';
@@ -31,6 +32,8 @@ export interface SyncServerOptions {
 	messageBudget?: TokenBuckets;
 	/** How long a conversation stays loaded after its last connection closes (DOCUMENT_LINGER_MS). */
 	lingerMs?: number;
+	/** When a conversation's epoch ends (EPOCH_MESSAGES, EPOCH_BYTES). */
+	epochLimits?: EpochLimits;
 }
 
 /**
@@ -38,13 +41,14 @@ export interface SyncServerOptions {
  * (who is on each connection), conversation documents (the guard and durable commits), signals
  * (receipts and typing) and the inbox (presence and each user's channel).
  */
-export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget, lingerMs }: SyncServerOptions) {
+export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget, lingerMs, epochLimits }: SyncServerOptions) {
 	const sockets = new SocketRegistry(undefined, limits?.socketsPerUser);
 	const frames = limits ? new FrameBudget(limits.stateless) : undefined;
 	const isMember = prepareMembershipCheck(db);
-	const authentication = new Authentication(db, sessionDays, sockets, isMember, sessionCheckMs);
+	const epochs = prepareEpochs(db);
+	const authentication = new Authentication(db, sessionDays, sockets, isMember, epochs.current, sessionCheckMs);
 	const inbox = new Inbox(db);
-	const signals = new Signals(db, (conversationId) => inbox.conversationChanged(conversationId), frames);
+	const signals = new Signals(db, (conversationId) => inbox.conversationChanged(conversationId), frames, epochs.docName);
 	const documents = new ConversationDocuments({
 		db,
 		log: prepareDocumentLog(db),
@@ -53,13 +57,14 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		compactEvery,
 		compactor,
 		commits: new CommitGroup(db),
+		epochLimits,
 		admit: messageBudget && ((userId, messages) => messageBudget.take(userId, messages)),
 		onMessagesChanged(conversationId, newMessageAuthors) {
 			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).
 			for (const userId of newMessageAuthors) signals.setTyping(conversationId, userId, false);
 			inbox.conversationChanged(conversationId);
 		}
-	}, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms }, (userId) => sockets.line.suspect(userId));
+	}, epochs, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms }, (userId) => sockets.line.suspect(userId));
 
 	const hocuspocus = new Hocuspocus({
 		name: 'basement-chat',

@@ -116,7 +116,9 @@ describe('durability', () => {
 	it('[DUR-3] the update log is folded into a snapshot, so loading does not replay every update ever received', async () => {
 		const data = tempDataDir();
 		cleanups.push(data.remove);
-		const server = await startTestServer(data.dir);
+		// One epoch holds all 600 messages here: folding is about a long epoch.
+		const oneEpoch = { EPOCH_MESSAGES: '100000', EPOCH_BYTES: String(64 * 1024 * 1024) };
+		const server = await startTestServer(data.dir, oneEpoch);
 		cleanups.push(() => server.close());
 		const alice = await createAccount(server.url);
 		const bob = await createAccount(server.url);
@@ -144,7 +146,7 @@ describe('durability', () => {
 		client.destroy();
 		await server.close();
 		cleanups.pop();
-		const again = await startTestServer(data.dir);
+		const again = await startTestServer(data.dir, oneEpoch);
 		cleanups.push(() => again.close());
 		const reader = connectClient(again.wsUrl, conversationId, bob.token);
 		cleanups.push(() => reader.destroy());

@@ -72,7 +72,8 @@ export function openDirectConversation(db: Db, me: User, username: string): { co
 			createdBy: me.id,
 			createdAt: now,
 			updatedAt: now,
-			lastSeq: 0
+			lastSeq: 0,
+			epoch: 0
 		};
 		tx.insert(conversations).values(conversation).run();
 		tx.insert(members)
@@ -93,7 +94,8 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 		createdBy: me.id,
 		createdAt: now,
 		updatedAt: now,
-		lastSeq: 0
+		lastSeq: 0,
+		epoch: 0
 	};
 	db.transaction((tx) => {
 		tx.insert(conversations).values(conversation).run();
@@ -138,7 +140,8 @@ export function conversationDto(db: Db, conversation: Conversation, isOnline: Is
 		id: conversation.id,
 		kind: conversation.kind,
 		title: conversation.title,
-		members: membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? []
+		members: membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? [],
+		epoch: conversation.epoch
 	};
 }
 
@@ -178,6 +181,7 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 		kind: conversation.kind,
 		title: conversation.title,
 		members: memberLists.get(conversation.id) ?? [],
+		epoch: conversation.epoch,
 		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
 		unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 		markedUnread,
@@ -228,6 +232,7 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 				kind: conversation.kind,
 				title: conversation.title,
 				members: memberList,
+				epoch: conversation.epoch,
 				lastMessage,
 				unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 				markedUnread,

@@ -25,6 +25,8 @@ export interface ConversationDto {
 	kind: 'direct' | 'group';
 	title: string | null;
 	members: MemberDto[];
+	/** The conversation's current epoch: its document is `conversationDocName(id, epoch)` (docs/protocol.md). */
+	epoch: number;
 }
 
 export interface MessageDto {

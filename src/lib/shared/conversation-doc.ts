@@ -60,3 +60,22 @@ export function orderedMessages(doc: Y.Doc): OrderedMessage[] {
 		return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 	});
 }
+
+/**
+ * The messages `userId` wrote in `doc` that the server has not acknowledged there: what a device
+ * writes again into the next epoch's document when this one ends (EPOCH-3).
+ */
+export function unacknowledged(doc: Y.Doc, userId: string): MessageValue[] {
+	const seqs = seqMap(doc);
+	const list: MessageValue[] = [];
+	for (const [id, value] of messagesMap(doc)) if (value.author === userId && !seqs.has(id)) list.push({ ...value, id });
+	return list.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+}
+
+/** Writes messages carried from an ended epoch into `doc`, with their ids and values unchanged, in one transaction. */
+export function carryInto(doc: Y.Doc, messages: MessageValue[]): void {
+	const map = messagesMap(doc);
+	doc.transact(() => {
+		for (const message of messages) if (!map.has(message.id)) map.set(message.id, storedValue(message));
+	});
+}

@@ -14,15 +14,32 @@ const DOC_PREFIX = 'conversation:';
 const USER_DOC_PREFIX = 'user:';
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-export function conversationDocName(conversationId: string): string {
-	return DOC_PREFIX + conversationId;
+/** Separates a conversation's id from its epoch in a document name. */
+const EPOCH_SEPARATOR = '@';
+
+/**
+ * The document of one epoch of a conversation: `conversation:<id>` for epoch 0, then
+ * `conversation:<id>@<epoch>`. Each epoch is a fresh Yjs document holding only the messages
+ * written during it; older ones are in the history (REST). `ConversationDto.epoch` is the current one.
+ */
+export function conversationDocName(conversationId: string, epoch = 0): string {
+	return epoch === 0 ? DOC_PREFIX + conversationId : `${DOC_PREFIX}${conversationId}${EPOCH_SEPARATOR}${epoch}`;
 }
 
-/** The conversation id of a document name, or null when the name is not a conversation. */
-export function parseConversationDocName(name: string): string | null {
+/** The conversation and epoch a document name stands for, or null when the name is not a conversation's. */
+export function parseConversationDoc(name: string): { conversationId: string; epoch: number } | null {
 	if (!name.startsWith(DOC_PREFIX)) return null;
-	const id = name.slice(DOC_PREFIX.length);
-	return ULID.test(id) ? id : null;
+	const [id, epochText, ...rest] = name.slice(DOC_PREFIX.length).split(EPOCH_SEPARATOR);
+	if (!id || !ULID.test(id) || rest.length > 0) return null;
+	if (epochText === undefined) return { conversationId: id, epoch: 0 };
+	// One spelling per epoch: no leading zeros, no `@0`.
+	if (!/^[1-9][0-9]{0,8}$/.test(epochText)) return null;
+	return { conversationId: id, epoch: Number(epochText) };
+}
+
+/** The conversation id of a document name (any epoch), or null when the name is not a conversation's. */
+export function parseConversationDocName(name: string): string | null {
+	return parseConversationDoc(name)?.conversationId ?? null;
 }
 
 /**
@@ -120,7 +137,14 @@ export const CloseReason = {
 	/** The user already holds the maximum number of sync sockets. */
 	TooManyConnections: 'too-many-connections',
 	/** The connection sent frames faster than allowed for too long; reconnect later (nothing acknowledged is lost). */
-	RateLimited: 'rate-limited'
+	RateLimited: 'rate-limited',
+	/**
+	 * This epoch of the conversation is over (or the name is not its current epoch): everything
+	 * acknowledged in it is in the history. Open the current epoch's document (`ConversationDto.epoch`,
+	 * or the `epoch-ended` stateless message that precedes this close) and write there, with the same
+	 * ids, the messages this device has not seen acknowledged (EPOCH-3).
+	 */
+	EpochEnded: 'epoch-ended'
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -179,7 +203,9 @@ export type ServerStateless =
 	/** Someone I share a conversation with came online or went offline (user channel). */
 	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null }
 	/** A typing, receipt or awareness frame over this connection's budget was dropped; send again after `retryAfterMs`. */
-	| { type: 'rate-limited'; v: typeof PROTOCOL_VERSION; retryAfterMs: number };
+	| { type: 'rate-limited'; v: typeof PROTOCOL_VERSION; retryAfterMs: number }
+	/** This document's epoch is over; `epoch` is the conversation's current one. A close with `epoch-ended` follows. */
+	| { type: 'epoch-ended'; v: typeof PROTOCOL_VERSION; epoch: number };
 
 /** Stateless messages from client to server. */
 export type ClientStateless =
@@ -195,7 +221,7 @@ export function encodeStateless(message: ServerStateless | ClientStateless): str
 	return JSON.stringify(message);
 }
 
-const SERVER_TYPES = new Set(['update-refused', 'receipt-markers', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited']);
+const SERVER_TYPES = new Set(['update-refused', 'receipt-markers', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited', 'epoch-ended']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {

@@ -35,7 +35,8 @@ const CLOSES: Record<CloseReason, string> = {
 	[CloseReason.Reloading]: 'The server is busy. It will be sent again in a moment.',
 	[CloseReason.AwarenessRefused]: NOT_SENT_TRY_AGAIN,
 	[CloseReason.TooManyConnections]: 'Too many windows are open. Close a few and try again.',
-	[CloseReason.RateLimited]: 'You are sending too fast. Wait a moment and try again.'
+	[CloseReason.RateLimited]: 'You are sending too fast. Wait a moment and try again.',
+	[CloseReason.EpochEnded]: 'Not sent yet. It will be sent again in a moment.'
 };
 
 const isRefusalCode = (code: string): code is RefusalCode => Object.hasOwn(REFUSALS, code);

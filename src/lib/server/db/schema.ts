@@ -48,7 +48,12 @@ export const conversations = sqliteTable(
 		/** Last activity (creation or the newest accepted message), ms. */
 		updatedAt: integer('updated_at').notNull(),
 		/** Highest sequence number given to a message here. */
-		lastSeq: integer('last_seq').notNull().default(0)
+		lastSeq: integer('last_seq').notNull().default(0),
+		/**
+		 * The current epoch: its document holds the messages written since it began; the document
+		 * tables hold only this epoch (EPOCH-1).
+		 */
+		epoch: integer('epoch').notNull().default(0)
 	},
 	(t) => [index('conversations_updated_idx').on(t.updatedAt)]
 );

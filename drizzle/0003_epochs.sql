@@ -1,0 +1,1 @@
+ALTER TABLE `conversations` ADD `epoch` integer DEFAULT 0 NOT NULL;
