@@ -1,1 +1,2 @@
-ALTER TABLE `conversations` ADD `epoch` integer DEFAULT 0 NOT NULL;
+ALTER TABLE `conversations` ADD `epoch` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `conversations` ADD `epoch_first_seq` integer DEFAULT 1 NOT NULL;

@@ -247,7 +247,7 @@ export class ConversationDocuments implements Extension {
 		const name = conversationDocName(conversationId, epoch);
 		const document = this.#instance?.documents.get(name);
 		if (this.conversations.get(name) !== conversation || conversation.broken || conversation.ended || !document) return;
-		let next: number | null;
+		let next: { epoch: number; firstSeq: number } | null;
 		try {
 			next = this.epochs.rollOver(conversationId, epoch);
 		} catch (error) {
@@ -256,9 +256,10 @@ export class ConversationDocuments implements Extension {
 			return;
 		}
 		conversation.end();
-		const payload = encodeStateless({ type: 'epoch-ended', v: PROTOCOL_VERSION, epoch: next ?? this.epochs.current(conversationId) ?? epoch + 1 });
+		// Null: another roll-over ended it already (the connections then hear of the current epoch from it or at their next connect).
+		const payload = next && encodeStateless({ type: 'epoch-ended', v: PROTOCOL_VERSION, ...next });
 		for (const connection of document.getConnections()) {
-			connection.sendStateless(payload);
+			if (payload) connection.sendStateless(payload);
 			connection.close(refuse(CloseReason.EpochEnded));
 		}
 		this.#release(name, document);

@@ -29,7 +29,7 @@ export function isEpochFull(limits: EpochLimits, sequenced: number, storedBytes:
 /** The epochs table: which epoch is current, and the roll-over to the next. */
 export function prepareEpochs(db: Db) {
 	const current = db
-		.select({ epoch: conversations.epoch })
+		.select({ epoch: conversations.epoch, firstSeq: conversations.epochFirstSeq })
 		.from(conversations)
 		.where(eq(conversations.id, sql.placeholder('conversationId')))
 		.prepare();
@@ -45,21 +45,23 @@ export function prepareEpochs(db: Db) {
 		 * Ends epoch `from` (EPOCH-2): in one transaction, the next epoch becomes current and the
 		 * document rows of the ended one (snapshot, log, clientIDs) go. A crash at any point leaves
 		 * either the old epoch whole or the new one empty. Returns the new epoch, or null when `from`
-		 * is no longer current (another roll-over won).
+		 * is no longer current (another roll-over won). The new epoch's messages start after every
+		 * sequence number given so far.
 		 */
-		rollOver(conversationId: string, from: number): number | null {
+		rollOver(conversationId: string, from: number): { epoch: number; firstSeq: number } | null {
 			return db.transaction(
 				(tx) => {
 					const moved = tx
 						.update(conversations)
-						.set({ epoch: from + 1 })
+						.set({ epoch: from + 1, epochFirstSeq: sql`${conversations.lastSeq} + 1` })
 						.where(and(eq(conversations.id, conversationId), eq(conversations.epoch, from)))
-						.run();
-					if (moved.changes !== 1) return null;
+						.returning({ epoch: conversations.epoch, firstSeq: conversations.epochFirstSeq })
+						.get();
+					if (!moved) return null;
 					tx.delete(docUpdates).where(eq(docUpdates.conversationId, conversationId)).run();
 					tx.delete(docSnapshots).where(eq(docSnapshots.conversationId, conversationId)).run();
 					tx.delete(docClients).where(eq(docClients.conversationId, conversationId)).run();
-					return from + 1;
+					return moved;
 				},
 				{ behavior: 'immediate' }
 			);

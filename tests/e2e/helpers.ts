@@ -1,13 +1,13 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { startTestServer, tempDataDir, uniqueName, type TestServer } from '../utils/server.ts';
 
-/** The real app on port 0 with a temporary database, for every test of the file. */
-export function serveApp(): { readonly url: string; readonly server: TestServer } {
+/** The real app on port 0 with a temporary database, for every test of the file (`env`: its configuration). */
+export function serveApp(env: Record<string, string> = {}): { readonly url: string; readonly server: TestServer } {
 	const data = tempDataDir();
 	let server: TestServer | undefined;
 	test.beforeAll(async () => {
 		// Every person signs up from 127.0.0.1, more often than the per-address default allows.
-		server = await startTestServer(data.dir);
+		server = await startTestServer(data.dir, env);
 	});
 	test.afterAll(async () => {
 		await server?.close();

@@ -1,10 +1,13 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { carryInto, seqMap, unacknowledged, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason, conversationDocName, decodeServerStateless } from '../../src/lib/shared/protocol.ts';
 import { api, type Account } from './server.ts';
+
+/** Ids in the order a device writes them, as the web app makes them (same-millisecond messages keep their order). */
+const ulid = monotonicFactory();
 
 /**
  * A device that follows a conversation's epochs as docs/protocol.md tells clients to: when its

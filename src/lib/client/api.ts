@@ -6,7 +6,7 @@ import type { ConversationSummary, MemberDto, MessageDto, PublicUser } from '$li
 export type { ConversationSummary, MemberDto, MessageDto };
 export type User = PublicUser;
 
-export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members'>;
+export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members' | 'epoch' | 'epochFirstSeq'>;
 
 export { ApiError };
 

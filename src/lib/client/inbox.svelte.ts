@@ -95,7 +95,7 @@ export class Inbox {
 				const before = known.get(m.id);
 				return keepPresence && before ? { ...m, online: before.online, lastSeenAt: before.lastSeenAt } : m;
 			});
-			return { ...c, title: conversation.title, members };
+			return { ...c, title: conversation.title, members, epoch: Math.max(c.epoch ?? 0, conversation.epoch ?? 0) };
 		});
 	}
 

@@ -73,7 +73,8 @@ export function openDirectConversation(db: Db, me: User, username: string): { co
 			createdAt: now,
 			updatedAt: now,
 			lastSeq: 0,
-			epoch: 0
+			epoch: 0,
+			epochFirstSeq: 1
 		};
 		tx.insert(conversations).values(conversation).run();
 		tx.insert(members)
@@ -95,7 +96,8 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 		createdAt: now,
 		updatedAt: now,
 		lastSeq: 0,
-		epoch: 0
+		epoch: 0,
+		epochFirstSeq: 1
 	};
 	db.transaction((tx) => {
 		tx.insert(conversations).values(conversation).run();
@@ -141,7 +143,8 @@ export function conversationDto(db: Db, conversation: Conversation, isOnline: Is
 		kind: conversation.kind,
 		title: conversation.title,
 		members: membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? [],
-		epoch: conversation.epoch
+		epoch: conversation.epoch,
+		epochFirstSeq: conversation.epochFirstSeq
 	};
 }
 
@@ -182,6 +185,7 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 		title: conversation.title,
 		members: memberLists.get(conversation.id) ?? [],
 		epoch: conversation.epoch,
+		epochFirstSeq: conversation.epochFirstSeq,
 		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
 		unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 		markedUnread,
@@ -233,6 +237,7 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 				title: conversation.title,
 				members: memberList,
 				epoch: conversation.epoch,
+				epochFirstSeq: conversation.epochFirstSeq,
 				lastMessage,
 				unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 				markedUnread,

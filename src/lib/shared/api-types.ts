@@ -27,6 +27,8 @@ export interface ConversationDto {
 	members: MemberDto[];
 	/** The conversation's current epoch: its document is `conversationDocName(id, epoch)` (docs/protocol.md). */
 	epoch: number;
+	/** The first sequence number of the current epoch: messages before it are in the history (REST) only. */
+	epochFirstSeq: number;
 }
 
 export interface MessageDto {

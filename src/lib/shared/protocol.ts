@@ -204,8 +204,11 @@ export type ServerStateless =
 	| { type: 'presence'; v: typeof PROTOCOL_VERSION; userId: string; online: boolean; lastSeenAt: number | null }
 	/** A typing, receipt or awareness frame over this connection's budget was dropped; send again after `retryAfterMs`. */
 	| { type: 'rate-limited'; v: typeof PROTOCOL_VERSION; retryAfterMs: number }
-	/** This document's epoch is over; `epoch` is the conversation's current one. A close with `epoch-ended` follows. */
-	| { type: 'epoch-ended'; v: typeof PROTOCOL_VERSION; epoch: number };
+	/**
+	 * This document's epoch is over; `epoch` is the conversation's current one, whose messages start
+	 * at `firstSeq` (those before are in the history). A close with `epoch-ended` follows.
+	 */
+	| { type: 'epoch-ended'; v: typeof PROTOCOL_VERSION; epoch: number; firstSeq: number };
 
 /** Stateless messages from client to server. */
 export type ClientStateless =

@@ -2,12 +2,15 @@ import type { HocuspocusProvider } from '@hocuspocus/provider';
 import { monotonicFactory } from 'ulid';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
+import { api } from '$lib/client/api';
+import type { HistoryRow } from '$lib/client/history-cache';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
-import { messagesMap, orderedMessages, seqMap, writeMessage } from '$lib/shared/conversation-doc';
+import { carryInto, messagesMap, orderedMessages, seqMap, unacknowledged, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
-import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless } from '$lib/shared/protocol';
+import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
+import { OlderHistory } from './older-history.ts';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
 const nextId = monotonicFactory();
@@ -23,6 +26,7 @@ export interface ChatMessage {
 	delivery: Delivery;
 	/** Why the server refused it, for failed messages. */
 	reason?: string;
+	event?: SystemEvent;
 }
 
 interface FailedMessage {
@@ -32,21 +36,41 @@ interface FailedMessage {
 	reason: string;
 }
 
+/** Messages of ended epochs loaded at a time: the first screen, then each page as the reader scrolls up. */
+export const HISTORY_PAGE = 50;
+
+/** Which epoch a conversation is in, and where its messages start. */
+export interface EpochPosition {
+	epoch: number;
+	firstSeq: number;
+}
+const FIRST_EPOCH: EpochPosition = { epoch: 0, firstSeq: 1 };
+
+function historyRow(conversationId: string, message: MessageValue, seq: number): HistoryRow {
+	const { id, author, body, createdAt, editedAt, event } = message;
+	return { conversationId, id, seq, author, body, createdAt, editedAt: editedAt ?? null, deletedAt: null, event: event ?? null };
+}
+
 /** How often a refusal that names no message may start this device's copy of a conversation afresh. */
 const REBUILD_AT_MOST_EVERY_MS = 10 * 60_000;
 
 export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
 
 /**
- * One conversation on this device: a Y.Doc stored in IndexedDB, synced through the shared socket,
- * shared live with this user's other tabs. Messages are written locally first and show "sending"
- * until the server's sequence number arrives; refused ones move to a "failed" list with the reason.
+ * One conversation on this device: the current epoch's Y.Doc stored in IndexedDB, synced through
+ * the shared socket, shared live with this user's other tabs, and the messages of ended epochs from
+ * the history (cached on the device, paged in from the server as the reader scrolls up). Messages
+ * are written locally first and show "sending" until the server's sequence number arrives; refused
+ * ones move to a "failed" list with the reason. When the epoch ends, the unacknowledged messages are
+ * written into the next epoch's document (EPOCH-3).
  */
 export class ConversationSync {
 	messages = $state.raw<ChatMessage[]>([]);
 	access = $state<Access>('ok');
 	/** True once the locally stored document has been read. */
 	loaded = $state(false);
+	/** Older messages exist than those in `messages` (scrolling up loads them). */
+	hasOlder = $state(false);
 	/** Other members typing right now. */
 	typingUsers = $state.raw<string[]>([]);
 	#typing = new TypingTracker();
@@ -64,6 +88,10 @@ export class ConversationSync {
 	#unstored = new Set<string>();
 	#refusal: Extract<ServerStateless, { type: 'update-refused' }> | null = null;
 	#destroyed = false;
+	/** The epoch whose document is open. */
+	#epoch: EpochPosition;
+	/** Messages of ended epochs shown before the document's. */
+	#older: OlderHistory;
 
 	constructor(
 		private readonly hub: SyncHub,
@@ -71,8 +99,62 @@ export class ConversationSync {
 		readonly conversationId: string
 	) {
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
+		const summary = hub.inbox.get(conversationId);
+		const stored = this.#storedEpoch();
+		this.#epoch = summary && summary.epoch > stored.epoch ? { epoch: summary.epoch, firstSeq: summary.epochFirstSeq } : stored;
+		this.#older = new OlderHistory(hub.history, conversationId, this.#epoch.firstSeq);
 		this.#open();
 		if (typeof window !== 'undefined') addEventListener('storage', this.#onStorage);
+	}
+
+	/** Loads the page of history just older than what is shown; resolves with the number of messages added. */
+	async loadOlder(): Promise<number> {
+		const before = this.messages.length;
+		await this.#older.older(HISTORY_PAGE);
+		this.#render();
+		return this.messages.length - before;
+	}
+
+	/** The first screen: the document's messages, and enough history before them to fill a screen. */
+	async #fillFirstScreen(): Promise<void> {
+		const inEpoch = [...seqMap(this.#doc).values()].filter((seq) => seq >= this.#older.end).length;
+		await this.#older.fill(HISTORY_PAGE - inEpoch);
+		this.#render();
+	}
+
+	/**
+	 * The conversation's current epoch (the server said so, or the inbox did): when it is newer than
+	 * the open document's, the acknowledged messages go to the history and the unacknowledged ones
+	 * into the new epoch's document (EPOCH-3).
+	 */
+	followEpoch(next: EpochPosition): void {
+		if (this.#destroyed || next.epoch <= this.#epoch.epoch) return;
+		const doc = this.#doc;
+		const archived = orderedMessages(doc).flatMap((m) => (m.seq === undefined ? [] : [historyRow(this.conversationId, m, m.seq)]));
+		this.#older.moveEnd(next.firstSeq, archived);
+		const oldDatabase = this.#databaseName();
+		const failedIds = new Set(this.#failed.map((m) => m.id));
+		const carried = unacknowledged(doc, this.userId).filter((m) => !failedIds.has(m.id));
+		// Kept in localStorage until the new document has them on disk: a tab closed half-way loses nothing.
+		writeJson(this.#key(`rewrite:${this.conversationId}`), carried);
+		this.#epoch = next;
+		writeJson(this.#key(`epoch:${this.conversationId}`), next);
+		this.#reopen({ freshSocket: false });
+		void this.#rewritten.then(() => indexedDB.deleteDatabase(oldDatabase));
+	}
+
+	/** Asks the server for the current epoch (after a refusal naming an ended one). */
+	async #findEpoch(): Promise<void> {
+		try {
+			const { conversation } = await api.conversation(this.conversationId);
+			this.followEpoch({ epoch: conversation.epoch, firstSeq: conversation.epochFirstSeq });
+		} catch {
+			this.hub.reconnectSoon();
+		}
+	}
+
+	#storedEpoch(): EpochPosition {
+		return readJson<EpochPosition>(this.#key(`epoch:${this.conversationId}`)) ?? FIRST_EPOCH;
 	}
 
 	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
@@ -145,6 +227,7 @@ export class ConversationSync {
 
 	#onStateless(message: ServerStateless): void {
 		if (message.type === 'update-refused') this.#refusal ??= message;
+		else if (message.type === 'epoch-ended') this.followEpoch(message);
 		else if (message.type === 'receipt-markers') {
 			for (const markers of message.markers) this.hub.inbox.mergeReceipts(this.conversationId, markers.userId, markers);
 		}
@@ -183,11 +266,12 @@ export class ConversationSync {
 			this.#followDatabase(persistence);
 			this.loaded = true;
 			this.#render();
+			void this.#fillFirstScreen();
 		});
 		messagesMap(doc).observe(() => this.#render());
 		seqMap(doc).observe(() => this.#render());
 		this.#shareWithOtherTabs(doc);
-		this.#provider = this.hub.attach(this.conversationId, doc, {
+		this.#provider = this.hub.attach(this.conversationId, this.#epoch.epoch, doc, {
 			onStateless: (payload) => {
 				const message = decodeServerStateless(payload);
 				if (message) this.#onStateless(message);
@@ -217,31 +301,37 @@ export class ConversationSync {
 			this.#render();
 		} else if (event.key === this.#key(`generation:${this.conversationId}`) && this.#openedGeneration !== this.#generation()) {
 			this.#reopen();
+		} else if (event.key === this.#key(`epoch:${this.conversationId}`)) {
+			// Another tab moved to the next epoch; this one carries its own unsent messages too (same ids: stored once).
+			this.followEpoch(this.#storedEpoch());
 		}
 	};
 
 	/** The generation whose database this tab has open. */
 	#openedGeneration = 0;
 
-	/** A fresh Y.Doc on the current database, keeping the unsent messages of the old one. */
-	#reopen(): void {
+	/**
+	 * A fresh Y.Doc on the current database (of the current generation and epoch), keeping the unsent
+	 * messages of the old one. A fresh socket unless the document's name changed (a new epoch).
+	 */
+	#reopen({ freshSocket = true } = {}): void {
 		if (this.#destroyed) return;
 		// Logging out in another tab deletes every database: follow it out, never open them again.
 		if (readCachedMe<{ id: string }>()?.id !== this.userId) {
 			this.destroy();
 			return;
 		}
-		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
+		const unsent = unacknowledged(this.#doc, this.userId);
 		this.#close();
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
 		const failedIds = new Set(this.#failed.map((m) => m.id));
 		// A fresh socket first: the old one still holds frames sent for the old document and would replay them.
-		this.hub.reconnect();
+		if (freshSocket) this.hub.reconnect();
 		this.#open();
 		const doc = this.#doc;
 		const persistence = this.#persistence;
 		this.#rewritten = Promise.all([this.#rewritten, persistence.whenSynced]).then(async () => {
-			for (const message of unsent) if (!failedIds.has(message.id) && !messagesMap(doc).has(message.id)) writeMessage(doc, message);
+			carryInto(doc, unsent.filter((m) => !failedIds.has(m.id)));
 			if (persistence.db) await idbBarrier(persistence.db);
 		});
 	}
@@ -258,7 +348,7 @@ export class ConversationSync {
 	#shareWithOtherTabs(doc: Y.Doc): void {
 		if (typeof BroadcastChannel === 'undefined') return;
 		// Per generation: a tab still on a refused document must not feed it into the fresh one.
-		const channel = new BroadcastChannel(this.#key(`tabs:${this.conversationId}:${this.#generation()}`));
+		const channel = new BroadcastChannel(this.#key(`tabs:${this.conversationId}:${this.#generation()}@${this.#epoch.epoch}`));
 		this.#channel = channel;
 		doc.on('update', (update: Uint8Array, origin: unknown) => {
 			if (origin !== channel) channel.postMessage(update);
@@ -268,6 +358,7 @@ export class ConversationSync {
 
 	#onClose(reason: string): void {
 		if (reason === CloseReason.UpdateRefused) void this.#recoverFromRefusal();
+		else if (reason === CloseReason.EpochEnded) void this.#findEpoch();
 		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember);
 		else if (reason === CloseReason.SessionEnded) this.hub.onSessionEnded();
 		// Any other close of this document (the server restarting it, a malformed frame): the socket
@@ -281,6 +372,8 @@ export class ConversationSync {
 			this.#render();
 		} else if (reason === CloseReason.Unauthenticated) {
 			this.hub.onSessionEnded();
+		} else if (reason === CloseReason.EpochEnded) {
+			void this.#findEpoch();
 		}
 	}
 
@@ -336,7 +429,7 @@ export class ConversationSync {
 		const pending = readJson<MessageValue[]>(key) ?? [];
 		if (pending.length === 0) return;
 		await persistence.whenSynced;
-		for (const message of pending) if (!messagesMap(doc).has(message.id)) writeMessage(doc, message);
+		carryInto(doc, pending);
 		if (persistence.db) await idbBarrier(persistence.db);
 		localStorage.removeItem(key);
 	}
@@ -344,15 +437,27 @@ export class ConversationSync {
 	#render(): void {
 		const failedIds = new Set(this.#failed.map((m) => m.id));
 		const denied = this.access !== 'ok';
+		const current = orderedMessages(this.#doc);
+		const inDocument = new Set(current.map((m) => m.id));
+		// History first (it is all older than the epoch, except messages written again into it, which the document has).
 		const list: ChatMessage[] = [];
-		for (const message of orderedMessages(this.#doc)) {
+		for (const row of this.#older.rows) {
+			if (row.deletedAt !== null || inDocument.has(row.id)) continue;
+			const { id, seq, author, body, createdAt, event } = row;
+			list.push(event ? { id, seq, author, body, createdAt, event, delivery: 'sent' } : { id, seq, author, body, createdAt, delivery: 'sent' });
+		}
+		for (const message of current) {
 			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
 			if (message.seq !== undefined) list.push({ ...message, delivery: 'sent' });
 			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: reasonText(this.access) });
 			else list.push({ ...message, delivery: 'sending' });
 		}
+		// A message written again into this epoch keeps its old seq: the sent ones stay in seq order.
+		const sent = list.filter((m) => m.seq !== undefined).sort((a, b) => a.seq! - b.seq!);
+		list.splice(0, list.length, ...sent, ...list.filter((m) => m.seq === undefined));
 		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
 		this.messages = list;
+		this.hasOlder = this.#older.hasOlder;
 		// Whatever reached this device is delivered (✓✓ for its sender), open conversation or not.
 		const newest = list.reduce((max, m) => Math.max(max, m.seq ?? 0), 0);
 		if (newest > this.#deliveredSent && this.#provider?.isSynced) {
@@ -378,7 +483,8 @@ export class ConversationSync {
 
 	#databaseName(): string {
 		const generation = this.#generation();
-		const base = docDatabaseName(this.userId, this.conversationId);
+		const { epoch } = this.#epoch;
+		const base = docDatabaseName(this.userId, this.conversationId) + (epoch === 0 ? '' : `@${epoch}`);
 		return generation === 0 ? base : `${base}:${generation}`;
 	}
 

@@ -1,5 +1,6 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import * as Y from 'yjs';
+import { HistoryCache } from '$lib/client/history-cache';
 import type { Inbox } from '$lib/client/inbox.svelte';
 import { CloseReason, conversationDocName, decodeServerStateless, encodeStateless, SYNC_PATH, userDocName } from '$lib/shared/protocol';
 import { ConversationSync } from './conversation-sync.svelte.ts';
@@ -29,6 +30,8 @@ export class SyncHub {
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	#socket: HocuspocusProviderWebsocket;
 	#conversations = new Map<string, ConversationSync>();
+	/** Messages of ended epochs this device has seen, for every conversation. */
+	readonly history: HistoryCache;
 	#channel: HocuspocusProvider;
 	/** Connection attempts that ended without connecting, since the last connection. */
 	#failedAttempts = 0;
@@ -45,6 +48,7 @@ export class SyncHub {
 		readonly inbox: Inbox,
 		readonly onSessionEnded: () => void
 	) {
+		this.history = new HistoryCache(userId);
 		const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SYNC_PATH}`;
 		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 250, minDelay: 250, factor: 1.5, maxDelay: 2500, autoConnect: navigator.onLine });
 		this.#socket.on('status', ({ status }: { status: string }) => {
@@ -73,10 +77,10 @@ export class SyncHub {
 		return conversation;
 	}
 
-	attach(conversationId: string, doc: Y.Doc, handlers: ProviderHandlers): HocuspocusProvider {
+	attach(conversationId: string, epoch: number, doc: Y.Doc, handlers: ProviderHandlers): HocuspocusProvider {
 		const provider = new HocuspocusProvider({
 			websocketProvider: this.#socket,
-			name: conversationDocName(conversationId),
+			name: conversationDocName(conversationId, epoch),
 			document: doc,
 			// Browsers are known by their session cookie.
 			token: '',
@@ -105,11 +109,15 @@ export class SyncHub {
 			document: new Y.Doc(),
 			token: '',
 			awareness: null,
-			// Each (re)connection catches up on what happened while away.
-			onSynced: () => void this.inbox.refresh(),
+			// Each (re)connection catches up on what happened while away, epochs that ended included.
+			onSynced: () => void this.inbox.refresh().then(() => this.#followEpochs()),
 			onStateless: ({ payload }) => {
 				const message = decodeServerStateless(payload);
-				if (message?.type === 'inbox') this.inbox.put(message.conversation);
+				if (message?.type === 'inbox') {
+					this.inbox.put(message.conversation);
+					const { id, epoch, epochFirstSeq } = message.conversation;
+					this.#conversations.get(id)?.followEpoch({ epoch, firstSeq: epochFirstSeq });
+				}
 				else if (message?.type === 'inbox-removed') this.inbox.remove(message.conversationId);
 				else if (message?.type === 'presence') this.inbox.setPresence(message.userId, message.online, message.lastSeenAt);
 			},
@@ -122,6 +130,14 @@ export class SyncHub {
 		});
 		provider.attach();
 		return provider;
+	}
+
+	/** Open conversations whose epoch ended while this device was away move to the current one. */
+	#followEpochs(): void {
+		for (const [id, conversation] of this.#conversations) {
+			const summary = this.inbox.get(id);
+			if (summary?.epoch !== undefined) conversation.followEpoch({ epoch: summary.epoch, firstSeq: summary.epochFirstSeq });
+		}
 	}
 
 	#reconnectTimer: ReturnType<typeof setTimeout> | undefined;

@@ -53,7 +53,9 @@ export const conversations = sqliteTable(
 		 * The current epoch: its document holds the messages written since it began; the document
 		 * tables hold only this epoch (EPOCH-1).
 		 */
-		epoch: integer('epoch').notNull().default(0)
+		epoch: integer('epoch').notNull().default(0),
+		/** The first sequence number of the current epoch: every message before it is in the history only. */
+		epochFirstSeq: integer('epoch_first_seq').notNull().default(1)
 	},
 	(t) => [index('conversations_updated_idx').on(t.updatedAt)]
 );

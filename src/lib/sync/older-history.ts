@@ -1,0 +1,76 @@
+import type { HistoryCache, HistoryRow } from '$lib/client/history-cache';
+
+/**
+ * The messages of a conversation's ended epochs that a device shows: one run of history rows
+ * without gaps, ending right before the current epoch's first sequence number. It grows at the top
+ * a page at a time (from the device when it holds the page whole, else from the server), and moves
+ * on with the epoch; a run that no longer reaches the new epoch is dropped rather than shown with a hole.
+ */
+export class OlderHistory {
+	/** Oldest first. */
+	rows: HistoryRow[] = [];
+	#loading: Promise<number> | null = null;
+
+	constructor(
+		private readonly cache: HistoryCache,
+		readonly conversationId: string,
+		/** The current epoch's first sequence number: the run ends right before it. */
+		public end: number
+	) {}
+
+	/** The lowest sequence number shown (the epoch's first when no history is). */
+	get oldest(): number {
+		return this.rows[0]?.seq ?? this.end;
+	}
+
+	get hasOlder(): boolean {
+		return this.oldest > 1;
+	}
+
+	/** The epoch moved on to `end`: `archived` (the ended document's messages) joins the run if it connects. */
+	moveEnd(end: number, archived: HistoryRow[]): void {
+		this.end = Math.max(this.end, end);
+		void this.cache.put(archived);
+		this.rows = runEndingAt([...this.rows, ...archived], this.end);
+	}
+
+	/** At least `count` rows when there are as many: what the device has at once, then the server's (which brings edits too). */
+	async fill(count: number): Promise<void> {
+		if (this.rows.length >= count || !this.hasOlder) return;
+		const end = this.end;
+		this.#merge(end, await this.cache.page(this.conversationId, end, count));
+		const fresh = await this.cache.fetch(this.conversationId, end, Math.max(count, this.rows.length)).catch(() => null);
+		if (fresh) this.#merge(end, fresh);
+	}
+
+	/** The page just older than the run; resolves with the number of rows added. */
+	older(limit: number): Promise<number> {
+		this.#loading ??= this.#loadOlder(limit).finally(() => (this.#loading = null));
+		return this.#loading;
+	}
+
+	async #loadOlder(limit: number): Promise<number> {
+		const before = this.oldest;
+		if (before <= 1) return 0;
+		let page = await this.cache.page(this.conversationId, before, limit);
+		const whole = page.length === limit || page[0]?.seq === 1;
+		if (!whole) page = await this.cache.fetch(this.conversationId, before, limit).catch(() => page);
+		const count = this.rows.length;
+		if (before === this.oldest) this.#merge(this.end, page);
+		return this.rows.length - count;
+	}
+
+	#merge(end: number, rows: HistoryRow[]): void {
+		if (end !== this.end) return; // the epoch moved on meanwhile
+		this.rows = runEndingAt([...this.rows, ...rows], end);
+	}
+}
+
+/** The rows forming one run without gaps that ends right before `end` (later copies of a seq win). */
+export function runEndingAt(rows: HistoryRow[], end: number): HistoryRow[] {
+	const bySeq = new Map<number, HistoryRow>();
+	for (const row of rows) if (row.seq < end) bySeq.set(row.seq, row);
+	const run: HistoryRow[] = [];
+	for (let seq = end - 1; bySeq.has(seq); seq--) run.push(bySeq.get(seq)!);
+	return run.reverse();
+}

@@ -1,0 +1,83 @@
+import { expect, test } from '@playwright/test';
+import { api, createAccount } from '../utils/server.ts';
+import { bodies, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+
+// Epochs of 10 messages, so a short conversation already crosses several.
+const app = serveApp({ EPOCH_MESSAGES: '10' });
+
+type History = { messages: Array<{ id: string; seq: number; body: string }> };
+
+async function sendAs(token: string, conversationId: string, bodies: string[]): Promise<void> {
+	for (const body of bodies) {
+		const sent = await api(app.url, `/api/conversations/${conversationId}/messages`, { token, body: { body } });
+		expect(sent.status).toBe(201);
+	}
+}
+
+test('[EPOCH-3] [OFFLINE-8] messages written offline while the conversation crossed epochs are delivered once, after the others, and shown in one order', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	await expect(alice.page.getByTestId('connection')).toHaveText(/Online/);
+	await send(alice.page, 'before the lift');
+	await expect(messageWithText(alice.page, 'before the lift')).toHaveAttribute('data-delivery', 'sent');
+
+	await alice.context.setOffline(true);
+	await send(alice.page, 'in the lift');
+	await send(alice.page, 'still in the lift');
+	const meanwhile = Array.from({ length: 25 }, (_, i) => `bob ${i}`);
+	await sendAs(bob.token, id, meanwhile);
+	await alice.context.setOffline(false);
+
+	await expect(messageWithText(alice.page, 'still in the lift')).toHaveAttribute('data-delivery', 'sent');
+	await expect(messageWithText(alice.page, 'in the lift')).toHaveAttribute('data-delivery', 'sent');
+	const expected = ['before the lift', ...meanwhile, 'in the lift', 'still in the lift'];
+	const stored = await api<History>(app.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token });
+	expect(stored.body.messages.map((m) => m.body)).toEqual(expected);
+	await expect.poll(() => bodies(alice.page)).toEqual(expected);
+
+	// The epoch moved on: offline, a reload shows the same timeline from this device alone.
+	await alice.context.setOffline(true);
+	await alice.page.reload();
+	await expect.poll(() => bodies(alice.page)).toEqual(expected);
+	await alice.context.close();
+});
+
+test('[OFFLINE-8] a long conversation opens on its last messages and pages older history in as the reader scrolls up, also offline once seen', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	const all = Array.from({ length: 140 }, (_, i) => `message ${i}`);
+	await sendAs(bob.token, id, all);
+	const epoch = (await api<{ conversation: { epoch: number } }>(app.url, `/api/conversations/${id}`, { token: bob.token })).body.conversation.epoch;
+	expect(epoch).toBeGreaterThanOrEqual(13);
+
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'message 139')).toBeVisible();
+	// The first screen holds a page of history, not the whole of it.
+	expect((await bodies(alice.page)).length).toBeLessThanOrEqual(60);
+
+	const scroller = alice.page.getByTestId('messages');
+	const scrollUpUntil = async (text: string) => {
+		await expect
+			.poll(
+				async () => {
+					await scroller.evaluate((node) => (node.scrollTop = 0));
+					return (await bodies(alice.page)).includes(text);
+				},
+				{ timeout: 20_000 }
+			)
+			.toBe(true);
+	};
+	await scrollUpUntil('message 0');
+	await expect(alice.page.getByText('Older messages load as you scroll up')).toHaveCount(0);
+
+	await alice.context.setOffline(true);
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'message 139')).toBeVisible();
+	await scrollUpUntil('message 0');
+	// Every message once, in order, wherever the window is.
+	const shown = await messages(alice.page).locator('.body').allTextContents();
+	expect(shown).toEqual(all.slice(all.indexOf(shown[0]!), all.indexOf(shown[0]!) + shown.length));
+	await alice.context.close();
+});
