@@ -99,7 +99,7 @@ test('[VIEW-6] toasts for other chats never cover the composer', async ({ browse
 		for (let i = 0; i < 3; i++) {
 			const other = await createAccount(app.url);
 			const id = await createConversation(app.url, other, [bob], '');
-			await writeMessages(app.server.wsUrl, id, other, [`news ${i} `.repeat(20).trim()], Date.now() - 1000);
+			await writeMessages(app.url, app.server.wsUrl, id, other, [`news ${i} `.repeat(20).trim()], Date.now() - 1000);
 		}
 		await expect(page.locator('.toast')).toHaveCount(3);
 		const form = (await page.locator('form.composer').boundingBox())!;

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { api, createAccount } from '../utils/server.ts';
-import { bodies, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { bodies, listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 // Epochs of 10 messages, so a short conversation already crosses several.
 const app = serveApp({ EPOCH_MESSAGES: '10' });
@@ -79,5 +79,29 @@ test('[OFFLINE-8] a long conversation opens on its last messages and pages older
 	// Every message once, in order, wherever the window is.
 	const shown = await messages(alice.page).locator('.body').allTextContents();
 	expect(shown).toEqual(all.slice(all.indexOf(shown[0]!), all.indexOf(shown[0]!) + shown.length));
+	await alice.context.close();
+});
+
+test('[EPOCH-3] messages written offline survive a reload and are carried into an epoch the app learns of before it opens the conversation again', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'hello');
+	await expect(messageWithText(alice.page, 'hello')).toHaveAttribute('data-delivery', 'sent');
+
+	await alice.context.setOffline(true);
+	await send(alice.page, 'written offline');
+	await expect(messageWithText(alice.page, 'written offline')).toHaveAttribute('data-delivery', 'sending');
+	await alice.page.goto('/');
+	await sendAs(bob.token, id, Array.from({ length: 30 }, (_, i) => `bob ${i}`));
+	await alice.context.setOffline(false);
+	// The conversation list learns of the new epoch first.
+	await expect(listRow(alice.page, bob.username)).toContainText('bob 29');
+	await alice.page.goto(`/c/${id}`);
+
+	await expect(messageWithText(alice.page, 'written offline')).toHaveAttribute('data-delivery', 'sent');
+	const stored = await api<History>(app.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token });
+	expect(stored.body.messages.map((m) => m.body)).toEqual(['hello', ...Array.from({ length: 30 }, (_, i) => `bob ${i}`), 'written offline']);
+	await expect.poll(() => bodies(alice.page)).toEqual(stored.body.messages.map((m) => m.body));
 	await alice.context.close();
 });

@@ -60,9 +60,9 @@ test('[VIEW-2] a chat with unread messages opens at the first unread, under an "
 	const alice = await createAccount(app.url);
 	const bob = await accountOf(app.url, bobPerson);
 	const id = await createConversation(app.url, alice, [bob], '');
-	await writeMessages(app.server.wsUrl, id, alice, Array.from({ length: 40 }, (_, i) => `read ${i + 1}`));
+	await writeMessages(app.url, app.server.wsUrl, id, alice, Array.from({ length: 40 }, (_, i) => `read ${i + 1}`));
 	await readUpTo(app.url, id, bob, 40);
-	await writeMessages(app.server.wsUrl, id, alice, Array.from({ length: 30 }, (_, i) => `unread ${i + 1}`), Date.now() - 30 * 1000);
+	await writeMessages(app.url, app.server.wsUrl, id, alice, Array.from({ length: 30 }, (_, i) => `unread ${i + 1}`), Date.now() - 30 * 1000);
 	const page = bobPerson.page;
 	// The divider counts from what the device knew when the chat opened: let the inbox update (sent once per 50 ms window, INBOX-2) arrive first.
 	await expect(listRow(page, alice.username).getByTestId('unread')).toHaveText('30');
@@ -89,7 +89,7 @@ test('[VIEW-2] a chat with unread messages opens at the first unread, under an "
 	await page.getByTestId('messages').evaluate((node) => node.scrollBy(0, -1200));
 	await expect(jump).toBeVisible();
 	await expect(page.getByTestId('jump-unread')).toHaveCount(0);
-	await writeMessages(app.server.wsUrl, id, alice, ['while you were up there']);
+	await writeMessages(app.url, app.server.wsUrl, id, alice, ['while you were up there']);
 	await expect(page.getByTestId('jump-unread')).toHaveText('1');
 	await expect(messageWithText(page, 'unread 30')).not.toBeInViewport();
 	await jump.click();
@@ -105,7 +105,7 @@ test('[VIEW-3] thousands of messages scroll through a bounded window of rows, in
 	const bob = await accountOf(app.url, bobPerson);
 	const id = await createConversation(app.url, alice, [bob], '');
 	const total = 2000;
-	await writeMessages(app.server.wsUrl, id, alice, Array.from({ length: total }, (_, i) => `history ${i + 1}`));
+	await writeMessages(app.url, app.server.wsUrl, id, alice, Array.from({ length: total }, (_, i) => `history ${i + 1}`));
 	await readUpTo(app.url, id, bob, total);
 	const page = bobPerson.page;
 	// Opening counts from what the device knew: let the inbox update of the read (INBOX-2) arrive first.

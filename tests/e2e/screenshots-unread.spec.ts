@@ -19,17 +19,17 @@ async function person(displayName: string): Promise<Account> {
 /** Sam's group with Ana and Ben: Sam has read up to Ben's first message; four are unread. */
 async function band(sam: Account, ana: Account, ben: Account): Promise<string> {
 	const direct = await createConversation(app.url, ana, [sam], '');
-	await writeMessages(app.server.wsUrl, direct, ana, ['Did you get the tickets?'], Date.now() - 3 * 3600_000);
+	await writeMessages(app.url, app.server.wsUrl, direct, ana, ['Did you get the tickets?'], Date.now() - 3 * 3600_000);
 	await readUpTo(app.url, direct, sam, 1);
 	const id = await createConversation(app.url, ana, [sam], 'Basement band');
 	await api(app.url, `/api/conversations/${id}/members`, { token: ana.token, body: { members: [ben.username] } });
 	const start = Date.now() - 45 * 60_000;
-	await writeMessages(app.server.wsUrl, id, ana, ['Rehearsal moved to Thursday, 7 pm 🎸', 'Same room as last time, B2'], start);
-	await writeMessages(app.server.wsUrl, id, sam, ['Works for me. Bringing the new pedal'], start + 3 * 60_000);
-	await writeMessages(app.server.wsUrl, id, ben, ['Thanks for adding me! Which songs are we doing?'], start + 5 * 60_000);
+	await writeMessages(app.url, app.server.wsUrl, id, ana, ['Rehearsal moved to Thursday, 7 pm 🎸', 'Same room as last time, B2'], start);
+	await writeMessages(app.url, app.server.wsUrl, id, sam, ['Works for me. Bringing the new pedal'], start + 3 * 60_000);
+	await writeMessages(app.url, app.server.wsUrl, id, ben, ['Thanks for adding me! Which songs are we doing?'], start + 5 * 60_000);
 	await readUpTo(app.url, id, sam, 5);
-	await writeMessages(app.server.wsUrl, id, ana, ['The three from the demo, plus the slow one', 'Ben, can you bring the spare cable? The long one, not the red one 😅'], start + 30 * 60_000);
-	await writeMessages(app.server.wsUrl, id, ben, ['Sure. Also: the lift is broken again, take the stairs', 'Sam, are you still up for recording it on your phone? 🎤'], start + 38 * 60_000);
+	await writeMessages(app.url, app.server.wsUrl, id, ana, ['The three from the demo, plus the slow one', 'Ben, can you bring the spare cable? The long one, not the red one 😅'], start + 30 * 60_000);
+	await writeMessages(app.url, app.server.wsUrl, id, ben, ['Sure. Also: the lift is broken again, take the stairs', 'Sam, are you still up for recording it on your phone? 🎤'], start + 38 * 60_000);
 	return id;
 }
 

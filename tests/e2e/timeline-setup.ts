@@ -1,6 +1,7 @@
 import { monotonicFactory } from 'ulid';
-import { seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
-import { api, connectClient, waitFor, type Account } from '../utils/server.ts';
+import { writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { EpochClient } from '../utils/epoch-client.ts';
+import { api, type Account } from '../utils/server.ts';
 import type { Person } from './helpers.ts';
 
 const nextId = monotonicFactory();
@@ -13,19 +14,25 @@ export async function accountOf(url: string, person: Person): Promise<Account> {
 }
 
 /**
- * Writes `bodies` as `author` through a real sync client, in batches, and waits until the server
- * has given each a sequence number. `createdAt` starts at `since` and moves a minute per message.
+ * Writes `bodies` as `author` through a real sync client (following the conversation's epochs),
+ * in batches, and waits until the server has given each a sequence number. `createdAt` starts at
+ * `since` and moves a minute per message.
  */
-export async function writeMessages(wsUrl: string, conversationId: string, author: Account, bodies: string[], since = Date.now() - bodies.length * 60_000): Promise<void> {
-	const client = connectClient(wsUrl, conversationId, author.token);
+export async function writeMessages(url: string, wsUrl: string, conversationId: string, author: Account, bodies: string[], since = Date.now() - bodies.length * 60_000): Promise<void> {
+	const { body } = await api<{ conversation: { epoch: number } }>(url, `/api/conversations/${conversationId}`, { token: author.token });
+	const client = new EpochClient(url, wsUrl, conversationId, author, body.conversation.epoch);
+	client.connect();
 	try {
-		await client.synced;
-		const before = seqMap(client.doc).size;
 		for (let i = 0; i < bodies.length; i += 200) {
+			const ids: string[] = [];
 			client.doc.transact(() => {
-				bodies.slice(i, i + 200).forEach((body, j) => writeMessage(client.doc, { id: nextId(), author: author.id, body, createdAt: since + (i + j) * 60_000 }));
+				bodies.slice(i, i + 200).forEach((text, j) => {
+					const id = nextId();
+					ids.push(id);
+					writeMessage(client.doc, { id, author: author.id, body: text, createdAt: since + (i + j) * 60_000 });
+				});
 			});
-			await waitFor(() => seqMap(client.doc).size >= before + Math.min(bodies.length, i + 200), 30_000, 'sequence numbers');
+			await client.whenAcked(ids, 30_000);
 		}
 	} finally {
 		client.destroy();

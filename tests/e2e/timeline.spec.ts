@@ -11,7 +11,7 @@ test('[VIEW-4] server-written lines show as centred words in the timeline and in
 	const bob = await accountOf(app.url, bobPerson);
 	const [alice, carol, dan] = [await createAccount(app.url), await createAccount(app.url), await createAccount(app.url)];
 	const id = await createConversation(app.url, alice, [bob, carol], 'Trip');
-	await writeMessages(app.server.wsUrl, id, alice, ['Who is coming?'], Date.now() - 1000);
+	await writeMessages(app.url, app.server.wsUrl, id, alice, ['Who is coming?'], Date.now() - 1000);
 	const page = bobPerson.page;
 	await page.goto(`/c/${id}`);
 	await expect(messageWithText(page, 'Who is coming?')).toBeVisible();
@@ -47,7 +47,7 @@ test('[VIEW-5] a removed member keeps the title and names, and reads why they ca
 	const bob = await accountOf(app.url, bobPerson);
 	const alice = await createAccount(app.url);
 	const id = await createConversation(app.url, alice, [bob], 'Book club');
-	await writeMessages(app.server.wsUrl, id, alice, ['See you Thursday'], Date.now() - 1000);
+	await writeMessages(app.url, app.server.wsUrl, id, alice, ['See you Thursday'], Date.now() - 1000);
 	const page = bobPerson.page;
 	await page.goto(`/c/${id}`);
 	await expect(messageWithText(page, 'See you Thursday')).toBeVisible();

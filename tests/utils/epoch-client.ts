@@ -6,6 +6,14 @@ import { carryInto, seqMap, unacknowledged, writeMessage } from '../../src/lib/s
 import { CloseReason, conversationDocName, decodeServerStateless } from '../../src/lib/shared/protocol.ts';
 import { api, type Account } from './server.ts';
 
+/** A socket closed while still connecting (a device moving on) reports no error. */
+class QuietWebSocket extends WebSocket {
+	constructor(...args: ConstructorParameters<typeof WebSocket>) {
+		super(...args);
+		this.on('error', () => {});
+	}
+}
+
 /** Ids in the order a device writes them, as the web app makes them (same-millisecond messages keep their order). */
 const ulid = monotonicFactory();
 
@@ -81,7 +89,7 @@ export class EpochClient {
 	}
 
 	#attach(): void {
-		this.#socket = new HocuspocusProviderWebsocket({ url: this.wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 300 });
+		this.#socket = new HocuspocusProviderWebsocket({ url: this.wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 300 });
 		const provider = new HocuspocusProvider({
 			websocketProvider: this.#socket,
 			name: conversationDocName(this.conversationId, this.epoch),

@@ -99,11 +99,15 @@ export class ConversationSync {
 		readonly conversationId: string
 	) {
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
+		// The epoch this device holds, whose unsent messages must be carried forward; a conversation
+		// never opened here starts at the current epoch, which its summary names.
 		const summary = hub.inbox.get(conversationId);
 		const stored = this.#storedEpoch();
-		this.#epoch = summary && summary.epoch > stored.epoch ? { epoch: summary.epoch, firstSeq: summary.epochFirstSeq } : stored;
+		this.#epoch = stored ?? (summary ? { epoch: summary.epoch ?? 0, firstSeq: summary.epochFirstSeq ?? 1 } : FIRST_EPOCH);
+		writeJson(this.#key(`epoch:${conversationId}`), this.#epoch);
 		this.#older = new OlderHistory(hub.history, conversationId, this.#epoch.firstSeq);
 		this.#open();
+		if (summary) this.followEpoch({ epoch: summary.epoch ?? 0, firstSeq: summary.epochFirstSeq ?? 1 });
 		if (typeof window !== 'undefined') addEventListener('storage', this.#onStorage);
 	}
 
@@ -129,6 +133,26 @@ export class ConversationSync {
 	 */
 	followEpoch(next: EpochPosition): void {
 		if (this.#destroyed || next.epoch <= this.#epoch.epoch) return;
+		if (next.epoch > (this.#wantedEpoch?.epoch ?? -1)) this.#wantedEpoch = next;
+		this.#moving ??= this.#moveEpochs().finally(() => (this.#moving = null));
+	}
+
+	/** The newest epoch heard of, and the move to it under way. */
+	#wantedEpoch: EpochPosition | null = null;
+	#moving: Promise<void> | null = null;
+
+	async #moveEpochs(): Promise<void> {
+		for (;;) {
+			// The unacknowledged messages are read from the document as stored on this device: wait until it is loaded.
+			await this.#persistence.whenSynced;
+			await this.#rewritten;
+			const next = this.#wantedEpoch;
+			if (this.#destroyed || !next || next.epoch <= this.#epoch.epoch) return;
+			this.#moveTo(next);
+		}
+	}
+
+	#moveTo(next: EpochPosition): void {
 		const doc = this.#doc;
 		const archived = orderedMessages(doc).flatMap((m) => (m.seq === undefined ? [] : [historyRow(this.conversationId, m, m.seq)]));
 		this.#older.moveEnd(next.firstSeq, archived);
@@ -153,8 +177,9 @@ export class ConversationSync {
 		}
 	}
 
-	#storedEpoch(): EpochPosition {
-		return readJson<EpochPosition>(this.#key(`epoch:${this.conversationId}`)) ?? FIRST_EPOCH;
+	/** The epoch this device's document of the conversation is in; null when it never opened it. */
+	#storedEpoch(): EpochPosition | null {
+		return readJson<EpochPosition>(this.#key(`epoch:${this.conversationId}`));
 	}
 
 	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
@@ -303,7 +328,8 @@ export class ConversationSync {
 			this.#reopen();
 		} else if (event.key === this.#key(`epoch:${this.conversationId}`)) {
 			// Another tab moved to the next epoch; this one carries its own unsent messages too (same ids: stored once).
-			this.followEpoch(this.#storedEpoch());
+			const stored = this.#storedEpoch();
+			if (stored) this.followEpoch(stored);
 		}
 	};
 
