@@ -13,7 +13,8 @@
  *   receipts   M members (BENCH_MEMBERS), each sending delivered + read receipts, user channels open:
  *              frames, bytes and CPU per message as M grows (this project and Socket.IO)
  *   idle       BENCH_IDLE sockets, each in its own conversation: server RSS
- *   long-room  BENCH_LONG messages, server restart, a new member opens the room (this project only)
+ *   long-room  BENCH_LONG messages (the writer following epochs), server restart, a new member opens
+ *              the room's current epoch and shows the last page (this project only)
  * paced, flat, rooms and catch-up run BENCH_ROUNDS rounds, alternating which system goes first.
  *
  * Env: BENCH_SECONDS (default 5), BENCH_FLAT (5000), BENCH_ROUNDS (3), BENCH_ONLY (all),

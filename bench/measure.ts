@@ -76,7 +76,7 @@ export async function waitQuiet(frames: () => number, quietMs: number, timeoutMs
 	return true;
 }
 
-/** Frames and payload bytes a client received on its socket(s). */
+/** Frames (WebSocket messages, HTTP responses) and bytes a client received on its socket(s). */
 export interface Counter {
 	frames: number;
 	bytes: number;
@@ -102,6 +102,23 @@ export function countingWebSocket(counter: Counter): new (url: string) => WebSoc
 			});
 		}
 	};
+}
+
+/** What an HTTP response weighs on the wire, body decoded: status line, headers and body (the server does not compress). */
+function responseBytes(response: Response, body: string): number {
+	let bytes = `HTTP/1.1 ${response.status} ${response.statusText}\r\n\r\n`.length + Buffer.byteLength(body);
+	for (const [name, value] of response.headers) bytes += Buffer.byteLength(`${name}: ${value}\r\n`);
+	return bytes;
+}
+
+/** GETs JSON with a bearer token, counting the response into `counter`; throws on a status other than 200. */
+export async function getCounted<T>(url: string, token: string, counter: Counter): Promise<T> {
+	const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+	const body = await response.text();
+	counter.frames += 1;
+	counter.bytes += responseBytes(response, body);
+	if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${body}`);
+	return JSON.parse(body) as T;
 }
 
 export async function forEachLimit<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {

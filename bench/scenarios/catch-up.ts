@@ -1,8 +1,10 @@
 /**
  * 4. Catch-up: a reader with the conversation's earlier history goes offline, 1,000 messages are
- * written, and it reconnects (this project and the relay: the same Y.Doc on a new provider; Socket.IO:
- * `join` with its last sequence number). Time from reconnecting to holding all 1,000, and WebSocket
- * payload bytes received on the new socket per missed message.
+ * written, and it reconnects (the relay: the same Y.Doc on a new provider; this project: the same,
+ * and as epochs ended meanwhile, it is refused, opens the current epoch and pages in the messages of
+ * the ended ones over REST; Socket.IO: `join` with its last sequence number). Time from reconnecting
+ * to holding all 1,000, and bytes received per missed message (WebSocket payloads on the new socket,
+ * and this project's HTTP responses).
  */
 import { performance } from 'node:perf_hooks';
 import { ulid } from 'ulid';

@@ -8,6 +8,7 @@ import { api, createAccount, createConversation, spawnServer, tempDataDir, type 
 import { config } from '../config.ts';
 import { mapLimit } from '../measure.ts';
 import { removeAtExit, track } from '../processes.ts';
+import { appEpochs, type Epochs } from './epochs.ts';
 import { hocuspocusClient } from './hocuspocus-client.ts';
 import type { System, User } from './types.ts';
 
@@ -32,6 +33,8 @@ export interface AppSystem extends System {
 	/** SIGTERM, then the same server again on the same data directory. */
 	restart(): Promise<void>;
 	addMember(conversationId: string, by: User, user: User): Promise<void>;
+	/** What the devices know of the conversations' epochs, and the REST side of them. */
+	epochs: Epochs;
 }
 
 async function spawn(dataDir: string): Promise<ServerProcess> {
@@ -47,6 +50,7 @@ export async function startApp(): Promise<AppSystem> {
 	const data = tempDataDir();
 	const cleanup = removeAtExit(data.remove);
 	let server = await spawn(data.dir);
+	const epochs = appEpochs(() => server.url);
 	const pool: User[] = [];
 	return {
 		name: 'app',
@@ -57,6 +61,7 @@ export async function startApp(): Promise<AppSystem> {
 			return server.url;
 		},
 		dataDir: data.dir,
+		epochs,
 		async users(n) {
 			// Sign-ups hash passwords (scrypt): a few at a time keeps both cores busy.
 			const start = pool.length;
@@ -69,7 +74,7 @@ export async function startApp(): Promise<AppSystem> {
 			const response = await api(server.url, `/api/conversations/${conversationId}/members`, { token: by.token, body: { members: [user.username] } });
 			if (response.status !== 200) throw new Error(`adding a member failed: ${JSON.stringify(response.body)}`);
 		},
-		connect: (user, counter) => hocuspocusClient({ wsUrl: server.wsUrl, docName: conversationDocName, ack: 'seq' }, user, counter),
+		connect: (user, counter) => hocuspocusClient({ wsUrl: server.wsUrl, docName: conversationDocName, ack: 'seq', epochs }, user, counter),
 		async restart() {
 			await server.kill('SIGTERM');
 			server = await spawn(data.dir);

@@ -31,7 +31,10 @@ export interface System {
 
 /** One device: a socket carrying any number of conversations. */
 export interface Client {
-	/** Opens a conversation; resolves once its history is here (synced, or joined). `resume` is a room this device had before. */
+	/**
+	 * Opens a conversation; resolves once its history is here (synced, or joined; this project: its
+	 * current epoch, and what the device missed of ended ones). `resume` is a room this device had before.
+	 */
 	open(conversationId: string, resume?: Room): Promise<Room>;
 	/** The user's live inbox channel, where the system has one (this project: `user:<id>`). */
 	openInbox?(): Promise<void>;
@@ -46,15 +49,20 @@ export interface Room {
 	/** How many of the messages this room sent the server has acknowledged. */
 	acked(): number;
 	onAck(listener: () => void): void;
-	/** A message arrived from someone else (or in a catch-up). */
+	/**
+	 * A message arrived from someone else (or in a catch-up), once per message (this project: when
+	 * its sequence number arrives, in whichever epoch).
+	 */
 	onMessage(listener: (id: string) => void): void;
 	/** A message (anyone's, own included) got its sequence number. */
 	onSequenced?(listener: (seq: number) => void): void;
 	/** Delivered and read receipts, sent the way the web client sends them. */
 	receipt?(deliveredSeq: number, readSeq: number): void;
-	/** Messages this device holds for the conversation. */
+	/** Messages this device holds for the conversation (this project: in any epoch it had open, or paged in from the history). */
 	size(): number;
-	/** The whole conversation as this device holds it, as one update (Hocuspocus systems). */
+	/** Holds at least the newest `count` messages (this project: one page of history when the current epoch holds fewer). */
+	loadLastPage?(count: number): Promise<void>;
+	/** The conversation's document as this device holds it (this project: its current epoch), as one update (Hocuspocus systems). */
 	encodeState?(): Uint8Array;
 	close(): void;
 }

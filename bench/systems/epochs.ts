@@ -1,0 +1,52 @@
+/**
+ * This project's epochs as the bench's devices meet them (server/SPEC.md, "Epochs (long rooms)"):
+ * which epoch to open a conversation at, the current one when the server says an epoch ended, and
+ * the history of ended epochs over REST. Every response a device reads is counted as it downloads.
+ */
+import type { MessageDto } from '../../src/lib/shared/api-types.ts';
+import { HISTORY_PAGE_MAX } from '../../src/lib/shared/limits.ts';
+import { getCounted, type Counter } from '../measure.ts';
+import type { User } from './types.ts';
+
+/** A page of `GET /api/conversations/:id/messages`, oldest first: only what the bench reads of it. */
+export interface HistoryPage {
+	messages: Array<Pick<MessageDto, 'id' | 'seq'>>;
+	/** `before` for the next older page; null at the start of the history. */
+	nextCursor: number | null;
+}
+
+export interface Epochs {
+	/**
+	 * The epoch a device opens a conversation at: the newest any device of this system has reached
+	 * (what a user's conversation list and inbox tell the web client); 0 for a conversation nobody has.
+	 */
+	known(conversationId: string): number;
+	/** The conversation's current epoch, from the server (`GET /api/conversations/:id`); also remembered as known. */
+	current(conversationId: string, user: User, counter: Counter): Promise<number>;
+	/** A device opened `epoch`. */
+	reached(conversationId: string, epoch: number): void;
+	/** Messages before `before` (the newest when undefined), at most `limit` (≤ {@link HISTORY_PAGE_MAX}). */
+	history(conversationId: string, user: User, counter: Counter, page: { before?: number; limit: number }): Promise<HistoryPage>;
+}
+
+/** This project's epochs, on the server at `url()` (a getter: a restarted server listens on another port). */
+export function appEpochs(url: () => string): Epochs {
+	const known = new Map<string, number>();
+	const reached = (conversationId: string, epoch: number) => {
+		if (epoch > (known.get(conversationId) ?? 0)) known.set(conversationId, epoch);
+	};
+	return {
+		known: (conversationId) => known.get(conversationId) ?? 0,
+		reached,
+		async current(conversationId, user, counter) {
+			const { conversation } = await getCounted<{ conversation: { epoch: number } }>(`${url()}/api/conversations/${conversationId}`, user.token, counter);
+			reached(conversationId, conversation.epoch);
+			return conversation.epoch;
+		},
+		history(conversationId, user, counter, { before, limit }) {
+			const query = new URLSearchParams({ limit: String(Math.min(limit, HISTORY_PAGE_MAX)) });
+			if (before !== undefined) query.set('before', String(before));
+			return getCounted<HistoryPage>(`${url()}/api/conversations/${conversationId}/messages?${query}`, user.token, counter);
+		}
+	};
+}
