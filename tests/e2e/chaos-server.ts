@@ -23,7 +23,9 @@ export class RestartableServer {
 
 	constructor(
 		readonly port: number,
-		readonly dataDir: string
+		readonly dataDir: string,
+		/** The server's configuration (e.g. small epochs, so the chaos crosses several). */
+		readonly env: Record<string, string> = {}
 	) {}
 
 	get url(): string {
@@ -38,7 +40,7 @@ export class RestartableServer {
 		if (this.#process) return;
 		for (let attempt = 0; ; attempt++) {
 			try {
-				this.#process = await spawnServer(this.dataDir, { port: this.port });
+				this.#process = await spawnServer(this.dataDir, { port: this.port, env: this.env });
 				if (process.env.CHAOS_SERVER_LOG) this.#process.child.stderr?.pipe(process.stderr);
 				return;
 			} catch (error) {

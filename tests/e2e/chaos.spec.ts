@@ -340,7 +340,8 @@ const data = tempDataDir();
 let server: RestartableServer;
 
 test.beforeAll(async () => {
-	server = new RestartableServer(await freePort(), data.dir);
+	// Small epochs: the chaos crosses several, with reloads, tabs and kills around their ends (EPOCH-3).
+	server = new RestartableServer(await freePort(), data.dir, { EPOCH_MESSAGES: '12' });
 	await server.start();
 });
 
