@@ -1,7 +1,9 @@
 /** What the bench reads: server CPU and memory from /proc, percentiles, and bytes on client sockets. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { gunzipSync } from 'node:zlib';
 import WebSocket from 'ws';
 
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, almost always 100). */
@@ -105,20 +107,29 @@ export function countingWebSocket(counter: Counter): new (url: string) => WebSoc
 }
 
 /** What an HTTP response weighs on the wire, body decoded: status line, headers and body (the server does not compress). */
-function responseBytes(response: Response, body: string): number {
-	let bytes = `HTTP/1.1 ${response.status} ${response.statusText}\r\n\r\n`.length + Buffer.byteLength(body);
-	for (const [name, value] of response.headers) bytes += Buffer.byteLength(`${name}: ${value}\r\n`);
-	return bytes;
-}
-
-/** GETs JSON with a bearer token, counting the response into `counter`; throws on a status other than 200. */
-export async function getCounted<T>(url: string, token: string, counter: Counter): Promise<T> {
-	const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-	const body = await response.text();
-	counter.frames += 1;
-	counter.bytes += responseBytes(response, body);
-	if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${body}`);
-	return JSON.parse(body) as T;
+/**
+ * GETs JSON with a bearer token, as a browser would (accepting gzip), counting the response into
+ * `counter` as it travels: status line, headers and the body's bytes on the wire. Throws on a
+ * status other than 200.
+ */
+export function getCounted<T>(url: string, token: string, counter: Counter): Promise<T> {
+	return new Promise((resolve, reject) => {
+		const request = httpGet(url, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'gzip' } }, (response) => {
+			const chunks: Buffer[] = [];
+			response.on('data', (chunk: Buffer) => chunks.push(chunk));
+			response.on('error', reject);
+			response.on('end', () => {
+				const wire = Buffer.concat(chunks);
+				counter.frames += 1;
+				counter.bytes += `HTTP/1.1 ${response.statusCode} ${response.statusMessage}\r\n\r\n`.length + wire.byteLength;
+				for (let i = 0; i < response.rawHeaders.length; i += 2) counter.bytes += Buffer.byteLength(`${response.rawHeaders[i]}: ${response.rawHeaders[i + 1]}\r\n`);
+				const body = (response.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire).toString('utf8');
+				if (response.statusCode !== 200) reject(new Error(`GET ${url}: ${response.statusCode} ${body}`));
+				else resolve(JSON.parse(body) as T);
+			});
+		});
+		request.on('error', reject);
+	});
 }
 
 export async function forEachLimit<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {

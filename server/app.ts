@@ -1,3 +1,4 @@
+import compression from 'compression';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BASE_SECURITY_HEADERS } from '../src/lib/server/security-headers.ts';
@@ -35,11 +36,14 @@ export async function startApp(config: Config): Promise<App> {
 			request.headers['x-forwarded-proto'] = 'encrypted' in request.socket ? 'https' : 'http';
 		}
 	};
+	// Responses over 1 KB go gzipped to clients that accept it: a page of history is a third of its
+	// JSON size on a campus network (precompressed static files keep their own encoding).
+	const compress = compression({ threshold: 1024 });
 	const server = createServer((request, response) => {
 		stampProtocol(request);
 		// Static files are served before the app's hooks run, so their headers are set here.
 		for (const [name, value] of Object.entries(BASE_SECURITY_HEADERS)) response.setHeader(name, value);
-		handler(request, response);
+		compress(request as Parameters<typeof compress>[0], response as Parameters<typeof compress>[1], () => handler(request, response));
 	});
 	server.prependListener('upgrade', stampProtocol);
 	const wss = attachSync(server, core.sync, config.allowedOrigins);

@@ -34,6 +34,19 @@ describe('HTTP API', () => {
 		data.remove();
 	});
 
+	it('a page of history goes gzipped to a client that accepts it, and plain to one that does not', async () => {
+		const reader = await createAccount(server.url);
+		const id = await createConversation(server.url, alice, [reader], 'Notes');
+		for (let i = 0; i < 20; i++) await api(server.url, `/api/conversations/${id}/messages`, { token: alice.token, body: { body: `note ${i} `.repeat(8) } });
+		const path = `/api/conversations/${id}/messages`;
+		const zipped = await fetch(server.url + path, { headers: { authorization: `Bearer ${alice.token}`, 'accept-encoding': 'gzip' } });
+		expect(zipped.headers.get('content-encoding')).toBe('gzip');
+		expect(((await zipped.json()) as { messages: unknown[] }).messages).toHaveLength(20);
+		const plain = await fetch(server.url + path, { headers: { authorization: `Bearer ${alice.token}`, 'accept-encoding': 'identity' } });
+		expect(plain.headers.get('content-encoding')).toBeNull();
+		expect(((await plain.json()) as { messages: unknown[] }).messages).toHaveLength(20);
+	});
+
 	describe('accounts and sessions', () => {
 		it('signs up with a session cookie, reads /api/me with it, and logs out', async () => {
 			const username = uniqueName('dana');
