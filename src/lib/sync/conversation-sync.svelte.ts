@@ -171,7 +171,9 @@ export class ConversationSync {
 	async #findEpoch(): Promise<void> {
 		try {
 			const { conversation } = await api.conversation(this.conversationId);
-			this.followEpoch({ epoch: conversation.epoch, firstSeq: conversation.epochFirstSeq });
+			// Not newer than ours: the close came from a race with the roll-over itself; connect again.
+			if (conversation.epoch <= this.#epoch.epoch) this.hub.reconnectSoon();
+			else this.followEpoch({ epoch: conversation.epoch, firstSeq: conversation.epochFirstSeq });
 		} catch {
 			this.hub.reconnectSoon();
 		}
