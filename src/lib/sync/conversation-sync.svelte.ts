@@ -134,7 +134,7 @@ export class ConversationSync {
 	followEpoch(next: EpochPosition): void {
 		if (this.#destroyed || next.epoch <= this.#epoch.epoch) return;
 		if (next.epoch > (this.#wantedEpoch?.epoch ?? -1)) this.#wantedEpoch = next;
-		this.#moving ??= this.#moveEpochs().finally(() => (this.#moving = null));
+		if (!this.#moving) this.#moving = this.#moveEpochs().finally(() => (this.#moving = null));
 	}
 
 	/** The newest epoch heard of, and the move to it under way. */
