@@ -6,13 +6,16 @@
  *
  * It signs up on first run, gets a bearer token, and joins the conversations it is a member of
  * (start a direct conversation with "echo_bot" to talk to it). See docs/protocol.md.
+ *
+ * A conversation's document holds only its current epoch. When an epoch ends, the bot opens the
+ * next epoch's document and writes there the echoes the server had not acknowledged yet (EPOCH-3).
  */
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { ulid } from 'ulid';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { messagesMap, seqMap, writeMessage } from '../src/lib/shared/conversation-doc.ts';
-import { conversationDocName, decodeServerStateless, SYNC_PATH } from '../src/lib/shared/protocol.ts';
+import { carryInto, messageOf, seqMap, unacknowledged, writeMessage } from '../src/lib/shared/conversation-doc.ts';
+import { CloseReason, conversationDocName, decodeServerStateless, SYNC_PATH, type MessageValue } from '../src/lib/shared/protocol.ts';
 
 const base = process.env.CHAT_URL ?? 'http://localhost:3000';
 const username = process.env.BOT_USERNAME ?? 'echo_bot';
@@ -39,44 +42,114 @@ async function login(): Promise<{ token: string; userId: string }> {
 	return { token: issued.body.token, userId: user.id };
 }
 
+async function get<T>(path: string): Promise<T> {
+	const response = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+	if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
+	return (await response.json()) as T;
+}
+
+/** What the conversation list says of a conversation: its current epoch, and its newest message when listed. */
+interface Summary {
+	id: string;
+	epoch: number;
+	lastMessage: { seq: number } | null;
+}
+
+/** A conversation the bot is in: the document of the epoch it has open, and how far it has answered. */
+interface Joined {
+	id: string;
+	epoch: number;
+	doc: Y.Doc;
+	provider: HocuspocusProvider;
+	/**
+	 * The highest sequence number seen: only messages above it are new. Sequence numbers run across
+	 * epochs, so a message of an ended epoch written again into the current one (an edit, or a
+	 * device that missed its acknowledgement) keeps its old number and is not answered twice.
+	 */
+	answeredUpTo: number;
+}
+
 const { token, userId } = await login();
 const socket = new HocuspocusProviderWebsocket({ url: base.replace(/^http/, 'ws') + SYNC_PATH, WebSocketPolyfill: WebSocket });
-const joined = new Map<string, HocuspocusProvider>();
+const joined = new Map<string, Joined>();
 
-function join(conversationId: string): void {
-	if (joined.has(conversationId)) return;
+/** Joins a listed conversation, or moves to its current epoch if that one is newer than the bot's. */
+function join(summary: Summary): void {
+	const conversation = joined.get(summary.id);
+	if (conversation) {
+		moveTo(conversation, summary.epoch);
+		return;
+	}
+	// Everything sequenced before the bot joined is old: it answers what comes after.
+	const fresh = { id: summary.id, epoch: summary.epoch, answeredUpTo: summary.lastMessage?.seq ?? 0 };
+	joined.set(summary.id, { ...fresh, ...open(fresh, []) });
+	console.log(`joined ${summary.id}`);
+}
+
+/** Opens a conversation's epoch in a fresh document holding `carried`, the echoes not acknowledged in the one before. */
+function open(conversation: Pick<Joined, 'id' | 'epoch'>, carried: MessageValue[]): Pick<Joined, 'doc' | 'provider'> {
 	const doc = new Y.Doc();
+	carryInto(doc, carried);
 	const provider = new HocuspocusProvider({
 		websocketProvider: socket,
-		name: conversationDocName(conversationId),
+		name: conversationDocName(conversation.id, conversation.epoch),
 		document: doc,
 		token,
-		onAuthenticationFailed: ({ reason }) => console.error(`refused ${conversationId}: ${reason}`),
+		onAuthenticationFailed: ({ reason }) => {
+			if (reason === CloseReason.EpochEnded) void follow(conversation.id);
+			else console.error(`refused ${conversation.id}: ${reason}`);
+		},
+		onClose: ({ event }) => {
+			if (event.reason === CloseReason.EpochEnded) void follow(conversation.id);
+		},
 		onStateless: ({ payload }) => {
-			const refusal = decodeServerStateless(payload);
-			if (refusal?.type === 'update-refused') console.error(`update refused (${refusal.code}): ${refusal.message}`);
+			const message = decodeServerStateless(payload);
+			if (message?.type === 'update-refused') console.error(`update refused (${message.code}): ${message.message}`);
+			if (message?.type === 'epoch-ended') moveTo(joined.get(conversation.id)!, message.epoch);
 		}
 	});
 	provider.attach();
-	joined.set(conversationId, provider);
-	let ready = false;
-	provider.on('synced', () => (ready = true));
 	// Answer once the server has acknowledged a message (its sequence number arrived), never our own.
-	seqMap(doc).observe((event) => {
-		if (!ready) return;
-		for (const id of event.keysChanged) {
-			const message = messagesMap(doc).get(id);
-			if (!message || message.author === userId) continue;
-			writeMessage(doc, { id: ulid(), author: userId, body: `echo: ${message.body}`.slice(0, 2000) });
-		}
-	});
-	console.log(`joined ${conversationId}`);
+	seqMap(doc).observe((event) => answer(joined.get(conversation.id)!, doc, event.keysChanged));
+	return { doc, provider };
+}
+
+/** Echoes every message from someone else that is new: above the highest sequence number seen, in order. */
+function answer(conversation: Joined, doc: Y.Doc, ids: Iterable<string>): void {
+	const seqs = seqMap(doc);
+	const fresh = [...ids].filter((id) => (seqs.get(id) ?? 0) > conversation.answeredUpTo).sort((a, b) => seqs.get(a)! - seqs.get(b)!);
+	for (const id of fresh) {
+		conversation.answeredUpTo = Math.max(conversation.answeredUpTo, seqs.get(id)!);
+		const message = messageOf(doc, id);
+		if (!message || message.author === userId || message.event) continue;
+		writeMessage(doc, { id: ulid(), author: userId, body: `echo: ${message.body}`.slice(0, 2000) });
+	}
+}
+
+/** The epoch ended (EPOCH-3): open the new one, carrying the echoes the server has not acknowledged. */
+function moveTo(conversation: Joined, epoch: number): void {
+	if (epoch <= conversation.epoch) return;
+	const carried = unacknowledged(conversation.doc, userId);
+	conversation.provider.destroy();
+	conversation.doc.destroy();
+	conversation.epoch = epoch;
+	Object.assign(conversation, open(conversation, carried));
+	console.log(`${conversation.id} moved to epoch ${epoch}`);
+}
+
+/** A refusal or close said the epoch ended without naming the next one: the conversation says which is current. */
+async function follow(conversationId: string): Promise<void> {
+	try {
+		const { conversation } = await get<{ conversation: { epoch: number } }>(`/api/conversations/${conversationId}`);
+		moveTo(joined.get(conversationId)!, conversation.epoch);
+	} catch (error) {
+		console.error(error); // the next refresh moves it
+	}
 }
 
 async function refresh(): Promise<void> {
-	const response = await fetch(`${base}/api/conversations`, { headers: { authorization: `Bearer ${token}` } });
-	const { conversations } = (await response.json()) as { conversations: Array<{ id: string }> };
-	for (const conversation of conversations) join(conversation.id);
+	const { conversations } = await get<{ conversations: Summary[] }>('/api/conversations');
+	for (const conversation of conversations) join(conversation);
 }
 
 await refresh();

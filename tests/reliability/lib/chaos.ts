@@ -2,17 +2,19 @@
  * Seeded chaos with stock providers: 5 users × 2 devices in one group, random offline/online,
  * reloads (the local state read back into a new Y.Doc), concurrent offline writes, edits and
  * deletions, connects dropped before they open, two providers on one document, and server
- * SIGKILLs with restarts on the same port. At the end every device converges to the same
- * messages and seq map, seq is 1..N, every message seen acknowledged is there exactly once
- * (unless its author deleted it), REST history equals the document, and no honest update was refused.
+ * SIGKILLs with restarts on the same port. Epochs are small (25 messages), so they end under all
+ * of that, and devices follow them carrying what was not acknowledged (EPOCH-3). At the end every
+ * device is in the current epoch with the same messages and seq map, the history's seqs are 1..N,
+ * every message seen acknowledged is in it exactly once with that seq (deleted only by its author),
+ * the current epoch's document agrees with the history, and no honest update was refused.
  */
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { messagesMap, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
 import type { MessageValue } from '../../../src/lib/shared/protocol.ts';
 import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
-import { checkConversation, compareHistoryWithDocument, history } from './checks.ts';
+import { checkConversation, compareDocumentWithHistory, history } from './checks.ts';
 import { waitUntil } from './crash.ts';
-import { Device, formatCounts, sum } from './device.ts';
+import { countMoves, currentEpoch, Device, formatCounts, formatMoves, sum, type MoveCounts } from './device.ts';
 import { Random } from './random.ts';
 import type { RunResult } from './report.ts';
 import { ServerUnderTest } from './server.ts';
@@ -25,12 +27,14 @@ export interface ChaosOptions {
 	kills: number;
 	users?: number;
 	devicesPerUser?: number;
+	/** EPOCH_MESSAGES of the server: an epoch ends once it holds this many messages. */
+	epochMessages?: number;
 	log?: (line: string) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-interface RunFigures {
+interface RunFigures extends MoveCounts {
 	steps: number;
 	messages: number;
 	edits: number;
@@ -40,6 +44,8 @@ interface RunFigures {
 	flaps: number;
 	twins: number;
 	acknowledged: number;
+	/** Epochs the conversation went through (roll-overs). */
+	epochs: number;
 	divergences: number;
 	violations: string[];
 	refusals: Map<string, number>;
@@ -56,7 +62,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunResult> {
 		const figures = await chaosRun(runSeed, options, notes);
 		totals.push(figures);
 		log(
-			`run ${run + 1}/${runs} (seed ${runSeed}): ${figures.steps} steps, ${figures.messages} messages, ${figures.restarts} restarts, ${figures.violations.length} violations`
+			`run ${run + 1}/${runs} (seed ${runSeed}): ${figures.steps} steps, ${figures.messages} messages, ${figures.restarts} restarts, ${figures.epochs} epochs ended, ${figures.violations.length} violations`
 		);
 	}
 	const total = (key: keyof RunFigures) => totals.reduce((s, f) => s + (f[key] as number), 0);
@@ -72,6 +78,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunResult> {
 			edits: total('edits'),
 			deletes: total('deletes'),
 			'acknowledged messages': total('acknowledged'),
+			'epochs ended (roll-overs)': total('epochs'),
+			'moves of devices to a new epoch': formatMoves({ moves: total('moves'), lookedUp: total('lookedUp') }),
 			'server SIGKILLs + restarts': total('restarts'),
 			'reloads (new Y.Doc from local state)': total('reloads'),
 			'connects dropped before open': total('flaps'),
@@ -87,9 +95,9 @@ export async function runChaos(options: ChaosOptions): Promise<RunResult> {
 }
 
 async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): Promise<RunFigures> {
-	const { steps, kills, users: userCount = 5, devicesPerUser = 2 } = options;
+	const { steps, kills, users: userCount = 5, devicesPerUser = 2, epochMessages = 25 } = options;
 	const random = new Random(seed);
-	const server = await ServerUnderTest.start();
+	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages) });
 	const f: RunFigures = {
 		steps: 0,
 		messages: 0,
@@ -100,6 +108,9 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 		flaps: 0,
 		twins: 0,
 		acknowledged: 0,
+		epochs: 0,
+		moves: 0,
+		lookedUp: 0,
 		divergences: 0,
 		violations: [],
 		refusals: new Map(),
@@ -128,7 +139,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 				);
 			}
 		}
-		for (const device of devices) void device.connect(server.wsUrl);
+		for (const device of devices) void device.connect(server);
 		const killSteps = new Set<number>();
 		while (killSteps.size < Math.min(kills, steps)) killSteps.add(random.int(1, steps));
 
@@ -138,7 +149,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 			for (const device of devices) {
 				if (device.needsReconnect) {
 					device.disconnect();
-					void device.connect(server.wsUrl);
+					void device.connect(server);
 				}
 			}
 			if (killSteps.has(step)) {
@@ -193,30 +204,28 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 					device.disconnect();
 					break;
 				case 'online':
-					void device.connect(server.wsUrl);
+					void device.connect(server);
 					break;
 				case 'reload':
 					device.disconnect();
 					device.reload();
 					f.reloads += 1;
-					if (random.chance(0.7)) void device.connect(server.wsUrl);
+					if (random.chance(0.7)) void device.connect(server);
 					break;
 				case 'flap': {
 					// A connect dropped before (or just as) it opens, then maybe a real one.
 					device.disconnect();
-					void device.connect(server.wsUrl);
+					void device.connect(server);
 					if (random.chance(0.5)) await sleep(random.int(0, 15));
 					device.disconnect();
 					f.flaps += 1;
-					if (random.chance(0.5)) void device.connect(server.wsUrl);
+					if (random.chance(0.5)) void device.connect(server);
 					break;
 				}
 				case 'twin': {
 					// Another provider on the same Y.Doc (a second tab sharing state): both send the same items.
-					const twin = new Device(`${device.label}+`, device.userId, device.token, conversationId);
-					twin.doc.destroy();
-					twin.doc = device.doc;
-					void twin.connect(server.wsUrl);
+					const twin = device.twin(`${device.label}+`);
+					void twin.connect(server);
 					twins.push(twin);
 					f.twins += 1;
 					setTimeout(() => twin.disconnect(), random.int(50, 800));
@@ -233,41 +242,47 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 		for (const twin of twins) twin.disconnect();
 		for (const device of devices) {
 			device.disconnect();
-			void device.connect(server.wsUrl);
+			void device.connect(server);
 		}
 		const agree = () => {
 			for (const device of devices) {
 				if (device.needsReconnect) {
 					device.disconnect();
-					void device.connect(server.wsUrl);
+					void device.connect(server);
 				}
 			}
-			const first = snapshot(devices[0]!.doc);
-			return devices.every((d) => d.unacknowledged().length === 0 && snapshot(d.doc) === first);
+			const first = snapshot(devices[0]!);
+			return devices.every((d) => d.unacknowledged().length === 0 && snapshot(d) === first);
+		};
+		// An epoch may end on the turn after the last acknowledgement: agreeing counts in the current epoch only.
+		const agreeInCurrentEpoch = async () => {
+			const deadline = Date.now() + 30_000;
+			for (;;) {
+				await waitUntil(agree, Math.max(0, deadline - Date.now()), 'every device to agree');
+				if (devices[0]!.epoch === (await currentEpoch(server.url, conversationId, accounts[0]!.token))) return;
+				if (Date.now() > deadline) throw new Error('the devices agree in an ended epoch');
+				await sleep(50);
+			}
 		};
 		try {
-			await waitUntil(agree, 30_000, 'every device to agree');
+			await agreeInCurrentEpoch();
 		} catch {
-			const distinct = new Set(devices.map((d) => snapshot(d.doc))).size;
+			const distinct = new Set(devices.map((d) => snapshot(d))).size;
 			f.divergences += distinct - 1;
 			f.violations.push(
 				`devices did not converge in 30 s: ${distinct} distinct states; unacknowledged: ${devices.map((d) => d.unacknowledged().length).join(',')}`
 			);
 		}
 
-		const reference = devices[0]!.doc;
-		const messages = messagesMap(reference);
-		const seqs = seqMap(reference);
-		const seqValues = [...seqs.values()].sort((a, b) => a - b);
-		if (seqValues.some((seq, i) => seq !== i + 1)) f.violations.push(`seq is not 1..${seqValues.length}`);
-		for (const [id, seq] of acked) {
-			if (seqs.get(id) !== seq) f.violations.push(`acknowledged ${id} had seq ${seq}, now ${seqs.get(id)}`);
-			if (!messages.has(id) && !deleted.has(id)) f.violations.push(`acknowledged message ${id} is gone and its author never deleted it`);
-		}
+		// The devices agree with each other; now they (in the current epoch) and the history agree with what was seen.
+		const reference = devices[0]!;
 		f.acknowledged = acked.size;
+		f.epochs = await currentEpoch(server.url, conversationId, accounts[0]!.token);
+		Object.assign(f, countMoves([...devices, ...twins]));
+		if (reference.epoch !== f.epochs) f.violations.push(`the devices are in epoch ${reference.epoch}, the conversation in ${f.epochs}`);
 		const rows = await history(server.url, conversationId, accounts[0]!.token);
-		f.violations.push(...compareHistoryWithDocument(rows, reference, 'a device'));
-		f.violations.push(...(await checkConversation(server.url, server.wsUrl, conversationId, accounts[1]!.token, 'a fresh member')));
+		f.violations.push(...compareDocumentWithHistory(rows, reference.doc, 'a device'));
+		f.violations.push(...(await checkConversation(server, conversationId, accounts[1]!.token, 'the conversation', { acked, mayBeDeleted: deleted })));
 		f.refusals = sum([...devices, ...twins].map((d) => d.refusals));
 		f.retries = sum([...devices, ...twins].map((d) => d.retries));
 		if (f.refusals.size > 0) {
@@ -288,10 +303,11 @@ function ownMessages(device: Device): MessageValue[] {
 	return [...messagesMap(device.doc).entries()].map(([id, v]) => ({ ...v, id })).filter((v) => v.author === device.userId && !v.event);
 }
 
-/** What a device shows: every message value and seq, in a stable order. */
-function snapshot(doc: Y.Doc): string {
+/** What a device shows: its epoch, and every message value and seq of it, in a stable order. */
+function snapshot({ epoch, doc }: { epoch: number; doc: Y.Doc }): string {
 	const seqs = seqMap(doc);
-	return JSON.stringify(
+	return JSON.stringify([
+		epoch,
 		[...messagesMap(doc).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, v]) => [id, v.body, v.editedAt ?? null, seqs.get(id) ?? null])
-	);
+	]);
 }

@@ -1,9 +1,8 @@
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { messagesMap, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
-import { conversationDocName, type MessageValue } from '../../../src/lib/shared/protocol.ts';
+import type { MessageValue } from '../../../src/lib/shared/protocol.ts';
 import { api } from '../../utils/server.ts';
-import { QuietWebSocket } from './device.ts';
+import { currentEpoch, Device, formatCounts, sum, type Endpoint } from './device.ts';
 
 export interface HistoryRow {
 	id: string;
@@ -37,93 +36,118 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 	]).finally(() => clearTimeout(timer));
 }
 
-/** What a member who opens the conversation now receives: a stock provider's first sync. */
-export async function freshDocument(wsUrl: string, conversationId: string, token: string, timeoutMs = 10_000): Promise<Y.Doc> {
-	const doc = new Y.Doc();
-	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
-	const reasons: string[] = [];
-	let provider!: HocuspocusProvider;
-	const synced = new Promise<void>((resolve) => {
-		provider = new HocuspocusProvider({
-			websocketProvider: socket,
-			name: conversationDocName(conversationId),
-			document: doc,
-			token,
-			awareness: null,
-			onSynced: () => resolve(),
-			onAuthenticationFailed: ({ reason }) => reasons.push(reason),
-			onClose: ({ event }) => void (event.reason && reasons.push(event.reason))
-		});
-	});
-	provider.attach();
+/**
+ * What a member who opens the conversation now receives: a device's first sync of the current
+ * epoch (it starts at epoch 0 and follows the refusal there, as a device that was away would).
+ */
+export async function freshDocument(server: Endpoint, conversationId: string, token: string, timeoutMs = 10_000): Promise<Y.Doc> {
+	const device = new Device('fresh member', '', token, conversationId);
 	try {
-		await withTimeout(synced, timeoutMs, `a fresh sync of ${conversationId}${reasons.length ? ` (${reasons.join(', ')})` : ''}`);
-		return doc;
+		await withTimeout(device.connect(server), timeoutMs, `a fresh sync of ${conversationId}`);
+		return device.doc;
+	} catch (error) {
+		throw new Error(`${(error as Error).message} (epoch ${device.epoch}; closes: ${formatCounts(sum([device.refusals, device.retries]))})`);
 	} finally {
-		provider.destroy();
-		socket.destroy();
+		device.disconnect();
 	}
 }
 
-export interface Row {
-	id: string;
-	author: string | undefined;
-	body: string | undefined;
-	createdAt: number | undefined;
-	seq: number | undefined;
+/** What the devices of a run saw, to hold the history to. */
+export interface Seen {
+	/** Every message id seen acknowledged on some device, with its seq (any epoch). */
+	acked?: ReadonlyMap<string, number>;
+	/**
+	 * Ids that may be deleted in the history: their author deleted them on some device, or may have
+	 * (someone whose devices the run does not follow). Any other acknowledged message must be live.
+	 */
+	mayBeDeleted?: ReadonlySet<string>;
 }
 
-/** A document's messages as history rows, in sequence order. */
-export function documentRows(doc: Y.Doc): Row[] {
-	const seqs = seqMap(doc);
-	return [...messagesMap(doc).entries()]
-		.map(([id, value]) => {
-			const v = value as MessageValue | undefined;
-			return { id, author: v?.author, body: v?.body, createdAt: v?.createdAt, seq: seqs.get(id) };
-		})
-		.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity) || (a.id < b.id ? -1 : 1));
+export interface HistoryAudit {
+	problems: string[];
+	/** Messages seen acknowledged that are not in the history. */
+	lost: number;
+	/** Extra copies of ids stored more than once. */
+	duplicated: number;
 }
 
 /**
- * GUARD-3 and ORDER-1 for one conversation: the REST history's live rows equal what a fresh
- * member's document resolves to (ids, authors, bodies, times, sequence numbers), no id or seq
- * appears twice, and the seq map holds exactly 1..N. Returns what differs (empty when all holds).
+ * ORDER-1, DUR-1 and ONCE-2 over a conversation's whole history, whatever the epochs: every id is
+ * there once, the seqs are exactly 1..N, and every message a device saw acknowledged is there with
+ * the seq it saw (and not deleted, unless its author may have deleted it).
  */
-export function compareHistoryWithDocument(rows: HistoryRow[], doc: Y.Doc, label: string): string[] {
-	const problems: string[] = [];
-	const ids = rows.map((r) => r.id);
-	if (new Set(ids).size !== ids.length) problems.push(`${label}: an id appears twice in the REST history`);
-	const seqs = [...seqMap(doc).values()].sort((a, b) => a - b);
-	if (seqs.some((seq, i) => seq !== i + 1)) problems.push(`${label}: the seq map is not 1..${seqs.length} (${seqs.slice(0, 10).join(',')}…)`);
-	const fromRest = rows
-		.filter((row) => row.deletedAt === null)
-		.map((row) => ({ id: row.id, author: row.author.id, body: row.body, createdAt: row.createdAt, seq: row.seq }));
-	const fromDoc = documentRows(doc);
-	const a = JSON.stringify(fromRest);
-	const b = JSON.stringify(fromDoc);
-	if (a !== b) {
-		const restIds = new Set(fromRest.map((r) => r.id));
-		const docIds = new Set(fromDoc.map((r) => r.id));
-		const onlyRest = [...restIds].filter((id) => !docIds.has(id));
-		const onlyDoc = [...docIds].filter((id) => !restIds.has(id));
-		const changed = fromDoc.filter((r) => {
-			const other = fromRest.find((x) => x.id === r.id);
-			return other && JSON.stringify(other) !== JSON.stringify(r);
-		});
-		problems.push(
-			`${label}: REST history ≠ document (${fromRest.length} vs ${fromDoc.length} live; only in REST ${onlyRest.slice(0, 3).join(',')}; only in doc ${onlyDoc.slice(0, 3).join(',')}; differing ${JSON.stringify(changed.slice(0, 2))})`
-		);
+export function auditHistory(rows: HistoryRow[], { acked = new Map(), mayBeDeleted = new Set() }: Seen, label: string): HistoryAudit {
+	const audit: HistoryAudit = { problems: [], lost: 0, duplicated: 0 };
+	const byId = new Map<string, HistoryRow[]>();
+	for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+	for (const [id, copies] of byId) {
+		if (copies.length === 1) continue;
+		audit.duplicated += copies.length - 1;
+		audit.problems.push(`${label}: ${id} is stored ${copies.length} times (seqs ${copies.map((r) => r.seq).join(',')})`);
 	}
-	return problems;
+	const seqs = rows.map((row) => row.seq).sort((a, b) => a - b);
+	if (seqs.some((seq, i) => seq !== i + 1)) audit.problems.push(`${label}: the history's seqs are not 1..${seqs.length} (${seqs.slice(0, 10).join(',')}…)`);
+	for (const [id, seq] of acked) {
+		const row = byId.get(id)?.[0];
+		if (!row) {
+			audit.lost += 1;
+			audit.problems.push(`${label}: acknowledged message ${id} (seq ${seq}) is not in the history`);
+		} else if (row.seq !== seq) {
+			audit.problems.push(`${label}: ${id} was acknowledged with seq ${seq}, stored with ${row.seq}`);
+		} else if (row.deletedAt !== null && !mayBeDeleted.has(id)) {
+			audit.problems.push(`${label}: acknowledged message ${id} is deleted and its author never deleted it`);
+		}
+	}
+	return audit;
 }
 
-/** Fetches both and compares them; a conversation that does not load at all is a problem too. */
-export async function checkConversation(url: string, wsUrl: string, conversationId: string, token: string, label: string): Promise<string[]> {
+/** A message as both sides must agree on it. */
+function comparable(author: string | undefined, body: string | undefined, createdAt: number | undefined, seq: number | undefined): string {
+	return JSON.stringify({ author, body, createdAt, seq });
+}
+
+/**
+ * GUARD-3 with epochs: a document holds only its epoch, so it must agree with the history on what
+ * it holds. Every message in it is a live history row with the same author, body, time and seq,
+ * and every seq it holds is the row's (deleted messages included). Returns what differs.
+ */
+export function compareDocumentWithHistory(rows: HistoryRow[], doc: Y.Doc, label: string): string[] {
+	const byId = new Map(rows.map((row) => [row.id, row]));
+	const seqs = seqMap(doc);
+	const differing: string[] = [];
+	for (const [id, value] of messagesMap(doc)) {
+		const row = byId.get(id);
+		const v = value as MessageValue | undefined;
+		const inDoc = comparable(v?.author, v?.body, v?.createdAt, seqs.get(id));
+		const inHistory = row && row.deletedAt === null ? comparable(row.author.id, row.body, row.createdAt, row.seq) : 'no live row';
+		if (inDoc !== inHistory) differing.push(`${id}: document ${inDoc}, history ${inHistory}`);
+	}
+	for (const [id, seq] of seqs) {
+		const row = byId.get(id);
+		if (!messagesMap(doc).has(id) && row?.seq !== seq) differing.push(`${id}: document seq ${seq}, history ${row ? `seq ${row.seq}` : 'no row'}`);
+	}
+	if (differing.length === 0) return [];
+	return [`${label}: the document (${messagesMap(doc).size} messages) disagrees with the history on ${differing.length}: ${differing.slice(0, 3).join('; ')}`];
+}
+
+/**
+ * A conversation's end state: its history audited against what the devices saw, and a fresh
+ * member's document of the current epoch compared with it. A conversation that does not load at
+ * all is a problem too.
+ */
+export async function checkConversation(server: Endpoint, conversationId: string, token: string, label: string, seen: Seen = {}): Promise<string[]> {
 	try {
-		const doc = await freshDocument(wsUrl, conversationId, token);
-		const rows = await history(url, conversationId, token);
-		return compareHistoryWithDocument(rows, doc, label);
+		const doc = await freshDocument(server, conversationId, token);
+		const rows = await history(server.url, conversationId, token);
+		return [...auditHistory(rows, seen, label).problems, ...compareDocumentWithHistory(rows, doc, `${label}, a fresh member`)];
 	} catch (error) {
 		return [`${label}: ${(error as Error).message}`];
 	}
+}
+
+/** How many epochs the conversations went through, from their current epochs: each one is a roll-over. */
+export async function epochsEnded(url: string, conversationIds: string[], token: string): Promise<number> {
+	let ended = 0;
+	for (const id of conversationIds) ended += await currentEpoch(url, id, token);
+	return ended;
 }

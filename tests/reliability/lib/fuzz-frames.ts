@@ -10,6 +10,8 @@
  *   delete sets over others' items, unsorted or huge;
  * - updates an honest provider would send for the fuzzer's own device (edits, deletions, new
  *   messages), so accepted content is part of the mix.
+ * When the conversation's epoch ends, the factory moves to the new epoch's document like a device
+ * ({@link FrameFactory.moveTo}); frames kept from before still name the ended one.
  */
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
@@ -65,10 +67,24 @@ export class FrameFactory {
 
 	constructor(
 		private readonly random: Random,
-		private readonly model: DocumentModel,
-		/** The fuzzer's own device: honest updates come from it. */
-		private readonly own: Y.Doc
+		private model: DocumentModel,
+		/** The fuzzer's own device's document: honest updates come from it. */
+		private own: Y.Doc
 	) {}
+
+	/**
+	 * The epoch ended: frames go to `docName`, the new epoch's document, and honest updates come
+	 * from `own`, the device's fresh document there (EPOCH-3). Message ids outlive epochs, so the
+	 * known keys stay in play (an old message of the victim's must still be refused); items and
+	 * clocks are the new document's. The server's clientIDs of ended epochs stay too: nobody holds
+	 * them in the new document, so claiming one must be harmless. The corpus keeps frames naming
+	 * the ended epoch, which the server must refuse.
+	 */
+	moveTo(docName: string, own: Y.Doc): void {
+		const serverClients = this.model.serverClients;
+		this.model = { ...modelOf(own, { ...this.model, docName, ownClient: own.clientID }), serverClients };
+		this.own = own;
+	}
 
 	next(): FuzzFrame {
 		const r = this.random;

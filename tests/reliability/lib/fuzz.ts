@@ -7,18 +7,24 @@
  * on the server's next turn, so what one costs shows in the server's probe, not in the reply time.
  * Meanwhile honest conversations run in another process and their latency is compared with a
  * baseline measured before the fuzzing, in the same run.
+ * Epochs are small (50 messages) and the victim keeps writing into every fuzzed conversation, so
+ * fuzzed and honest conversations roll over during the run: honest devices follow them (EPOCH-3),
+ * and so does each lane, whose frames then go to the new epoch's document (frames it kept from
+ * before still name the ended one). Every message the victim saw acknowledged must be stored once.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { ulid } from 'ulid';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { conversationDocName } from '../../../src/lib/shared/protocol.ts';
+import { messagesMap } from '../../../src/lib/shared/conversation-doc.ts';
+import { CloseReason, conversationDocName, decodeServerStateless } from '../../../src/lib/shared/protocol.ts';
 import { decodeServerFrame, frame } from '../../utils/frames.ts';
 import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
-import { checkConversation, withTimeout } from './checks.ts';
+import { checkConversation, epochsEnded, withTimeout } from './checks.ts';
 import { waitUntil } from './crash.ts';
-import { count, Device, formatCounts } from './device.ts';
+import { count, currentEpoch, Device, formatCounts, sum, type Endpoint } from './device.ts';
 import { FrameFactory, modelOf } from './fuzz-frames.ts';
 import { percentile, type HonestPair, type ParentMessage, type PhaseFigures } from './honest-traffic.ts';
 import { Random } from './random.ts';
@@ -42,6 +48,8 @@ export interface FuzzOptions {
 	frameBudgetMs?: number;
 	/** Stop sending after this many seconds even if fewer frames were sent (0: no limit); a short count fails the run. */
 	seconds?: number;
+	/** EPOCH_MESSAGES of the server: an epoch ends once it holds this many messages (more than the 10 of a lane's setup). */
+	epochMessages?: number;
 	log?: (line: string) => void;
 }
 
@@ -50,6 +58,11 @@ const ANSWER_MS = 2000;
 /** Frames a lane sends before it waits for the server to catch up. */
 const WINDOW = 4;
 const HONEST_INTERVAL_MS = 100;
+/**
+ * The victim's pace in each fuzzed conversation: an epoch of 50 messages ends about every 12 s, so
+ * the attacked documents roll over under fire, without the victim's traffic outweighing the lanes'.
+ */
+const VICTIM_INTERVAL_MS = 250;
 const HONEST_CHILD = fileURLToPath(new URL('./honest-traffic.ts', import.meta.url));
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -66,6 +79,9 @@ class LaneSocket {
 	docOpen = false;
 	socketOpen = true;
 	authAnswer: string | null = null;
+	/** The document's epoch ended (a stateless message, a close or a refusal said so); `nextEpoch` when the server named it. */
+	epochEnded = false;
+	nextEpoch: number | null = null;
 	#wake: (() => void) | null = null;
 
 	constructor(
@@ -91,11 +107,16 @@ class LaneSocket {
 				this.docOpen = true;
 			} else if (f.kind === 'permission-denied') {
 				this.authAnswer = `denied: ${f.reason}`;
+				this.#noteEpochEnded(f.reason);
 				count(this.closes, `permission-denied: ${f.reason}`);
 			} else if (f.kind === 'close') {
 				this.docOpen = false;
 				this.closeCount += 1;
+				this.#noteEpochEnded(f.reason);
 				count(this.closes, `document closed: ${f.reason}`);
+			} else if (f.kind === 'stateless') {
+				const message = decodeServerStateless(f.payload);
+				if (message?.type === 'epoch-ended') this.nextEpoch = message.epoch;
 			}
 			this.#wake?.();
 		});
@@ -105,6 +126,10 @@ class LaneSocket {
 			count(this.closes, `socket closed: ${code} ${reason.toString()}`.trim());
 			this.#wake?.();
 		});
+	}
+
+	#noteEpochEnded(reason: string): void {
+		if (reason === CloseReason.EpochEnded) this.epochEnded = true;
 	}
 
 	opened(): Promise<boolean> {
@@ -144,8 +169,10 @@ interface LaneSetup {
 	conversationId: string;
 	attacker: Account;
 	factory: FrameFactory;
-	/** The fuzzer's own device's state vector: the server's reply to a sync step 1 with it is small. */
-	stateVector(): Uint8Array;
+	/** The epoch the lane's frames go to. */
+	epoch: number;
+	/** The fuzzer's own device's document of that epoch: the server's reply to a sync step 1 with its state vector is small. */
+	own: Y.Doc;
 }
 
 interface Totals {
@@ -155,18 +182,41 @@ interface Totals {
 	closes: Map<string, number>;
 	reauths: number;
 	newSockets: number;
+	/** Lanes moving to a new epoch's document. */
+	moves: number;
 	/** Round trip of each answered frame, ms. */
 	roundTrips: number[];
 }
 
-async function runLane(wsUrl: string, lane: LaneSetup, quota: () => boolean, totals: Totals): Promise<void> {
-	const docName = conversationDocName(lane.conversationId);
+/**
+ * The lane's epoch ended: like a device (EPOCH-3), it moves to the current epoch with a fresh
+ * document of its own, and its frames follow. The attacker carries nothing over: what it wrote is
+ * not checked, and the frames are hostile anyway. False when it did not move (the new epoch could
+ * not be read: the lane's next authentication is refused again and it tries again).
+ */
+async function followEpoch(server: Endpoint, lane: LaneSetup, named: number | null): Promise<boolean> {
+	const epoch = named ?? (await currentEpoch(server.url, lane.conversationId, lane.attacker.token).catch(() => null));
+	if (epoch === null || epoch <= lane.epoch) return false;
+	lane.epoch = epoch;
+	lane.own = new Y.Doc();
+	lane.factory.moveTo(conversationDocName(lane.conversationId, epoch), lane.own);
+	return true;
+}
+
+async function runLane(server: Endpoint, lane: LaneSetup, quota: () => boolean, totals: Totals): Promise<void> {
+	let docName = conversationDocName(lane.conversationId, lane.epoch);
 	let sock: LaneSocket | null = null;
 	let authSent = false;
 	while (quota()) {
+		if (sock?.epochEnded && (await followEpoch(server, lane, sock.nextEpoch))) {
+			totals.moves += 1;
+			docName = conversationDocName(lane.conversationId, lane.epoch);
+			sock.close();
+			sock = null;
+		}
 		if (!sock || !sock.socketOpen || sock.authAnswer?.startsWith('denied')) {
 			sock?.close();
-			sock = new LaneSocket(wsUrl, docName, totals.closes);
+			sock = new LaneSocket(server.wsUrl, docName, totals.closes);
 			authSent = false;
 			totals.newSockets += 1;
 			if (!(await withTimeout(sock.opened(), 10_000, 'a lane socket to open'))) continue;
@@ -189,7 +239,7 @@ async function runLane(wsUrl: string, lane: LaneSetup, quota: () => boolean, tot
 			count(totals.byKind, kind);
 			s.send(data);
 		}
-		s.send(frame.syncStep1(docName, lane.stateVector()));
+		s.send(frame.syncStep1(docName, Y.encodeStateVector(lane.own)));
 		const answered = await s.until(() => s.syncReplies > replies || s.closeCount > closes || s.authAnswer?.startsWith('denied') === true, ANSWER_MS);
 		const answer: Answer = !s.socketOpen ? 'socket-closed' : s.closeCount > closes ? 'closed' : answered ? 'reply' : 'none';
 		if (s.closeCount > closes) authSent = false;
@@ -197,6 +247,79 @@ async function runLane(wsUrl: string, lane: LaneSetup, quota: () => boolean, tot
 		if (answer === 'reply' || answer === 'closed') totals.roundTrips.push(performance.now() - started);
 	}
 	sock?.close();
+}
+
+/**
+ * The victim keeps talking in every fuzzed conversation, in every phase (so the timing comparison
+ * stays fair): its messages must all be stored whatever the attacker sends, and they fill epochs,
+ * so the attacked documents roll over under fire. Its devices follow epochs and reconnect after a
+ * retryable close, as the web app does.
+ */
+class VictimChatter {
+	/** Per conversation: every message the victim saw acknowledged, with its seq. */
+	readonly acked = new Map<string, Map<string, number>>();
+	/** Messages of others among them (the attackers' own, which they may delete). */
+	readonly others = new Set<string>();
+	readonly devices: Device[] = [];
+	written = 0;
+	#timer: ReturnType<typeof setInterval> | undefined;
+
+	constructor(private readonly server: Endpoint) {}
+
+	/** The victim's device in a conversation, its acknowledgements recorded. */
+	deviceIn(victim: Account, conversationId: string, label: string): Device {
+		const acked = new Map<string, number>();
+		this.acked.set(conversationId, acked);
+		const device = new Device(label, victim.id, victim.token, conversationId, {
+			onAck: (id, seq) => {
+				acked.set(id, seq);
+				// The victim's own messages are in its document from the moment it wrote them.
+				if (messagesMap(device.doc).get(id)?.author !== victim.id) this.others.add(id);
+			}
+		});
+		this.devices.push(device);
+		return device;
+	}
+
+	start(intervalMs: number): void {
+		for (const device of this.devices) void device.connect(this.server);
+		this.#timer = setInterval(() => {
+			this.#reconnectIfAsked();
+			for (const device of this.devices) {
+				device.write({ id: ulid(), author: device.userId, body: `${device.label} says ${this.written}`, createdAt: Date.now() });
+				this.written += 1;
+			}
+		}, intervalMs);
+	}
+
+	/** Stops talking and waits until everything said is acknowledged; returns what went wrong. */
+	async stop(): Promise<string[]> {
+		clearInterval(this.#timer);
+		const problems: string[] = [];
+		const settled = () => {
+			this.#reconnectIfAsked();
+			return this.devices.every((device) => device.unacknowledged().length === 0);
+		};
+		await waitUntil(settled, 15_000, "the victim's messages to be acknowledged").catch((error: Error) => problems.push(error.message));
+		const refusals = sum(this.devices.map((device) => device.refusals));
+		if (refusals.size > 0) problems.push(`the victim's devices were refused: ${formatCounts(refusals)}`, ...this.devices.flatMap((d) => d.refusalMessages));
+		this.close();
+		return problems;
+	}
+
+	/** Silences the victim at once (also when a run fails half-way). */
+	close(): void {
+		clearInterval(this.#timer);
+		for (const device of this.devices) device.disconnect();
+	}
+
+	#reconnectIfAsked(): void {
+		for (const device of this.devices) {
+			if (!device.needsReconnect) continue;
+			device.disconnect();
+			void device.connect(this.server);
+		}
+	}
 }
 
 function ask(child: ChildProcess, message: ParentMessage, answer: string): Promise<unknown> {
@@ -212,10 +335,12 @@ function ask(child: ChildProcess, message: ParentMessage, answer: string): Promi
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
-	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, judgeTiming = true, seconds = 0, log = () => {} } = options;
+	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, judgeTiming = true, seconds = 0, epochMessages = 50, log = () => {} } = options;
 	const random = new Random(seed);
 	const violations: string[] = [];
-	const server = await ServerUnderTest.start();
+	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages) });
+	const endpoint: Endpoint = { url: server.url, wsUrl: server.wsUrl };
+	const chatter = new VictimChatter(endpoint);
 	let child: ChildProcess | null = null;
 	try {
 		// The victim shares every fuzzed conversation; each lane has its own attacker.
@@ -224,9 +349,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		for (let l = 0; l < lanes; l++) {
 			const attacker = await createAccount(server.url, uniqueName(`fuzz${l}`));
 			const conversationId = await createConversation(server.url, attacker, [victim], `Fuzz ${l}`);
-			const victimDevice = new Device(`victim/${l}`, victim.id, victim.token, conversationId);
+			const victimDevice = chatter.deviceIn(victim, conversationId, `victim/${l}`);
 			const own = new Device(`fuzz${l}`, attacker.id, attacker.token, conversationId);
-			await Promise.all([victimDevice.connect(server.wsUrl), own.connect(server.wsUrl)]);
+			await Promise.all([victimDevice.connect(endpoint), own.connect(endpoint)]);
 			const stream = random.fork(1000 + l);
 			for (let i = 0; i < 5; i++) {
 				for (const device of [victimDevice, own]) {
@@ -239,7 +364,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 			own.disconnect();
 			const keysOf = (userId: string) => [...own.doc.getMap<{ author: string }>('messages').entries()].filter(([, v]) => v.author === userId).map(([k]) => k);
 			const model = modelOf(own.doc, {
-				docName: conversationDocName(conversationId),
+				docName: conversationDocName(conversationId, own.epoch),
 				userId: attacker.id,
 				ownClient: own.doc.clientID,
 				ownKeys: keysOf(attacker.id),
@@ -247,7 +372,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				victimClient: victimDevice.doc.clientID,
 				victimKeys: keysOf(victim.id)
 			});
-			setups.push({ conversationId, attacker, factory: new FrameFactory(stream, model, own.doc), stateVector: () => Y.encodeStateVector(own.doc) });
+			setups.push({ conversationId, attacker, factory: new FrameFactory(stream, model, own.doc), epoch: own.epoch, own: own.doc });
 		}
 
 		// Honest conversations, in their own process.
@@ -257,12 +382,13 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 			const writer = await createAccount(server.url, uniqueName(`hw${h}`));
 			const reader = await createAccount(server.url, uniqueName(`hr${h}`));
 			honestAccounts.push(writer);
-			pairs.push({ conversationId: await createConversation(server.url, writer, [reader], ''), writer: { id: writer.id, token: writer.token }, reader: { token: reader.token } });
+			pairs.push({ conversationId: await createConversation(server.url, writer, [reader], ''), writer: { id: writer.id, token: writer.token }, reader: { id: reader.id, token: reader.token } });
 		}
 		child = fork(HONEST_CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 		const honestProcess = child;
 		process.once('exit', () => honestProcess.kill('SIGKILL'));
-		await ask(child, { type: 'start', wsUrl: server.wsUrl, pairs, intervalMs: HONEST_INTERVAL_MS }, 'started');
+		await ask(child, { type: 'start', server: endpoint, pairs, intervalMs: HONEST_INTERVAL_MS }, 'started');
+		chatter.start(VICTIM_INTERVAL_MS);
 		await sleep(3000);
 		await ask(child, { type: 'phase', phase: 'baseline' }, 'phase');
 		log(`baseline: ${baselineSeconds} s of honest traffic (${honest} conversations, one message every ${HONEST_INTERVAL_MS} ms each)`);
@@ -270,7 +396,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 
 		await ask(child, { type: 'phase', phase: 'fuzz' }, 'phase');
 		await server.resetLoopStats();
-		const totals: Totals = { frames: 0, byKind: new Map(), answers: new Map(), closes: new Map(), reauths: 0, newSockets: 0, roundTrips: [] };
+		const totals: Totals = { frames: 0, byKind: new Map(), answers: new Map(), closes: new Map(), reauths: 0, newSockets: 0, moves: 0, roundTrips: [] };
 		const started = performance.now();
 		const progress = setInterval(() => {
 			const seconds = (performance.now() - started) / 1000;
@@ -278,7 +404,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		}, 30_000);
 		try {
 			const inTime = () => seconds === 0 || performance.now() - started < seconds * 1000;
-			await Promise.all(setups.map((lane) => runLane(server.wsUrl, lane, () => totals.frames < frames && server.alive && inTime(), totals)));
+			await Promise.all(setups.map((lane) => runLane(endpoint, lane, () => totals.frames < frames && server.alive && inTime(), totals)));
 		} finally {
 			clearInterval(progress);
 		}
@@ -290,20 +416,26 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		const report = (await ask(child, { type: 'report' }, 'report')) as { phases: Record<string, PhaseFigures> };
 		await ask(child, { type: 'stop' }, 'stopped');
 		child = null;
+		violations.push(...(await chatter.stop()));
 
 		// Every conversation still loads, and its history is its document.
 		let loaded = 0;
+		let fuzzedEpochs = 0;
+		let honestEpochs = 0;
 		if (server.alive) {
 			for (const lane of setups) {
-				const problems = await checkConversation(server.url, server.wsUrl, lane.conversationId, victim.token, `fuzzed conversation ${lane.conversationId}`);
+				const seen = { acked: chatter.acked.get(lane.conversationId), mayBeDeleted: chatter.others };
+				const problems = await checkConversation(endpoint, lane.conversationId, victim.token, `fuzzed conversation ${lane.conversationId}`, seen);
 				violations.push(...problems);
 				if (problems.length === 0) loaded += 1;
 			}
 			for (const [h, pair] of pairs.entries()) {
-				const problems = await checkConversation(server.url, server.wsUrl, pair.conversationId, honestAccounts[h]!.token, `honest conversation ${pair.conversationId}`);
+				const problems = await checkConversation(endpoint, pair.conversationId, honestAccounts[h]!.token, `honest conversation ${pair.conversationId}`);
 				violations.push(...problems);
 				if (problems.length === 0) loaded += 1;
 			}
+			fuzzedEpochs = await epochsEnded(server.url, setups.map((lane) => lane.conversationId), victim.token);
+			for (const [h, pair] of pairs.entries()) honestEpochs += await epochsEnded(server.url, [pair.conversationId], honestAccounts[h]!.token);
 		}
 
 		const trips = totals.roundTrips.sort((a, b) => a - b);
@@ -334,6 +466,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				[`windows of ${WINDOW} frames (reply = the sync step 1 behind them answered, closed = document or socket closed)`]: formatCounts(totals.answers),
 				'closes by reason': formatCounts(totals.closes),
 				're-authentications / new sockets': `${totals.reauths} / ${totals.newSockets}`,
+				[`epochs ended (roll-overs at ${epochMessages} messages): fuzzed / honest conversations`]: `${fuzzedEpochs} / ${honestEpochs}`,
+				'moves of lanes to a new epoch': totals.moves,
+				'messages of the victim in fuzzed conversations (all stored once)': chatter.written,
 				'max frame cost (most server CPU without a break)': loop ? `${loop.maxCpuMs.toFixed(1)} ms` : 'n/a',
 				'longest event-loop block (wall clock, fsync and OS scheduling included)': loop ? `${loop.maxMs.toFixed(1)} ms (p99 ${loop.p99Ms.toFixed(1)} ms)` : 'n/a',
 				'window round trip (frames + sync step 1)': trips.length ? `p50 ${percentile(trips, 50).toFixed(2)} ms, p99 ${percentile(trips, 99).toFixed(2)} ms, max ${trips.at(-1)!.toFixed(1)} ms` : 'n/a',
@@ -351,6 +486,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 			notes: server.log.samples
 		};
 	} finally {
+		chatter.close();
 		child?.kill('SIGKILL');
 		await server.stop();
 	}

@@ -3,23 +3,21 @@
  * not delay their measurements: in each conversation one member writes a message every
  * `intervalMs` through a stock provider and another member's provider receives it; the time from
  * write to receipt is recorded under the current phase (the parent switches phases over IPC).
+ * Both are reliability devices, so they follow the conversation's epochs (EPOCH-3): a message
+ * written as an epoch ends arrives through the next one, its latency counting the move.
  */
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { performance } from 'node:perf_hooks';
 import { ulid } from 'ulid';
-import * as Y from 'yjs';
-import { messagesMap } from '../../../src/lib/shared/conversation-doc.ts';
-import { conversationDocName } from '../../../src/lib/shared/protocol.ts';
-import { QuietWebSocket } from './device.ts';
+import { Device, type Endpoint } from './device.ts';
 
 export interface HonestPair {
 	conversationId: string;
 	writer: { id: string; token: string };
-	reader: { token: string };
+	reader: { id: string; token: string };
 }
 
 export type ParentMessage =
-	| { type: 'start'; wsUrl: string; pairs: HonestPair[]; intervalMs: number }
+	| { type: 'start'; server: Endpoint; pairs: HonestPair[]; intervalMs: number }
 	| { type: 'phase'; phase: string }
 	| { type: 'report' }
 	| { type: 'stop' };
@@ -31,14 +29,6 @@ export interface PhaseFigures {
 	max: number;
 	/** Messages written in the phase that never arrived (checked at report time, after a grace period). */
 	missing: number;
-}
-
-function connect(wsUrl: string, conversationId: string, token: string) {
-	const doc = new Y.Doc();
-	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 400 });
-	const provider = new HocuspocusProvider({ websocketProvider: socket, name: conversationDocName(conversationId), document: doc, token, awareness: null });
-	provider.attach();
-	return { doc, destroy: () => (provider.destroy(), socket.destroy()) };
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -56,26 +46,26 @@ if (process.send) {
 	process.on('message', (message: ParentMessage) => {
 		if (message.type === 'start') {
 			for (const pair of message.pairs) {
-				const writer = connect(message.wsUrl, pair.conversationId, pair.writer.token);
-				const reader = connect(message.wsUrl, pair.conversationId, pair.reader.token);
-				closers.push(writer.destroy, reader.destroy);
-				messagesMap(reader.doc).observe((event) => {
-					const now = performance.now();
-					for (const id of event.keysChanged) {
+				const writer = new Device('honest writer', pair.writer.id, pair.writer.token, pair.conversationId);
+				const reader = new Device('honest reader', pair.reader.id, pair.reader.token, pair.conversationId, {
+					onMessage(id) {
 						const write = sent.get(id);
-						if (!write) continue;
+						if (!write) return;
 						sent.delete(id);
 						if (!latencies.has(write.phase)) latencies.set(write.phase, []);
-						latencies.get(write.phase)!.push(now - write.at);
+						latencies.get(write.phase)!.push(performance.now() - write.at);
 					}
 				});
+				void writer.connect(message.server);
+				void reader.connect(message.server);
+				closers.push(() => writer.disconnect(), () => reader.disconnect());
 				// Spread the writers over the interval.
 				setTimeout(() => {
 					timers.push(
 						setInterval(() => {
 							const id = ulid();
 							sent.set(id, { at: performance.now(), phase });
-							messagesMap(writer.doc).set(id, { id, author: pair.writer.id, body: `honest ${id.slice(-6)}`, createdAt: Date.now() });
+							writer.write({ id, author: pair.writer.id, body: `honest ${id.slice(-6)}`, createdAt: Date.now() });
 						}, message.intervalMs)
 					);
 				}, Math.random() * message.intervalMs);
