@@ -7,7 +7,7 @@ const number = (name: string, fallback: number) => {
 	return value;
 };
 
-export const SCENARIOS = ['paced', 'flat', 'rooms', 'catch-up', 'receipts', 'idle', 'long-room'] as const;
+export const SCENARIOS = ['paced', 'flat', 'rooms', 'catch-up', 'receipts', 'idle', 'long-room', 'web-open'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 function only(): Set<ScenarioName> {
@@ -47,6 +47,8 @@ export const config = {
 	/** Scenario 7: messages per update, and messages missed for the catch-up. */
 	longBatch: 500,
 	longMissed: 100,
+	/** Scenario 8: timed opens per room, network state and way of navigating. */
+	webSamples: Math.max(1, number('BENCH_WEB_SAMPLES', 5)),
 	/** Every message body: 80 characters. */
 	body: 'x'.repeat(80)
 };

@@ -15,11 +15,14 @@
  *   idle       BENCH_IDLE sockets, each in its own conversation: server RSS
  *   long-room  BENCH_LONG messages (the writer following epochs), server restart, a new member opens
  *              the room's current epoch and shows the last page (this project only)
+ *   web-open   in Chromium, a room of BENCH_LONG messages and one of 100, each opened once: time until
+ *              the web app shows the last 50 from IndexedDB (list click, full load; offline, online),
+ *              BENCH_WEB_SAMPLES times each (this project only; skipped when there is no Chromium)
  * paced, flat, rooms and catch-up run BENCH_ROUNDS rounds, alternating which system goes first.
  *
  * Env: BENCH_SECONDS (default 5), BENCH_FLAT (5000), BENCH_ROUNDS (3), BENCH_ONLY (all),
  * BENCH_IDLE (10000), BENCH_LONG (100000), BENCH_MEMBERS ("10,50,100"), BENCH_ROOMS (50),
- * BENCH_RECEIPT_MESSAGES (50), BENCH_RECEIPT_WAIT (seconds per receipts run, 180),
+ * BENCH_RECEIPT_MESSAGES (50), BENCH_RECEIPT_WAIT (seconds per receipts run, 180), BENCH_WEB_SAMPLES (5),
  * BENCH_DEADLINE (seconds for the whole run, 3600),
  * BENCH_PROFILE (a directory: this project's server runs with --cpu-prof there; summarize a profile
  * with `node scripts/profile-top.mjs FILE.cpuprofile`), SQLITE_SYNCHRONOUS (this project's, FULL),
@@ -39,6 +42,7 @@ import { longRoomScenario } from './scenarios/long-room.ts';
 import { pacedScenario } from './scenarios/paced.ts';
 import { receiptsScenario } from './scenarios/receipts.ts';
 import { roomsScenario } from './scenarios/rooms.ts';
+import { webOpenScenario } from './scenarios/web-open.ts';
 import { startApp } from './systems/app.ts';
 import { startBare } from './systems/bare.ts';
 import { startSocketIo } from './systems/socketio.ts';
@@ -51,10 +55,11 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
 	'catch-up': catchUpScenario,
 	receipts: receiptsScenario,
 	idle: idleScenario,
-	'long-room': longRoomScenario
+	'long-room': longRoomScenario,
+	'web-open': webOpenScenario
 };
 /** These start fresh servers of their own: the shared ones stop first. */
-const ON_THEIR_OWN = new Set<ScenarioName>(['receipts', 'idle', 'long-room']);
+const ON_THEIR_OWN = new Set<ScenarioName>(['receipts', 'idle', 'long-room', 'web-open']);
 
 const START: Record<SystemName, () => Promise<System>> = { app: startApp, socketio: startSocketIo, bare: startBare };
 

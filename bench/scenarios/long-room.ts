@@ -21,6 +21,7 @@ import type { Row } from '../report.ts';
 import type { AppSystem } from '../systems/app.ts';
 import type { Client, Room, User } from '../systems/types.ts';
 import { windowed, type Scenario } from './common.ts';
+import { seedRoom } from './seed.ts';
 
 const MB = 1024 * 1024;
 /** What the web client shows on opening a conversation: one page. */
@@ -38,31 +39,10 @@ function heapUsed(): number {
 	return process.memoryUsage().heapUsed;
 }
 
-/** `count` messages, `batch` to an update, with two updates in flight: the next is on its way while the server commits one. */
-function writeBatches(room: Room, count: number, batch: number): Promise<void> {
-	let sent = 0;
-	return new Promise((resolve) => {
-		const pump = () => {
-			while (sent < count && sent - room.acked() < 2 * batch) {
-				const size = Math.min(batch, count - sent);
-				room.sendBatch!(Array.from({ length: size }, () => ulid()), config.body);
-				sent += size;
-			}
-			if (room.acked() >= count) resolve();
-		};
-		room.onAck(pump);
-		pump();
-	});
-}
-
 /** The owner writes the long history, following the epochs; returns the owner's room (closed) to come back to. */
 async function writeHistory(app: AppSystem, owner: User, conversationId: string, figures: Figures): Promise<Room> {
-	const writing = performance.now();
-	const writer = app.connect(owner, newCounter());
-	const room = await writer.open(conversationId);
-	await writeBatches(room, config.long, config.longBatch);
-	figures.writeSeconds = (performance.now() - writing) / 1000;
-	writer.close();
+	const { room, seconds } = await seedRoom(app, owner, conversationId, config.long);
+	figures.writeSeconds = seconds;
 	return room;
 }
 
