@@ -23,6 +23,7 @@ export function startCore(config: Config): Core {
 	const db = openDatabase(file, config.synchronous);
 	migrateDatabase(db, MIGRATIONS);
 	const compactor = new Compactor(file, config.synchronous);
+	compactor.takeOverCheckpoints(db.$client);
 	// Made before the sync server, so the socket can draw on the same per-user message budget as REST.
 	const limiters = createLimiters(config.limits);
 	// One message budget per user, whichever path (REST or the socket) the messages take.

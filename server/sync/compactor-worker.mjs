@@ -1,6 +1,8 @@
 // Folds a conversation's update log into its snapshot off the main thread: merging the stored
 // updates costs time in proportion to the whole document, which would otherwise stall every
-// socket. Plain JavaScript so it runs the same under tsx, vitest and vite.
+// socket. It also checkpoints the WAL into the database file (DUR-5): copying pages back and
+// syncing the file would otherwise happen inside whichever commit crossed the WAL's size limit.
+// Plain JavaScript so it runs the same under tsx, vitest and vite.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Y from 'yjs';
@@ -39,7 +41,21 @@ const replace = db.transaction((conversationId, epoch, state, through) => {
 	return true;
 });
 
-parentPort.on('message', ({ conversationId, epoch }) => {
+/** PASSIVE: copies what it can without waiting for (or blocking) the main thread's writes. */
+function checkpoint() {
+	try {
+		db.pragma('wal_checkpoint(PASSIVE)');
+	} catch (error) {
+		parentPort.postMessage({ checkpointFailed: String(error) });
+	}
+}
+
+parentPort.on('message', (message) => {
+	if (message.checkpointEveryMs) {
+		setInterval(checkpoint, message.checkpointEveryMs);
+		return;
+	}
+	const { conversationId, epoch } = message;
 	try {
 		const stored = read(conversationId, epoch);
 		const state = stored && Y.mergeUpdates(stored.parts);

@@ -31,7 +31,8 @@ export class Compactor {
 			return;
 		}
 		this.#worker.unref();
-		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string; ended?: true }) => {
+		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string }) => {
+			if (message.checkpointFailed) return console.error(`WAL checkpoint failed: ${message.checkpointFailed}`);
 			const done = this.#waiting.get(message.conversationId);
 			this.#waiting.delete(message.conversationId);
 			if (!message.ok && !message.ended) console.error(`compaction of ${message.conversationId} failed: ${message.error}`);
@@ -40,9 +41,32 @@ export class Compactor {
 		this.#worker.on('error', (error) => {
 			console.error('compaction worker failed', error);
 			this.#worker = null;
+			this.#onLost?.();
 			for (const done of this.#waiting.values()) done({ ok: false });
 			this.#waiting.clear();
 		});
+	}
+
+	/** Called if the worker dies: whatever it took over goes back to the main thread. */
+	#onLost: (() => void) | undefined;
+
+	/**
+	 * Takes the WAL checkpoints off `db`'s connection (DUR-5): SQLite's automatic checkpoint runs
+	 * inside the commit that fills the WAL, stalling every socket for the time it takes to copy and
+	 * sync the pages; the worker checkpoints every `everyMs` instead. Without a worker, or if it
+	 * dies, the automatic checkpoint stays (or comes back).
+	 */
+	takeOverCheckpoints(db: { pragma(source: string): unknown }, everyMs = 1000): void {
+		if (!this.#worker) return;
+		db.pragma('wal_autocheckpoint = 0');
+		this.#onLost = () => {
+			try {
+				db.pragma('wal_autocheckpoint = 1000');
+			} catch {
+				// The database is closing as well.
+			}
+		};
+		this.#worker.postMessage({ checkpointEveryMs: everyMs });
 	}
 
 	get available(): boolean {

@@ -1,5 +1,6 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -152,6 +153,31 @@ describe('durability', () => {
 		cleanups.push(() => reader.destroy());
 		await reader.synced;
 		expect(orderedMessages(reader.doc).map((m) => m.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+	});
+});
+
+describe('checkpoints', () => {
+	it('[DUR-5] the WAL is checkpointed on the worker: the main connection never does it, and the database file catches up within seconds', async () => {
+		const data = tempDataDir();
+		const server = await startTestServer(data.dir);
+		try {
+			expect(server.app.core.db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+			const alice = await createAccount(server.url);
+			const bob = await createAccount(server.url);
+			const conversationId = await createConversation(server.url, alice, [bob], '');
+			const file = join(data.dir, 'chat.sqlite');
+			const before = statSync(file).size;
+			const client = connectClient(server.wsUrl, conversationId, alice.token);
+			await client.synced;
+			for (let i = 0; i < 300; i++) writeMessage(client.doc, { id: ulid(), author: alice.id, body: `page filler ${i} `.repeat(20).trim() });
+			await waitFor(() => seqMap(client.doc).size === 300, 15_000, 'the acknowledgements');
+			client.destroy();
+			// Only a checkpoint moves pages from the WAL into the database file.
+			await waitFor(() => statSync(file).size > before + 100_000, 5000, 'the database file to grow');
+		} finally {
+			await server.close();
+			data.remove();
+		}
 	});
 });
 
