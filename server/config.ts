@@ -42,7 +42,8 @@ const schema = z.object({
 	LIMIT_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(30),
 	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 	EPOCH_MESSAGES: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_EPOCH_LIMITS.messages),
-	EPOCH_BYTES: z.coerce.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EPOCH_LIMITS.bytes)
+	EPOCH_BYTES: z.coerce.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EPOCH_LIMITS.bytes),
+	EPOCH_QUIET_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_EPOCH_LIMITS.quietMs)
 });
 
 export interface Config {
@@ -92,6 +93,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			socketsPerUser: c.LIMIT_SOCKETS_PER_USER
 		},
 		documentLingerMs: c.DOCUMENT_LINGER_MS,
-		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES }
+		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES, quietMs: c.EPOCH_QUIET_MS }
 	};
 }

@@ -10,20 +10,31 @@ import { conversationDocName } from '../../src/lib/shared/protocol.ts';
  * This keeps what the server loads, and what a device downloads, bounded whatever the history.
  */
 export interface EpochLimits {
-	/** Messages sequenced in one epoch before it ends. */
+	/** Messages sequenced in one epoch before it ends (at the next quiet moment). */
 	messages: number;
-	/** Stored bytes of one epoch's document (snapshot plus log) before it ends. */
+	/** Stored bytes of one epoch's document (snapshot plus log) before it ends (at the next quiet moment). */
 	bytes: number;
+	/**
+	 * A full epoch ends once no update came for this long, so nobody is mid-conversation when their
+	 * devices move on; one that grows to {@link HARD_LIMIT_FACTOR} times its limits ends at once.
+	 */
+	quietMs: number;
 }
+
+/** A busy room that never goes quiet ends its epoch at this many times the limits. */
+export const HARD_LIMIT_FACTOR = 4;
 
 /**
  * About 200 bytes per short message: an epoch stays well under 100 KB, so a device opening a
  * conversation downloads little more than a screen of messages, and the server opens it at once.
  */
-export const DEFAULT_EPOCH_LIMITS: EpochLimits = { messages: 400, bytes: 64 * 1024 };
+export const DEFAULT_EPOCH_LIMITS: EpochLimits = { messages: 400, bytes: 64 * 1024, quietMs: 1000 };
 
-export function isEpochFull(limits: EpochLimits, sequenced: number, storedBytes: number): boolean {
-	return sequenced >= limits.messages || storedBytes >= limits.bytes;
+/** Whether an epoch holding this much may end: not yet, at a quiet moment, or now. */
+export function epochFullness(limits: EpochLimits, sequenced: number, storedBytes: number): 'room' | 'full' | 'overfull' {
+	const over = (factor: number) => sequenced >= limits.messages * factor || storedBytes >= limits.bytes * factor;
+	if (over(HARD_LIMIT_FACTOR) || (over(1) && limits.quietMs === 0)) return 'overfull';
+	return over(1) ? 'full' : 'room';
 }
 
 /** The epochs table: which epoch is current, and the roll-over to the next. */

@@ -6,7 +6,7 @@ import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode, type Stored
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
-import { DEFAULT_EPOCH_LIMITS, isEpochFull, type EpochLimits } from './epochs.ts';
+import { DEFAULT_EPOCH_LIMITS, epochFullness, type EpochLimits } from './epochs.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
@@ -120,6 +120,7 @@ export class LiveConversation implements GroupMember {
 	#disposed = false;
 	#broken = false;
 	#ended = false;
+	#quietTimer: ReturnType<typeof setTimeout> | undefined;
 	#queue: Submission[] = [];
 	#held: Submission[] = [];
 	#heldBytes = 0;
@@ -297,11 +298,22 @@ export class LiveConversation implements GroupMember {
 		}
 	}
 
-	/** Reports a full epoch (EPOCH-1), after every commit until it ends. */
+	/**
+	 * After every commit (EPOCH-1): a full epoch is reported once the conversation has been quiet
+	 * for a moment (each commit starts the wait again), an overfull one at once.
+	 */
 	#checkFull(): void {
+		clearTimeout(this.#quietTimer);
 		if (this.#broken || this.#ended) return;
 		const limits = this.deps.epochLimits ?? DEFAULT_EPOCH_LIMITS;
-		if (isEpochFull(limits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes)) this.deps.onEpochFull?.(this);
+		const fullness = epochFullness(limits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes);
+		if (fullness === 'overfull') this.deps.onEpochFull?.(this);
+		else if (fullness === 'full') {
+			this.#quietTimer = setTimeout(() => {
+				if (!this.#disposed) this.deps.onEpochFull?.(this);
+			}, limits.quietMs);
+			this.#quietTimer.unref?.();
+		}
 	}
 
 	/** Inside the Yjs transaction: checks each update against the document as it is now, and applies the accepted ones. */
@@ -529,6 +541,7 @@ export class LiveConversation implements GroupMember {
 	dispose(): void {
 		this.#disposed = true;
 		clearTimeout(this.#idleTimer);
+		clearTimeout(this.#quietTimer);
 		clearTimeout(this.#holdTimer);
 		this.#settleWaiting({ ok: false, retry: 'reloading' });
 	}

@@ -341,7 +341,7 @@ let server: RestartableServer;
 
 test.beforeAll(async () => {
 	// Small epochs: the chaos crosses several, with reloads, tabs and kills around their ends (EPOCH-3).
-	server = new RestartableServer(await freePort(), data.dir, { EPOCH_MESSAGES: '12' });
+	server = new RestartableServer(await freePort(), data.dir, { EPOCH_MESSAGES: '12', EPOCH_QUIET_MS: '0' });
 	await server.start();
 });
 

@@ -2,8 +2,8 @@ import { expect, test } from '@playwright/test';
 import { api, createAccount } from '../utils/server.ts';
 import { bodies, listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
-// Epochs of 10 messages, so a short conversation already crosses several.
-const app = serveApp({ EPOCH_MESSAGES: '10' });
+// Epochs of 10 messages that end as soon as they are full, so a short conversation crosses several.
+const app = serveApp({ EPOCH_MESSAGES: '10', EPOCH_QUIET_MS: '0' });
 
 type History = { messages: Array<{ id: string; seq: number; body: string }> };
 

@@ -20,8 +20,8 @@ import {
 type Row = { id: string; event: unknown; seq: number; body: string; author: { id: string }; createdAt: number; editedAt: number | null; deletedAt: number | null };
 type History = { messages: Row[]; nextCursor: number | null };
 
-/** Small epochs, so a few messages end one. */
-const EPOCHS = { EPOCH_MESSAGES: '8' };
+/** Small epochs that end as soon as they are full, so a few messages end one. */
+const EPOCHS = { EPOCH_MESSAGES: '8', EPOCH_QUIET_MS: '0' };
 
 async function history(url: string, conversationId: string, account: Account): Promise<History['messages']> {
 	const all: History['messages'] = [];
@@ -87,6 +87,26 @@ describe('epochs', () => {
 		await writer.whenAcked([next]);
 		expect([...messagesMap(writer.doc).keys()]).toEqual([next]);
 		expect(writer.acked.get(next)).toBe(9);
+	});
+
+	it('[EPOCH-1] a full epoch ends at a quiet moment, not while people are writing; one four times over its limit ends at once', async () => {
+		const { server, alice, conversationId, device } = await setUp({ EPOCH_MESSAGES: '8', EPOCH_QUIET_MS: '400' });
+		const writer = device(alice);
+		writer.connect();
+		const first = Array.from({ length: 8 }, (_, i) => writer.send(`m${i}`));
+		await writer.whenAcked(first);
+		// A conversation going on: a message every 100 ms keeps the full epoch open.
+		for (let i = 0; i < 10; i++) {
+			await writer.whenAcked([writer.send(`chat ${i}`)]);
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+		expect(await epochOf(server.url, conversationId, alice)).toBe(0);
+		// Quiet: it ends.
+		await waitFor(() => writer.epoch === 1, 5000, 'the epoch to end once quiet');
+		// A burst past four times the limit ends it at once, however busy.
+		const burst = Array.from({ length: 40 }, (_, i) => writer.send(`burst ${i}`));
+		await writer.whenAcked(burst);
+		await waitFor(() => writer.epoch === 2, 300, 'the overfull epoch to end without waiting');
 	});
 
 	it('[EPOCH-2] an ended epoch is refused with epoch-ended (members only); an epoch not begun does not exist', async () => {
@@ -206,7 +226,7 @@ describe('epochs', () => {
 	});
 
 	it('[EPOCH-4] roll-overs under concurrent writers: every message exactly once, one order on every device, sequence without gaps', async () => {
-		const { server, alice, bob, conversationId, device } = await setUp({ EPOCH_MESSAGES: '7' });
+		const { server, alice, bob, conversationId, device } = await setUp({ EPOCH_MESSAGES: '7', EPOCH_QUIET_MS: '0' });
 		const carol = await createAccount(server.url);
 		await api(server.url, `/api/conversations/${conversationId}/members`, { token: alice.token, body: { members: [carol.username] } });
 		const random = new Random(20261124);
@@ -256,7 +276,7 @@ describe('epochs', () => {
 	it('[EPOCH-2] kill -9 at random moments while writers cross epochs: nothing acknowledged is lost or doubled, and every restart opens the current epoch', async () => {
 		const data = tempDataDir();
 		cleanups.push(data.remove);
-		const env = { EPOCH_MESSAGES: '5' };
+		const env = { EPOCH_MESSAGES: '5', EPOCH_QUIET_MS: '0' };
 		let server = await spawnServer(data.dir, { env });
 		const port = Number(new URL(server.url).port);
 		cleanups.push(() => server.kill('SIGKILL'));

@@ -97,7 +97,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunResult> {
 async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): Promise<RunFigures> {
 	const { steps, kills, users: userCount = 5, devicesPerUser = 2, epochMessages = 25 } = options;
 	const random = new Random(seed);
-	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages) });
+	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages), EPOCH_QUIET_MS: '100' });
 	const f: RunFigures = {
 		steps: 0,
 		messages: 0,

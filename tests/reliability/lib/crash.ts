@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function runCrash({ seed, trials, writers = 4, burst = 30, epochMessages = 25, log = () => {} }: CrashOptions): Promise<RunResult> {
 	const random = new Random(seed);
 	const violations: string[] = [];
-	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages) });
+	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages), EPOCH_QUIET_MS: '100' });
 	const started = Date.now();
 	/** Per conversation: id → the seq a writer saw for it. */
 	const acked = new Map<string, Map<string, number>>();

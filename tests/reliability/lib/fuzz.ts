@@ -338,7 +338,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 	const { seed, frames, lanes = 6, honest = 4, baselineSeconds = 10, frameBudgetMs = 100, judgeTiming = true, seconds = 0, epochMessages = 50, log = () => {} } = options;
 	const random = new Random(seed);
 	const violations: string[] = [];
-	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages) });
+	const server = await ServerUnderTest.start({ EPOCH_MESSAGES: String(epochMessages), EPOCH_QUIET_MS: '100' });
 	const endpoint: Endpoint = { url: server.url, wsUrl: server.wsUrl };
 	const chatter = new VictimChatter(endpoint);
 	let child: ChildProcess | null = null;
