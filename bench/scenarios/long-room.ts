@@ -1,7 +1,7 @@
 /**
  * 7. Long room (this project only): BENCH_LONG messages (default 100,000) of 80 characters written
- * through the sync path, 500 per update, by a writer that follows the epochs as they end (every 400
- * messages or 64 KiB with the default settings); a new member is added; the server restarts on the
+ * through the sync path, 500 per update, by a writer that follows the epochs as they end (server/SPEC.md
+ * EPOCH-1, with the default settings); a new member is added; the server restarts on the
  * same data; the new member opens the room at its current epoch (as its conversation list tells it)
  * and shows the last page: the epoch's document, and one page of 50 messages of history over REST
  * when the epoch holds fewer. Server time to open (connect → first sync of the epoch), the server's

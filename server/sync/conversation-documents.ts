@@ -112,7 +112,11 @@ export class ConversationDocuments implements Extension {
 		if (!named) return;
 		// Authentication checked the epoch, but it may have ended while this connection waited (EPOCH-2).
 		if (this.epochs.current(named.conversationId) !== named.epoch) throw refuse(CloseReason.EpochEnded);
-		this.conversations.set(documentName, LiveConversation.load(named.conversationId, named.epoch, document, this.#deps));
+		const conversation = LiveConversation.load(named.conversationId, named.epoch, document, this.#deps);
+		// Nobody was writing here (it was not loaded): a full epoch ends now rather than being sent to
+		// whoever opens it (EPOCH-1); they are told to open the next one.
+		if (conversation.fullness() !== 'room' && this.#endEpoch(conversation)) throw refuse(CloseReason.EpochEnded);
+		this.conversations.set(documentName, conversation);
 	}
 
 	/** A connection that reached a document being rebuilt tries again in a moment; one whose epoch ended moves on. */
@@ -207,8 +211,16 @@ export class ConversationDocuments implements Extension {
 
 	/** The loaded conversation, loading it for as long as `use` runs (a direct connection keeps it open). */
 	async withConversation<T>(conversationId: string, use: (conversation: LiveConversation) => T): Promise<T> {
-		const name = this.docName(conversationId);
-		const direct = await this.#instance!.openDirectConnection(name, {});
+		let name = this.docName(conversationId);
+		let direct;
+		try {
+			direct = await this.#instance!.openDirectConnection(name, {});
+		} catch (error) {
+			// The epoch ended as it loaded: the next one is current now.
+			if (!isRefusal(error) || error.reason !== CloseReason.EpochEnded) throw error;
+			name = this.docName(conversationId);
+			direct = await this.#instance!.openDirectConnection(name, {});
+		}
 		try {
 			const conversation = this.conversations.get(name);
 			if (!conversation) throw new Error(`conversation ${conversationId} did not load`);
@@ -237,6 +249,23 @@ export class ConversationDocuments implements Extension {
 	}
 
 	/**
+	 * The roll-over's transaction, then the document stops taking updates. False when it failed (the
+	 * epoch goes on, whole on disk; the next full check tries again); null when another ended it.
+	 */
+	#endEpoch(conversation: LiveConversation): { epoch: number; firstSeq: number } | null | false {
+		const { conversationId, epoch } = conversation;
+		let next: { epoch: number; firstSeq: number } | null;
+		try {
+			next = this.epochs.rollOver(conversationId, epoch);
+		} catch (error) {
+			console.error(`conversation ${conversationId}: epoch ${epoch} could not end`, error);
+			return false;
+		}
+		conversation.end();
+		return next;
+	}
+
+	/**
 	 * Ends a full epoch (EPOCH-2): the next one becomes current in one transaction, updates still
 	 * waiting are sent back, and every connection is told the new epoch and closed; devices write
 	 * what they have not seen acknowledged into the new document (EPOCH-3). The ended document
@@ -247,15 +276,8 @@ export class ConversationDocuments implements Extension {
 		const name = conversationDocName(conversationId, epoch);
 		const document = this.#instance?.documents.get(name);
 		if (this.conversations.get(name) !== conversation || conversation.broken || conversation.ended || !document) return;
-		let next: { epoch: number; firstSeq: number } | null;
-		try {
-			next = this.epochs.rollOver(conversationId, epoch);
-		} catch (error) {
-			// The epoch goes on (it is whole on disk); the next full check after a commit tries again.
-			console.error(`conversation ${conversationId}: epoch ${epoch} could not end`, error);
-			return;
-		}
-		conversation.end();
+		const next = this.#endEpoch(conversation);
+		if (next === false) return;
 		// Null: another roll-over ended it already (the connections then hear of the current epoch from it or at their next connect).
 		const payload = next && encodeStateless({ type: 'epoch-ended', v: PROTOCOL_VERSION, ...next });
 		for (const connection of document.getConnections()) {

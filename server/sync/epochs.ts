@@ -22,13 +22,14 @@ export interface EpochLimits {
 }
 
 /** A busy room that never goes quiet ends its epoch at this many times the limits. */
-export const HARD_LIMIT_FACTOR = 4;
+export const HARD_LIMIT_FACTOR = 3;
 
 /**
- * About 200 bytes per short message: an epoch stays well under 100 KB, so a device opening a
- * conversation downloads little more than a screen of messages, and the server opens it at once.
+ * About 200 bytes per short message: even a room that never goes quiet keeps its epoch under
+ * 100 KB (three times the limits), so a device opening a conversation downloads little more than a
+ * screen of messages, and the server opens it at once.
  */
-export const DEFAULT_EPOCH_LIMITS: EpochLimits = { messages: 400, bytes: 64 * 1024, quietMs: 1000 };
+export const DEFAULT_EPOCH_LIMITS: EpochLimits = { messages: 150, bytes: 32 * 1024, quietMs: 1000 };
 
 /** Whether an epoch holding this much may end: not yet, at a quiet moment, or now. */
 export function epochFullness(limits: EpochLimits, sequenced: number, storedBytes: number): 'room' | 'full' | 'overfull' {

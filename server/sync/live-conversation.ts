@@ -161,7 +161,6 @@ export class LiveConversation implements GroupMember {
 		});
 		const live = new LiveConversation(conversationId, epoch, doc, deps, stored);
 		live.#noteLogged(0, 0);
-		live.#checkFull();
 		return live;
 	}
 
@@ -298,6 +297,15 @@ export class LiveConversation implements GroupMember {
 		}
 	}
 
+	get #epochLimits(): EpochLimits {
+		return this.deps.epochLimits ?? DEFAULT_EPOCH_LIMITS;
+	}
+
+	/** Whether this epoch may end (EPOCH-1): not yet, at a quiet moment, or now. */
+	fullness(): ReturnType<typeof epochFullness> {
+		return epochFullness(this.#epochLimits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes);
+	}
+
 	/**
 	 * After every commit (EPOCH-1): a full epoch is reported once the conversation has been quiet
 	 * for a moment (each commit starts the wait again), an overfull one at once.
@@ -305,8 +313,8 @@ export class LiveConversation implements GroupMember {
 	#checkFull(): void {
 		clearTimeout(this.#quietTimer);
 		if (this.#broken || this.#ended) return;
-		const limits = this.deps.epochLimits ?? DEFAULT_EPOCH_LIMITS;
-		const fullness = epochFullness(limits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes);
+		const limits = this.#epochLimits;
+		const fullness = this.fullness();
 		if (fullness === 'overfull') this.deps.onEpochFull?.(this);
 		else if (fullness === 'full') {
 			this.#quietTimer = setTimeout(() => {

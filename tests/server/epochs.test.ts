@@ -89,7 +89,7 @@ describe('epochs', () => {
 		expect(writer.acked.get(next)).toBe(9);
 	});
 
-	it('[EPOCH-1] a full epoch ends at a quiet moment, not while people are writing; one four times over its limit ends at once', async () => {
+	it('[EPOCH-1] a full epoch ends at a quiet moment, not while people are writing; one three times over its limit ends at once', async () => {
 		const { server, alice, conversationId, device } = await setUp({ EPOCH_MESSAGES: '8', EPOCH_QUIET_MS: '400' });
 		const writer = device(alice);
 		writer.connect();
@@ -103,10 +103,39 @@ describe('epochs', () => {
 		expect(await epochOf(server.url, conversationId, alice)).toBe(0);
 		// Quiet: it ends.
 		await waitFor(() => writer.epoch === 1, 5000, 'the epoch to end once quiet');
-		// A burst past four times the limit ends it at once, however busy.
+		// A burst past three times the limit ends it at once, however busy.
 		const burst = Array.from({ length: 40 }, (_, i) => writer.send(`burst ${i}`));
 		await writer.whenAcked(burst);
 		await waitFor(() => writer.epoch === 2, 300, 'the overfull epoch to end without waiting');
+	});
+
+	it('[EPOCH-1] a full epoch found when a conversation loads (after a restart) ends before anyone downloads it; a REST send lands in the next', async () => {
+		const data = tempDataDir();
+		cleanups.push(data.remove);
+		const env = { EPOCH_MESSAGES: '8', EPOCH_QUIET_MS: '600000' };
+		const first = await startTestServer(data.dir, env);
+		const alice = await createAccount(first.url);
+		const bob = await createAccount(first.url);
+		const conversationId = await createConversation(first.url, alice, [bob], 'Restarted');
+		const writer = new EpochClient(first.url, first.wsUrl, conversationId, alice);
+		writer.connect();
+		const ids = Array.from({ length: 10 }, (_, i) => writer.send(`m${i}`));
+		await writer.whenAcked(ids);
+		writer.destroy();
+		expect(await epochOf(first.url, conversationId, alice)).toBe(0);
+		await first.close();
+
+		const again = await startTestServer(data.dir, env);
+		cleanups.push(() => again.close());
+		const sent = await api(again.url, `/api/conversations/${conversationId}/messages`, { token: bob.token, body: { body: 'after the restart' } });
+		expect(sent.status).toBe(201);
+		expect(await epochOf(again.url, conversationId, alice)).toBe(1);
+		const reader = new EpochClient(again.url, again.wsUrl, conversationId, bob, 0);
+		cleanups.push(() => reader.destroy());
+		reader.connect();
+		await waitFor(() => reader.epoch === 1 && reader.acked.size === 1, 5000, 'the reader in epoch 1');
+		expect(reader.reasons).toContain(CloseReason.EpochEnded);
+		expect(orderedMessages(reader.doc).map((m) => m.body)).toEqual(['after the restart']);
 	});
 
 	it('[EPOCH-2] an ended epoch is refused with epoch-ended (members only); an epoch not begun does not exist', async () => {
