@@ -110,10 +110,19 @@ class HocuspocusRoom implements Room {
 		}
 	}
 
-	/** The same room on another socket of the device (it came back online): its documents and what it held stay. */
+	/**
+	 * The same room on another socket of the device (it came back online): its documents and what it
+	 * held stay. An epoch its conversation list already names (the web client refreshes it on every
+	 * reconnect) is opened at once, without a refusal first.
+	 */
 	reopen(device: Device): this {
 		this.#device = device;
 		this.#closed = false;
+		const known = device.options.epochs?.known(this.conversationId) ?? 0;
+		if (known > this.#epoch) {
+			this.#missedAfter ??= this.#newest;
+			this.#switchDocument(known);
+		}
 		this.#open();
 		return this;
 	}
@@ -169,14 +178,19 @@ class HocuspocusRoom implements Room {
 		const current = epoch ?? (await epochs.current(this.conversationId, user, counter));
 		if (this.#closed || current <= this.#epoch) return;
 		this.#provider.destroy();
-		const carried = unacknowledged(this.#doc, user.id);
+		this.#switchDocument(current);
+		this.#open();
+	}
+
+	/** A fresh document for `epoch`, with the messages not yet acknowledged written into it. */
+	#switchDocument(epoch: number): void {
+		const carried = unacknowledged(this.#doc, this.#device.user.id);
 		this.#doc.destroy();
 		this.#doc = new Y.Doc();
 		this.#watch(this.#doc);
 		carryInto(this.#doc, carried);
-		this.#epoch = current;
-		epochs.reached(this.conversationId, current);
-		this.#open();
+		this.#epoch = epoch;
+		this.#device.options.epochs!.reached(this.conversationId, epoch);
 	}
 
 	/** Pages in over REST what the device missed of ended epochs: from just before this epoch's messages back to the newest it had. */
@@ -184,6 +198,14 @@ class HocuspocusRoom implements Room {
 		const after = this.#missedAfter;
 		if (after === undefined) return;
 		let before = epochStart(this.#doc);
+		if (before !== undefined) {
+			// Sequence numbers have no gaps: every page of the range is known up front, and asked for at once.
+			const pages: Array<Promise<HistoryPage>> = [];
+			for (let end = before; end - 1 > after; end -= HISTORY_PAGE_MAX) pages.push(this.#history(end, Math.min(HISTORY_PAGE_MAX, end - 1 - after)));
+			await Promise.all(pages);
+			this.#missedAfter = undefined;
+			return;
+		}
 		for (;;) {
 			const page = await this.#history(before, HISTORY_PAGE_MAX);
 			const oldest = page.messages[0]?.seq;
