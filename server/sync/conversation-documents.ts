@@ -65,6 +65,8 @@ export class ConversationDocuments implements Extension {
 	priority = 200;
 	/** Loaded conversations by document name. */
 	readonly conversations = new Map<string, LiveConversation>();
+	/** The loaded document of each conversation (its current epoch's), by conversation id. */
+	readonly #loaded = new Map<string, LiveConversation>();
 	#instance: Hocuspocus | undefined;
 	readonly #deps: LiveDeps;
 	/** Conversations kept loaded with no connection, oldest first, with the timer that lets them go. */
@@ -117,6 +119,13 @@ export class ConversationDocuments implements Extension {
 		// whoever opens it (EPOCH-1); they are told to open the next one.
 		if (conversation.fullness() !== 'room' && this.#endEpoch(conversation)) throw refuse(CloseReason.EpochEnded);
 		this.conversations.set(documentName, conversation);
+		this.#loaded.set(named.conversationId, conversation);
+	}
+
+	/** The name of the conversation's loaded document, if it is loaded (no database read: safe while stopping). */
+	loadedDocName(conversationId: string): string | undefined {
+		const conversation = this.#loaded.get(conversationId);
+		return conversation && conversationDocName(conversationId, conversation.epoch);
 	}
 
 	/** A connection that reached a document being rebuilt tries again in a moment; one whose epoch ended moves on. */
@@ -206,6 +215,7 @@ export class ConversationDocuments implements Extension {
 		if (conversation && (conversation.doc as Document).isDestroyed) {
 			conversation.dispose();
 			this.conversations.delete(documentName);
+			if (this.#loaded.get(conversation.conversationId) === conversation) this.#loaded.delete(conversation.conversationId);
 		}
 	}
 
@@ -244,7 +254,8 @@ export class ConversationDocuments implements Extension {
 	}
 
 	#closeAll(conversationId: string, reason: CloseReason): void {
-		const document = this.#instance?.documents.get(this.docName(conversationId));
+		const name = this.loadedDocName(conversationId);
+		const document = name === undefined ? undefined : this.#instance?.documents.get(name);
 		for (const connection of document?.getConnections() ?? []) connection.close(refuse(reason));
 	}
 

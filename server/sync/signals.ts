@@ -39,8 +39,8 @@ export class Signals implements Extension {
 		/** Every member's inbox follows a change of markers. */
 		private readonly onMarkersChanged: (conversationId: string) => void,
 		private readonly budget?: FrameBudget,
-		/** The name of the conversation's current document (its epoch's). */
-		private readonly docName: (conversationId: string) => string = (conversationId) => conversationDocName(conversationId)
+		/** The name of the conversation's loaded document (its current epoch's), if it is loaded. */
+		private readonly docName: (conversationId: string) => string | undefined = (conversationId) => conversationDocName(conversationId)
 	) {}
 
 	async onConfigure({ instance }: onConfigurePayload): Promise<void> {
@@ -133,7 +133,8 @@ export class Signals implements Extension {
 	}
 
 	#broadcast(conversationId: string, message: ServerStateless, except?: Connection): void {
-		const document = this.#instance?.documents.get(this.docName(conversationId));
+		const name = this.docName(conversationId);
+		const document = name === undefined ? undefined : this.#instance?.documents.get(name);
 		const payload = encodeStateless(message);
 		for (const connection of document?.getConnections() ?? []) if (connection !== except) connection.sendStateless(payload);
 	}

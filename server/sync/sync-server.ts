@@ -48,7 +48,8 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	const epochs = prepareEpochs(db);
 	const authentication = new Authentication(db, sessionDays, sockets, isMember, epochs.current, sessionCheckMs);
 	const inbox = new Inbox(db);
-	const signals = new Signals(db, (conversationId) => inbox.conversationChanged(conversationId), frames, epochs.docName);
+	// Called only once the documents exist (by then `documents` is set).
+	const signals = new Signals(db, (conversationId) => inbox.conversationChanged(conversationId), frames, (conversationId) => documents.loadedDocName(conversationId));
 	const documents = new ConversationDocuments({
 		db,
 		log: prepareDocumentLog(db),
