@@ -1,7 +1,8 @@
 import type { Extension, connectedPayload, onDisconnectPayload } from '@hocuspocus/server';
-import { contactsOf, memberIdsOf, summariesFor } from '../../src/lib/server/conversations.ts';
+import { activityFor, contactsOf, memberIdsOf, summariesFor } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordLastSeen } from '../../src/lib/server/users.ts';
+import type { InboxActivity } from '../../src/lib/shared/api-types.ts';
 import { PROTOCOL_VERSION as v } from '../../src/lib/shared/protocol.ts';
 import { CoalescingWindow } from './coalescing-window.ts';
 import type { SyncContext } from './context.ts';
@@ -17,6 +18,10 @@ export const OFFLINE_GRACE_MS = 1000;
 /** Inbox updates of a conversation are sent once per this window, however many changes it saw (INBOX-2). */
 export const INBOX_WINDOW_MS = 50;
 
+type InboxChange =
+	| { conversationId: string; kind: 'summary'; userIds?: string[] }
+	| { conversationId: string; kind: 'activity'; moved: InboxActivity['markers'] };
+
 /**
  * Each user's live inbox (INBOX-1) and presence (PRES-1): connections count for presence once fully
  * set up, and every user channel gets its own user's conversation summaries and contacts' presence.
@@ -29,8 +34,8 @@ export class Inbox implements Extension {
 	readonly #goingOffline = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
 	/** Set while shutting down: connections closing then must not touch the database any more. */
 	#stopped = false;
-	/** Conversations whose summaries changed in this window, for every member (null) or some. */
-	readonly #changed = new CoalescingWindow<{ conversationId: string; userIds?: string[] }>(INBOX_WINDOW_MS, (changes) => this.#sendChanges(changes));
+	/** Conversations whose summaries changed in this window (for every member, or some), or that only saw activity. */
+	readonly #changed = new CoalescingWindow<InboxChange>(INBOX_WINDOW_MS, (changes) => this.#sendChanges(changes));
 
 	constructor(private readonly db: Db) {}
 
@@ -72,22 +77,42 @@ export class Inbox implements Extension {
 	 * the changes of a short window (a message and its 200 receipts in a group of 100 are one update).
 	 */
 	conversationChanged(conversationId: string, userIds?: string[]): void {
-		if (!this.#stopped) this.#changed.add({ conversationId, userIds });
+		if (!this.#stopped) this.#changed.add({ conversationId, kind: 'summary', userIds });
 	}
 
-	#sendChanges(changes: Array<{ conversationId: string; userIds?: string[] }>): void {
+	/**
+	 * A new message, an edit, or receipts (`moved`: the markers that moved): every member gets the
+	 * conversation's activity (INBOX-3), which is smaller than its summary, once per window.
+	 */
+	activity(conversationId: string, moved: InboxActivity['markers'] = []): void {
+		if (!this.#stopped) this.#changed.add({ conversationId, kind: 'activity', moved });
+	}
+
+	#sendChanges(changes: InboxChange[]): void {
 		if (this.#stopped) return;
-		const byConversation = new Map<string, Set<string> | null>();
-		for (const { conversationId, userIds } of changes) {
-			const known = byConversation.get(conversationId);
-			if (known === null) continue;
-			if (!userIds) byConversation.set(conversationId, null);
-			else byConversation.set(conversationId, new Set([...(known ?? []), ...userIds]));
+		const byConversation = new Map<string, { summary: Set<string> | null | undefined; activity: boolean; moved: Map<string, InboxActivity['markers'][number]> }>();
+		for (const change of changes) {
+			let pending = byConversation.get(change.conversationId);
+			if (!pending) byConversation.set(change.conversationId, (pending = { summary: undefined, activity: false, moved: new Map() }));
+			if (change.kind === 'activity') {
+				pending.activity = true;
+				// The latest markers of each member win (they only grow).
+				for (const markers of change.moved) pending.moved.set(markers.userId, markers);
+			} else if (pending.summary !== null) {
+				pending.summary = change.userIds ? new Set([...(pending.summary ?? []), ...change.userIds]) : null;
+			}
 		}
-		for (const [conversationId, userIds] of byConversation) {
-			const listening = [...(userIds ?? memberIdsOf(this.db, conversationId))].filter((userId) => this.#channels.has(userId));
-			for (const [userId, conversation] of summariesFor(this.db, conversationId, listening, this.isOnline)) {
+		for (const [conversationId, { summary, activity, moved }] of byConversation) {
+			const members = summary === null || activity ? memberIdsOf(this.db, conversationId) : [...(summary ?? [])];
+			const listening = members.filter((userId) => this.#channels.has(userId));
+			const full = summary === null ? listening : listening.filter((userId) => summary?.has(userId));
+			for (const [userId, conversation] of summariesFor(this.db, conversationId, full, this.isOnline)) {
 				this.#channels.send(userId, { type: 'inbox', v, conversation });
+			}
+			if (!activity) continue;
+			const rest = listening.filter((userId) => !full.includes(userId));
+			for (const [userId, change] of activityFor(this.db, conversationId, rest, [...moved.values()])) {
+				this.#channels.send(userId, { type: 'inbox-activity', v, ...change });
 			}
 		}
 	}

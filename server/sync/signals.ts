@@ -37,7 +37,7 @@ export class Signals implements Extension {
 	constructor(
 		private readonly db: Db,
 		/** Every member's inbox follows a change of markers. */
-		private readonly onMarkersChanged: (conversationId: string) => void,
+		private readonly onMarkersChanged: (conversationId: string, moved: Array<Markers & { userId: string }>) => void,
 		private readonly budget?: FrameBudget,
 		/** The name of the conversation's loaded document (its current epoch's), if it is loaded. */
 		private readonly docName: (conversationId: string) => string | undefined = (conversationId) => conversationDocName(conversationId)
@@ -86,7 +86,7 @@ export class Signals implements Extension {
 
 	#publish(conversationId: string, markers: Array<Markers & { userId: string }>): void {
 		this.#broadcast(conversationId, { type: 'receipt-markers', v, markers });
-		this.onMarkersChanged(conversationId);
+		this.onMarkersChanged(conversationId, markers);
 	}
 
 	/**

@@ -49,7 +49,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	const authentication = new Authentication(db, sessionDays, sockets, isMember, epochs.current, sessionCheckMs);
 	const inbox = new Inbox(db);
 	// Called only once the documents exist (by then `documents` is set).
-	const signals = new Signals(db, (conversationId) => inbox.conversationChanged(conversationId), frames, (conversationId) => documents.loadedDocName(conversationId));
+	const signals = new Signals(db, (conversationId, moved) => inbox.activity(conversationId, moved), frames, (conversationId) => documents.loadedDocName(conversationId));
 	const documents = new ConversationDocuments({
 		db,
 		log: prepareDocumentLog(db),
@@ -63,7 +63,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		onMessagesChanged(conversationId, newMessageAuthors) {
 			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).
 			for (const userId of newMessageAuthors) signals.setTyping(conversationId, userId, false);
-			inbox.conversationChanged(conversationId);
+			inbox.activity(conversationId);
 		}
 	}, epochs, frames, { ...DEFAULT_LINGERING, ms: lingerMs ?? DEFAULT_LINGERING.ms }, (userId) => sockets.line.suspect(userId));
 

@@ -21,6 +21,11 @@ import {
 
 type Of<T extends ServerStateless['type']> = Extract<ServerStateless, { type: T }>;
 const ofType = <T extends ServerStateless['type']>(client: SyncClient, type: T) => client.stateless.filter((m): m is Of<T> => m.type === type);
+/** What a user channel last heard of a conversation's unread count and last message, from a summary or from activity. */
+const inboxView = (channel: SyncClient, conversationId: string) =>
+	channel.stateless
+		.flatMap((m) => (m.type === 'inbox' && m.conversation.id === conversationId ? [m.conversation] : m.type === 'inbox-activity' && m.conversationId === conversationId ? [m] : []))
+		.at(-1);
 
 describe('receipts, unread counts, typing, presence, live inbox', () => {
 	const data = tempDataDir();
@@ -187,10 +192,10 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		const conversationId = await createConversation(server.url, alice, [dave], 'Fresh');
 		await waitFor(() => ofType(channel, 'inbox').some((e) => e.conversation.id === conversationId));
 		await api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body: 'news' } });
-		await waitFor(() => ofType(channel, 'inbox').some((e) => e.conversation.lastMessage?.body === 'news'));
-		expect(ofType(channel, 'inbox').at(-1)?.conversation).toMatchObject({ id: conversationId, unreadCount: 1 });
+		await waitFor(() => inboxView(channel, conversationId)?.lastMessage?.body === 'news');
+		expect(inboxView(channel, conversationId)).toMatchObject({ unreadCount: 1 });
 		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: dave.token });
-		await waitFor(() => ofType(channel, 'inbox').at(-1)?.conversation.unreadCount === 0);
+		await waitFor(() => inboxView(channel, conversationId)?.unreadCount === 0);
 
 		await api(server.url, `/api/conversations/${conversationId}/members/${dave.username}`, { method: 'DELETE', token: alice.token });
 		await waitFor(() => channel.stateless.some((m) => m.type === 'inbox-removed' && m.conversationId === conversationId));
@@ -288,7 +293,7 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		expect(relayed.length).toBeLessThanOrEqual(3);
 		expect(relayed.at(-1)).toMatchObject({ userId: bob.id, active: false });
 	});
-	it('[RCPT-4] [INBOX-2] in a group of 20, one message and its 38 receipts reach each member as a few frames, not one per receipt', async () => {
+	it('[RCPT-4] [INBOX-2] [INBOX-3] in a group of 20, one message and its 38 receipts reach each member as a few small frames, not one per receipt', async () => {
 		const others: Account[] = [];
 		for (let i = 0; i < 19; i++) others.push(await createAccount(server.url));
 		const conversationId = await createConversation(server.url, alice, others, 'Twenty');
@@ -323,11 +328,23 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 		const markerFrames = docs.map((c, i) => c.stateless.slice(before[i]).filter((m) => m.type === 'receipt-markers').length);
-		const inboxFrames = channels.map((c, i) => c.stateless.slice(channelBefore[i]).filter((m) => m.type === 'inbox').length);
+		const inboxMessages = channels.map((c, i) => c.stateless.slice(channelBefore[i]).filter((m) => m.type === 'inbox' || m.type === 'inbox-activity'));
+		const inboxFrames = inboxMessages.map((list) => list.length);
 		// One frame per receipt would be 38 each; windows of 50 ms make a handful.
 		expect(Math.max(...markerFrames)).toBeLessThanOrEqual(6);
 		expect(Math.max(...inboxFrames)).toBeLessThanOrEqual(8);
 		expect(Math.min(...inboxFrames)).toBeGreaterThanOrEqual(1);
+
+		// [INBOX-3] Only alice, whose message is not read by all yet, hears the others' markers in her inbox;
+		// each other member hears only their own: what a member receives does not grow with the group.
+		const markersHeard = inboxMessages.map((list) => new Set(list.flatMap((m) => (m.type === 'inbox-activity' ? m.markers.map((x) => x.userId) : []))));
+		expect(markersHeard[0]!.size).toBe(19);
+		for (const [i, heard] of markersHeard.slice(1).entries()) expect([...heard].every((userId) => userId === others[i]!.id)).toBe(true);
+		const bytes = inboxMessages.slice(1).map((list) => list.reduce((sum, m) => sum + JSON.stringify(m).length, 0));
+		expect(Math.max(...bytes)).toBeLessThan(4000);
+		// The inbox agrees with the conversation: alice's last activity has everyone's read marker.
+		const last = inboxView(channels[0]!, conversationId);
+		expect(last?.lastMessage?.seq).toBe(seq());
 	});
 	it('[INBOX-2] a summary built once for many members equals each member’s own listing', async () => {
 		const conversationId = await createConversation(server.url, alice, [bob, carol], 'Shared summary');

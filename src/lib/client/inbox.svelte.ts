@@ -1,3 +1,4 @@
+import type { InboxActivity } from '$lib/shared/api-types';
 import { mergeMarkers } from '$lib/shared/receipts';
 import { api, type ConversationSummary, type MessageDto, type NewConversation, type User } from './api.ts';
 import { readJson, userKey, writeJson } from './local-data.ts';
@@ -82,6 +83,29 @@ export class Inbox {
 		this.#acknowledge(conversation);
 		const last = conversation.lastMessage;
 		if (last && last.author.id !== this.me.id && last.seq > (previous?.lastMessage?.seq ?? 0)) this.#announce(conversation, last);
+	}
+
+	/**
+	 * A message or receipts in a conversation (INBOX-3): applied to the summary this device holds, as
+	 * `put` would apply the whole summary. False when it holds none (fetch the list then).
+	 */
+	applyActivity(activity: InboxActivity): boolean {
+		const known = this.get(activity.conversationId);
+		if (!known) return false;
+		const { markers, lastMessage, unreadCount, markedUnread, updatedAt, epoch, epochFirstSeq } = activity;
+		const moved = new Map(markers.map((m) => [m.userId, m]));
+		// Never back: a summary pushed or fetched since may be newer than this activity.
+		const newer = (lastMessage?.seq ?? 0) >= (known.lastMessage?.seq ?? 0);
+		this.put({
+			...known,
+			...(newer ? { lastMessage, updatedAt: Math.max(known.updatedAt, updatedAt) } : {}),
+			unreadCount,
+			markedUnread,
+			epoch: Math.max(known.epoch ?? 0, epoch),
+			epochFirstSeq: Math.max(known.epochFirstSeq ?? 1, epochFirstSeq),
+			members: known.members.map((m) => (moved.has(m.id) ? mergeMarkers(m, moved.get(m.id)!) : m))
+		});
+		return true;
 	}
 
 	/**

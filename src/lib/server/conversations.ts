@@ -4,7 +4,7 @@ import type { Db } from './db/index.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
-import type { ConversationDto, ConversationSummary, MemberDto } from '../shared/api-types.ts';
+import type { ConversationDto, ConversationSummary, InboxActivity, MemberDto, MessageDto } from '../shared/api-types.ts';
 import { getMessage } from './messages.ts';
 import { getUsersByUsernames, toPublicUser } from './users.ts';
 
@@ -193,15 +193,9 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 	}));
 }
 
-/**
- * One conversation's summary as each of `userIds` sees it (those who are members), equal to
- * `listConversations(db, userId, isOnline, conversationId)[0]` for each, with what they share
- * (members and their markers, the last message) read once: an inbox update for a group of M
- * members costs O(M), not O(M²).
- */
-export function summariesFor(db: Db, conversationId: string, userIds: string[], isOnline: IsOnline = nobodyOnline): Map<string, ConversationSummary> {
-	if (userIds.length === 0) return new Map();
-	const rows = db
+/** Each of `userIds` (those who are members) with their unread count and mark, and the conversation. */
+function memberStates(db: Db, conversationId: string, userIds: string[]) {
+	return db
 		.select({
 			conversation: conversations,
 			userId: members.userId,
@@ -217,9 +211,11 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 		.from(members)
 		.innerJoin(conversations, eq(conversations.id, members.conversationId))
 		.where(and(eq(members.conversationId, conversationId), inArray(members.userId, userIds)))
-		.all();
-	if (rows.length === 0) return new Map();
-	const memberList = membersOf(db, [conversationId], isOnline).get(conversationId) ?? [];
+		.all()
+		.map((row) => ({ ...row, unreadCount: row.markedUnread ? Math.max(1, row.unreadCount) : row.unreadCount }));
+}
+
+function lastMessageOf(db: Db, conversationId: string): MessageDto | null {
 	const last = db
 		.select({ id: messages.id })
 		.from(messages)
@@ -227,7 +223,21 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 		.orderBy(desc(messages.seq))
 		.limit(1)
 		.get();
-	const lastMessage = last ? (getMessage(db, conversationId, last.id) ?? null) : null;
+	return last ? (getMessage(db, conversationId, last.id) ?? null) : null;
+}
+
+/**
+ * One conversation's summary as each of `userIds` sees it (those who are members), equal to
+ * `listConversations(db, userId, isOnline, conversationId)[0]` for each, with what they share
+ * (members and their markers, the last message) read once: an inbox update for a group of M
+ * members costs O(M), not O(M²).
+ */
+export function summariesFor(db: Db, conversationId: string, userIds: string[], isOnline: IsOnline = nobodyOnline): Map<string, ConversationSummary> {
+	if (userIds.length === 0) return new Map();
+	const rows = memberStates(db, conversationId, userIds);
+	if (rows.length === 0) return new Map();
+	const memberList = membersOf(db, [conversationId], isOnline).get(conversationId) ?? [];
+	const lastMessage = lastMessageOf(db, conversationId);
 	return new Map(
 		rows.map(({ conversation, userId, markedUnread, unreadCount }) => [
 			userId,
@@ -239,12 +249,56 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 				epoch: conversation.epoch,
 				epochFirstSeq: conversation.epochFirstSeq,
 				lastMessage,
-				unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
+				unreadCount,
 				markedUnread,
 				updatedAt: conversation.updatedAt
 			}
 		])
 	);
+}
+
+/**
+ * What a message or receipts changed in a conversation, as each of `userIds` sees it (INBOX-3):
+ * the last message, their unread count, and of the markers that `moved`, those they need: their
+ * own, and everyone's while a message of theirs is not read by all (its ticks may still change).
+ * A member who sent nothing unread gets no one else's markers, so a group of M members costs
+ * O(M) bytes per message, not O(M²).
+ */
+export function activityFor(db: Db, conversationId: string, userIds: string[], moved: InboxActivity['markers']): Map<string, InboxActivity> {
+	if (userIds.length === 0) return new Map();
+	const rows = memberStates(db, conversationId, userIds);
+	if (rows.length === 0) return new Map();
+	const lastMessage = lastMessageOf(db, conversationId);
+	const waiting = moved.length === 0 ? new Set<string>() : authorsNotReadByAll(db, conversationId);
+	return new Map(
+		rows.map(({ conversation, userId, markedUnread, unreadCount }) => [
+			userId,
+			{
+				conversationId,
+				lastMessage,
+				unreadCount,
+				markedUnread,
+				updatedAt: conversation.updatedAt,
+				epoch: conversation.epoch,
+				epochFirstSeq: conversation.epochFirstSeq,
+				markers: waiting.has(userId) ? moved : moved.filter((m) => m.userId === userId)
+			}
+		])
+	);
+}
+
+/** How far back a message's ticks still travel in inbox activity (the open conversation has them all). */
+const TICKS_KEPT_FRESH = 500;
+
+/** Members with one of the last {@link TICKS_KEPT_FRESH} messages that not every member has read yet. */
+function authorsNotReadByAll(db: Db, conversationId: string): Set<string> {
+	const rows = db.all<{ authorId: string }>(
+		sql`select distinct ${messages.authorId} as authorId from ${messages}
+			where ${messages.conversationId} = ${conversationId} and ${messages.event} is null
+				and ${messages.seq} > (select min(${members.readSeq}) from ${members} where ${members.conversationId} = ${conversationId})
+				and ${messages.seq} > (select ${conversations.lastSeq} - ${TICKS_KEPT_FRESH} from ${conversations} where ${conversations.id} = ${conversationId})`
+	);
+	return new Set(rows.map((row) => row.authorId));
 }
 
 /** Everyone who shares at least one conversation with `userId` (themselves included). */

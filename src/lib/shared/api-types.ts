@@ -45,6 +45,13 @@ export interface MessageDto {
 	event: SystemEvent | null;
 }
 
+/** What a message or a receipt changes in a conversation's summary, as one member sees it. */
+export interface InboxActivity extends Pick<ConversationSummary, 'lastMessage' | 'unreadCount' | 'markedUnread' | 'updatedAt' | 'epoch' | 'epochFirstSeq'> {
+	conversationId: string;
+	/** Members' markers that moved, of those whose markers the recipient needs. */
+	markers: Array<{ userId: string; deliveredSeq: number; readSeq: number }>;
+}
+
 export interface ConversationSummary extends ConversationDto {
 	lastMessage: MessageDto | null;
 	/** Messages from others after my read marker; at least 1 while I marked the conversation unread. */

@@ -3,7 +3,7 @@
  * docs/protocol.md explains it in prose; this file is the source of truth.
  */
 
-import type { ConversationSummary } from './api-types.ts';
+import type { ConversationSummary, InboxActivity } from './api-types.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -196,8 +196,14 @@ export type ServerStateless =
 	| { type: 'receipt-refused'; v: typeof PROTOCOL_VERSION; message: string }
 	/** Someone started or stopped typing (conversation documents). Expires by itself after {@link TYPING_TTL_MS}. */
 	| { type: 'typing'; v: typeof PROTOCOL_VERSION; userId: string; active: boolean }
-	/** A conversation's summary changed for me: new conversation, new message, my unread count (user channel). */
+	/** A conversation's summary changed for me: new conversation, members, title (user channel). */
 	| { type: 'inbox'; v: typeof PROTOCOL_VERSION; conversation: ConversationSummary }
+	/**
+	 * Activity in a conversation I have (user channel): its last message and my unread count, and
+	 * the receipt markers that moved of members whose markers I need (mine, and everyone's while a
+	 * message of mine is not read by all). Apply it to the summary I hold; one I do not hold, I fetch.
+	 */
+	| ({ type: 'inbox-activity'; v: typeof PROTOCOL_VERSION } & InboxActivity)
 	/** I left or was removed from a conversation: drop it from the list (user channel). */
 	| { type: 'inbox-removed'; v: typeof PROTOCOL_VERSION; conversationId: string }
 	/** Someone I share a conversation with came online or went offline (user channel). */
@@ -224,7 +230,7 @@ export function encodeStateless(message: ServerStateless | ClientStateless): str
 	return JSON.stringify(message);
 }
 
-const SERVER_TYPES = new Set(['update-refused', 'receipt-markers', 'receipt-refused', 'typing', 'inbox', 'inbox-removed', 'presence', 'rate-limited', 'epoch-ended']);
+const SERVER_TYPES = new Set(['update-refused', 'receipt-markers', 'receipt-refused', 'typing', 'inbox', 'inbox-activity', 'inbox-removed', 'presence', 'rate-limited', 'epoch-ended']);
 
 export function decodeServerStateless(payload: string): ServerStateless | null {
 	try {

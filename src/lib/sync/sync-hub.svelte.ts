@@ -117,6 +117,10 @@ export class SyncHub {
 					this.inbox.put(message.conversation);
 					const { id, epoch, epochFirstSeq } = message.conversation;
 					this.#conversations.get(id)?.followEpoch({ epoch, firstSeq: epochFirstSeq });
+				} else if (message?.type === 'inbox-activity') {
+					// Activity in a conversation this device does not list yet: fetch the list.
+					if (!this.inbox.applyActivity(message)) void this.inbox.refresh();
+					this.#conversations.get(message.conversationId)?.followEpoch({ epoch: message.epoch, firstSeq: message.epochFirstSeq });
 				}
 				else if (message?.type === 'inbox-removed') this.inbox.remove(message.conversationId);
 				else if (message?.type === 'presence') this.inbox.setPresence(message.userId, message.online, message.lastSeenAt);
