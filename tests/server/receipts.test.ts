@@ -1,7 +1,7 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listConversations, summariesFor } from '../../src/lib/server/conversations.ts';
-import type { ConversationSummary } from '../../src/lib/shared/api-types.ts';
+import type { ConversationSummary, InboxActivity } from '../../src/lib/shared/api-types.ts';
 import { seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { userDocName, type ServerStateless } from '../../src/lib/shared/protocol.ts';
 import { tickFor, type Markers } from '../../src/lib/shared/receipts.ts';
@@ -22,9 +22,11 @@ import {
 type Of<T extends ServerStateless['type']> = Extract<ServerStateless, { type: T }>;
 const ofType = <T extends ServerStateless['type']>(client: SyncClient, type: T) => client.stateless.filter((m): m is Of<T> => m.type === type);
 /** What a user channel last heard of a conversation's unread count and last message, from a summary or from activity. */
-const inboxView = (channel: SyncClient, conversationId: string) =>
+const inboxView = (channel: SyncClient, conversationId: string): Pick<InboxActivity, 'lastMessage' | 'unreadCount'> | undefined =>
 	channel.stateless
-		.flatMap((m) => (m.type === 'inbox' && m.conversation.id === conversationId ? [m.conversation] : m.type === 'inbox-activity' && m.conversationId === conversationId ? [m] : []))
+		.flatMap((m): Array<Pick<InboxActivity, 'lastMessage' | 'unreadCount'>> =>
+			m.type === 'inbox' && m.conversation.id === conversationId ? [m.conversation] : m.type === 'inbox-activity' && m.conversationId === conversationId ? [m] : []
+		)
 		.at(-1);
 
 describe('receipts, unread counts, typing, presence, live inbox', () => {
