@@ -4,6 +4,7 @@ import { isAllowedOrigin, requestOrigin } from '../../src/lib/server/origin.ts';
 import { SYNC_MAX_FRAME_BYTES } from '../../src/lib/shared/limits.ts';
 import { SYNC_PATH } from '../../src/lib/shared/protocol.ts';
 import type { SyncServer } from './sync-server.ts';
+import { reportFailure } from '../../src/lib/server/failure.ts';
 
 /**
  * Routes WebSocket upgrades on /sync to Hocuspocus. A browser's Origin must be the app's own or
@@ -17,7 +18,7 @@ export function attachSync(
 	options: { leaveOtherPaths?: boolean } = {}
 ): WebSocketServer {
 	const wss = new WebSocketServer({ noServer: true, maxPayload: SYNC_MAX_FRAME_BYTES });
-	wss.on('error', (error) => console.error('sync websocket server error', error));
+	wss.on('error', (error) => reportFailure('sync websocket server error', error));
 
 	server.on('upgrade', (request, socket, head) => {
 		const path = (request.url ?? '').split('?')[0];

@@ -1,3 +1,5 @@
+import { reportFailure } from '../../src/lib/server/failure.ts';
+
 /**
  * Collects work for a short window and hands it over in one go: the first item opens the window,
  * and `run` gets everything that came in before it closed. A group of 100 members sends 200
@@ -30,7 +32,7 @@ export class CoalescingWindow<T> {
 			this.run(items);
 		} catch (error) {
 			// Runs from a timer: a failure (the database, say) is reported, never left to crash the process.
-			console.error('a coalesced batch failed', error);
+			reportFailure('a coalesced batch failed', error);
 		}
 	}
 }

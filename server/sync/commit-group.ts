@@ -1,4 +1,5 @@
 import type { Db } from '../../src/lib/server/db/index.ts';
+import { reportFailure } from '../../src/lib/server/failure.ts';
 
 /** What the group asks of each conversation with updates waiting (see `LiveConversation`). */
 export interface GroupMember {
@@ -68,7 +69,7 @@ export class CommitGroup {
 			nest(0);
 		} catch (error) {
 			// Not expected (each member catches its own failures); every batch still settles.
-			console.error('group commit failed', error);
+			reportFailure('group commit failed', error);
 			for (const member of members) member.abortFlush(error);
 		} finally {
 			for (const member of members) member.endFlush();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { reportFailure } from '../../src/lib/server/failure.ts';
 
 type Done = (result: { ok: true; bytes: number } | { ok: false }) => void;
 
@@ -25,21 +26,23 @@ export class Compactor {
 		const path = workerPath();
 		if (!path) return;
 		try {
-			this.#worker = new Worker(path, { workerData: { file, synchronous } });
+			// Plain JavaScript: none of the process's loaders or preloads (tsx, a test probe), which a
+			// worker would otherwise inherit and could fail to start with.
+			this.#worker = new Worker(path, { workerData: { file, synchronous }, execArgv: [] });
 		} catch (error) {
-			console.error('compaction runs on the main thread: no worker', error);
+			reportFailure('compaction runs on the main thread: no worker', error);
 			return;
 		}
 		this.#worker.unref();
 		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string }) => {
-			if (message.checkpointFailed) return console.error(`WAL checkpoint failed: ${message.checkpointFailed}`);
+			if (message.checkpointFailed) return reportFailure(`WAL checkpoint failed: ${message.checkpointFailed}`);
 			const done = this.#waiting.get(message.conversationId);
 			this.#waiting.delete(message.conversationId);
-			if (!message.ok && !message.ended) console.error(`compaction of ${message.conversationId} failed: ${message.error}`);
+			if (!message.ok && !message.ended) reportFailure(`compaction of ${message.conversationId} failed: ${message.error}`);
 			done?.(message.ok ? { ok: true, bytes: message.bytes ?? 0 } : { ok: false });
 		});
 		this.#worker.on('error', (error) => {
-			console.error('compaction worker failed', error);
+			reportFailure('compaction worker failed', error);
 			this.#worker = null;
 			this.#onLost?.();
 			for (const done of this.#waiting.values()) done({ ok: false });

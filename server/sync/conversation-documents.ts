@@ -18,6 +18,7 @@ import type { Epochs } from './epochs.ts';
 import { decodeFrame, emptyUpdateInPlace, MalformedFrameError, replaceAwarenessInPlace } from './frame.ts';
 import type { FrameBudget } from './frame-budget.ts';
 import { LiveConversation, type AcceptResult, type LiveDeps } from './live-conversation.ts';
+import { reportFailure } from '../../src/lib/server/failure.ts';
 
 /** How a conversation stays loaded once its last connection closed. */
 export interface Lingering {
@@ -269,7 +270,7 @@ export class ConversationDocuments implements Extension {
 		try {
 			next = this.epochs.rollOver(conversationId, epoch);
 		} catch (error) {
-			console.error(`conversation ${conversationId}: epoch ${epoch} could not end`, error);
+			reportFailure(`conversation ${conversationId}: epoch ${epoch} could not end`, error);
 			return false;
 		}
 		conversation.end();

@@ -8,6 +8,7 @@ import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
 import { DEFAULT_EPOCH_LIMITS, epochFullness, type EpochLimits } from './epochs.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
+import { reportFailure } from '../../src/lib/server/failure.ts';
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
 export const SERVER_ORIGIN = 'server';
@@ -149,14 +150,14 @@ export class LiveConversation implements GroupMember {
 			// The snapshot is the server's own encoding; log rows came from clients, so their shape is checked again.
 			const fromSnapshot = index === 0 && stored.snapshotBytes > 0;
 			if (!fromSnapshot && !isWellFormedUpdate(update)) {
-				console.error(`conversation ${conversationId}: skipped a stored update that is not well formed`);
+				reportFailure(`conversation ${conversationId}: skipped a stored update that is not well formed`);
 				return;
 			}
 			try {
 				Y.applyUpdate(doc, update);
 			} catch (error) {
 				// One unreadable row must not make the whole conversation unloadable.
-				console.error(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
+				reportFailure(`conversation ${conversationId}: skipped a stored update that does not apply`, error);
 			}
 		});
 		const live = new LiveConversation(conversationId, epoch, doc, deps, stored);
@@ -488,7 +489,7 @@ export class LiveConversation implements GroupMember {
 	}
 
 	#breakDown(error: unknown): void {
-		console.error(`conversation ${this.conversationId}: the document no longer matches the database; reloading it`, error);
+		reportFailure(`conversation ${this.conversationId}: the document no longer matches the database; reloading it`, error);
 		this.#broken = true;
 		this.#writer = this.#newWriter();
 		this.#writerBound = false;

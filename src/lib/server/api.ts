@@ -2,6 +2,7 @@ import type { RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
 import type { User } from './db/schema.ts';
 import { ApiError, errorResponse, RateLimitedError, unauthenticated } from './errors.ts';
+import { reportFailure } from './failure.ts';
 
 type Handler<E extends RequestEvent> = (event: E) => Promise<Response> | Response;
 
@@ -15,7 +16,7 @@ export function api<E extends RequestEvent>(handler: Handler<E>): Handler<E> {
 				return errorResponse(error.status, error.code, error.message, { 'retry-after': String(error.retryAfterSeconds) });
 			}
 			if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message);
-			console.error(`${event.request.method} ${event.url.pathname} failed`, error);
+			reportFailure(`${event.request.method} ${event.url.pathname} failed`, error);
 			return errorResponse(500, 'internal', 'Something went wrong on the server.');
 		}
 	};

@@ -480,6 +480,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				'uncaught errors in the server log': server.log.uncaught,
 				'documents rebuilt (GUARD-4)': server.log.reloads,
 				'stored updates skipped on load (GUARD-4)': server.log.skippedStored,
+				'other failures reported by the server': server.log.failures,
 				'conversations that load with REST = document': `${loaded} of ${setups.length + pairs.length}`
 			},
 			violations,

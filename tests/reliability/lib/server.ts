@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { FAILURE_MARKER } from '../../../src/lib/server/failure.ts';
 import { spawnServer, tempDataDir, type ServerProcess } from '../../utils/server.ts';
 import { PROBE_MARKER } from './probe-marker.ts';
 
@@ -22,6 +23,8 @@ export interface LogCounts {
 	reloads: number;
 	/** Stored log rows a load skipped (GUARD-4). */
 	skippedStored: number;
+	/** Every other failure the server reported of its own (a failed commit, roll-over, compaction, checkpoint, REST handler, a worker that did not start). */
+	failures: number;
 	/** The first few such lines, to print. */
 	samples: string[];
 }
@@ -29,10 +32,11 @@ export interface LogCounts {
 /**
  * The server's log as a run judges it, one line at a time. Every count is a violation: an uncaught
  * error; a rebuilt document (the guard accepted an update that did not apply, or a commit failed);
- * a stored update a load had to skip (the guard let something in that cannot be read back).
+ * a stored update a load had to skip (the guard let something in that cannot be read back); any
+ * other failure the server reports (`reportFailure`).
  */
 export class ServerLog {
-	readonly counts: LogCounts = { uncaught: 0, reloads: 0, skippedStored: 0, samples: [] };
+	readonly counts: LogCounts = { uncaught: 0, reloads: 0, skippedStored: 0, failures: 0, samples: [] };
 	/** Lines still to keep of the stack trace under a noted line. */
 	#traceLines = 0;
 
@@ -57,6 +61,10 @@ export class ServerLog {
 		} else if (line.includes('skipped a stored update')) {
 			this.counts.skippedStored += 1;
 			this.note(line);
+		} else if (line.includes(FAILURE_MARKER)) {
+			this.counts.failures += 1;
+			this.note(line);
+			if (this.counts.failures <= 2) this.#traceLines = 8;
 		}
 	}
 
@@ -65,11 +73,12 @@ export class ServerLog {
 	}
 
 	violations(): string[] {
-		const { uncaught, reloads, skippedStored } = this.counts;
+		const { uncaught, reloads, skippedStored, failures } = this.counts;
 		const found: string[] = [];
 		if (uncaught > 0) found.push(`${uncaught} uncaught exceptions or unhandled rejections in the server log`);
 		if (reloads > 0) found.push(`${reloads} documents stopped matching the database (GUARD-4 reloads)`);
 		if (skippedStored > 0) found.push(`${skippedStored} stored updates could not be loaded back (GUARD-4 skips)`);
+		if (failures > 0) found.push(`${failures} other failures reported by the server`);
 		return found;
 	}
 }
