@@ -304,7 +304,8 @@ export class LiveConversation implements GroupMember {
 
 	/** Whether this epoch may end (EPOCH-1): not yet, at a quiet moment, or now. */
 	fullness(): ReturnType<typeof epochFullness> {
-		return epochFullness(this.#epochLimits, this.doc.getMap(DOC_SEQ).size, this.#snapshotBytes + this.#loggedBytes);
+		// Sequence numbers are never deleted: the map's key count is its size, without Y.Map#size's walk over every entry (this runs after every commit).
+		return epochFullness(this.#epochLimits, this.doc.getMap(DOC_SEQ)._map.size, this.#snapshotBytes + this.#loggedBytes);
 	}
 
 	/**

@@ -2,7 +2,6 @@ import type { Connection, Extension, Hocuspocus, onConfigurePayload, onDisconnec
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordReceipt } from '../../src/lib/server/receipts.ts';
 import {
-	conversationDocName,
 	decodeClientStateless,
 	encodeStateless,
 	PROTOCOL_VERSION as v,
@@ -38,9 +37,9 @@ export class Signals implements Extension {
 		private readonly db: Db,
 		/** Every member's inbox follows a change of markers. */
 		private readonly onMarkersChanged: (conversationId: string, moved: Array<Markers & { userId: string }>) => void,
-		private readonly budget?: FrameBudget,
+		private readonly budget: FrameBudget | undefined,
 		/** The name of the conversation's loaded document (its current epoch's), if it is loaded. */
-		private readonly docName: (conversationId: string) => string | undefined = (conversationId) => conversationDocName(conversationId)
+		private readonly docName: (conversationId: string) => string | undefined
 	) {}
 
 	async onConfigure({ instance }: onConfigurePayload): Promise<void> {

@@ -40,6 +40,15 @@ async function epochOf(url: string, conversationId: string, account: Account): P
 	return body.conversation.epoch;
 }
 
+/** Alice's device writes the 8 messages of epoch 0 and follows the conversation into epoch 1. */
+async function fillFirstEpoch(writer: EpochClient): Promise<{ writer: EpochClient; ids: string[] }> {
+	writer.connect();
+	const ids = Array.from({ length: 8 }, (_, i) => writer.send(`m${i}`));
+	await writer.whenAcked(ids);
+	await waitFor(() => writer.epoch === 1, 5000, 'epoch 1');
+	return { writer, ids };
+}
+
 describe('epochs', () => {
 	const cleanups: Array<() => unknown> = [];
 	afterEach(async () => {
@@ -140,11 +149,7 @@ describe('epochs', () => {
 
 	it('[EPOCH-2] an ended epoch is refused with epoch-ended (members only); an epoch not begun does not exist', async () => {
 		const { server, alice, bob, conversationId, device } = await setUp();
-		const writer = device(alice);
-		writer.connect();
-		const ids = Array.from({ length: 8 }, (_, i) => writer.send(`m${i}`));
-		await writer.whenAcked(ids);
-		await waitFor(() => writer.epoch === 1);
+		await fillFirstEpoch(device(alice));
 		const eve = await createAccount(server.url);
 		const tries = [
 			{ who: bob, name: conversationDocName(conversationId, 0), expected: CloseReason.EpochEnded },
@@ -196,11 +201,7 @@ describe('epochs', () => {
 
 	it('[EPOCH-3] a message stored in an ended epoch whose acknowledgement the device missed is acknowledged again with its sequence number, not stored twice', async () => {
 		const { server, alice, conversationId, device } = await setUp();
-		const writer = device(alice);
-		writer.connect();
-		const ids = Array.from({ length: 8 }, (_, i) => writer.send(`m${i}`));
-		await writer.whenAcked(ids);
-		await waitFor(() => writer.epoch === 1);
+		await fillFirstEpoch(device(alice));
 		const stored = (await history(server.url, conversationId, alice))[3]!;
 
 		// A device that wrote m3 and went away before its acknowledgement came back.
@@ -218,11 +219,7 @@ describe('epochs', () => {
 
 	it('[EPOCH-3] messages of ended epochs can be edited and deleted by their author only, through the current epoch', async () => {
 		const { server, alice, bob, conversationId, device } = await setUp();
-		const writer = device(alice);
-		writer.connect();
-		const ids = Array.from({ length: 8 }, (_, i) => writer.send(`m${i}`));
-		await writer.whenAcked(ids);
-		await waitFor(() => writer.epoch === 1);
+		const { writer, ids } = await fillFirstEpoch(device(alice));
 		const old = await history(server.url, conversationId, alice);
 		const createdAt = (id: string) => old.find((m) => m.id === id)!.createdAt;
 
