@@ -6,6 +6,11 @@ describe('configuration', () => {
 		const config = loadConfig({});
 		expect(config).toMatchObject({ port: 3000, synchronous: 'FULL', documentLingerMs: 30_000 });
 		expect(config.limits.messages).toEqual({ capacity: 120, windowMs: 60_000 });
+		expect(config.epochLimits).toEqual({ messages: 150, bytes: 32 * 1024, quietMs: 1000 });
+	});
+
+	it('[EPOCH-1] takes the epoch limits: messages, bytes, and the quiet wait (0 to end at once)', () => {
+		expect(loadConfig({ EPOCH_MESSAGES: '8', EPOCH_BYTES: '8192', EPOCH_QUIET_MS: '0' }).epochLimits).toEqual({ messages: 8, bytes: 8192, quietMs: 0 });
 	});
 
 	it('[LIMIT-5] takes DOCUMENT_LINGER_MS in ms, 0 to unload at once', () => {
@@ -19,5 +24,9 @@ describe('configuration', () => {
 		}
 		expect(() => loadConfig({ LIMIT_MESSAGES: 'lots' })).toThrow(/LIMIT_MESSAGES: "lots" is not a rate/);
 		expect(() => loadConfig({ SQLITE_SYNCHRONOUS: 'OFF' })).toThrow(/SQLITE_SYNCHRONOUS/);
+		// An epoch of 1 message or 100 bytes would end after every commit.
+		for (const [name, value] of [['EPOCH_MESSAGES', '1'], ['EPOCH_MESSAGES', 'many'], ['EPOCH_BYTES', '100'], ['EPOCH_QUIET_MS', '-5']]) {
+			expect(() => loadConfig({ [name!]: value }), `${name}=${value}`).toThrow(new RegExp(name!));
+		}
 	});
 });
