@@ -2,6 +2,9 @@
 // updates costs time in proportion to the whole document, which would otherwise stall every
 // socket. It also checkpoints the WAL into the database file (DUR-5): copying pages back and
 // syncing the file would otherwise happen inside whichever commit crossed the WAL's size limit.
+// Folding goes through a garbage-collected Y.Doc, not Y.mergeUpdates (which keeps deleted content):
+// the snapshot holds no replaced or deleted value (ERASE-1), and after a deletion the WAL is
+// truncated so no old page image keeps it either (ERASE-2).
 // Plain JavaScript so it runs the same under tsx, vitest and vite.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,6 +14,7 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${workerData.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
 db.pragma('busy_timeout = 5000');
+db.pragma('secure_delete = ON');
 
 const epochOf = db.prepare('select epoch from conversations where id = ?');
 const lastUpdateId = db.prepare('select max(id) as id from doc_updates where conversation_id = ?');
@@ -41,9 +45,30 @@ const replace = db.transaction((conversationId, epoch, state, through) => {
 	return true;
 });
 
-/** PASSIVE: copies what it can without waiting for (or blocking) the main thread's writes. */
+/** The document the parts make, garbage-collected: deleted and replaced values leave no content. */
+function foldOf(parts) {
+	const doc = new Y.Doc();
+	for (const part of parts) Y.applyUpdate(doc, part);
+	const state = Y.encodeStateAsUpdate(doc);
+	doc.destroy();
+	return state;
+}
+
+/** Set when a fold erased something: the next checkpoint also empties the WAL file. */
+let truncateWanted = false;
+
+/**
+ * PASSIVE: copies what it can without waiting for (or blocking) the main thread's writes. After an
+ * erasure, TRUNCATE: the WAL still holds images of pages from before the deletion until it is
+ * emptied (a busy database leaves it for the next tick).
+ */
 function checkpoint() {
 	try {
+		if (truncateWanted) {
+			const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
+			if (result && result.busy === 0) truncateWanted = false;
+			return;
+		}
 		db.pragma('wal_checkpoint(PASSIVE)');
 	} catch (error) {
 		parentPort.postMessage({ checkpointFailed: String(error) });
@@ -58,8 +83,9 @@ parentPort.on('message', (message) => {
 	const { conversationId, epoch } = message;
 	try {
 		const stored = read(conversationId, epoch);
-		const state = stored && Y.mergeUpdates(stored.parts);
+		const state = stored && foldOf(stored.parts);
 		const saved = state !== null && replace(conversationId, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength), stored.through);
+		if (saved && message.erase) truncateWanted = true;
 		parentPort.postMessage(saved ? { conversationId, ok: true, bytes: state.byteLength } : { conversationId, ok: false, ended: true });
 	} catch (error) {
 		parentPort.postMessage({ conversationId, ok: false, error: String(error) });

@@ -78,12 +78,13 @@ export class Compactor {
 
 	/**
 	 * Asks for the log of the conversation's epoch to be folded (nothing happens once that epoch has
-	 * ended); false when one is already under way (or no worker).
+	 * ended); false when one is already under way (or no worker). `erase`: a message was deleted, so
+	 * the WAL is emptied at the next checkpoint too (ERASE-2).
 	 */
-	request(conversationId: string, epoch: number, done: Done): boolean {
+	request(conversationId: string, epoch: number, done: Done, { erase = false } = {}): boolean {
 		if (!this.#worker || this.#waiting.has(conversationId)) return false;
 		this.#waiting.set(conversationId, done);
-		this.#worker.postMessage({ conversationId, epoch });
+		this.#worker.postMessage({ conversationId, epoch, erase });
 		return true;
 	}
 

@@ -68,6 +68,13 @@ export function prepareDocumentLog(db: Db) {
 					.run();
 			}, { behavior: 'immediate' });
 		},
+		/**
+		 * Copies the WAL into the database file and empties it, so no page image from before a deletion
+		 * stays there (ERASE-2); a busy database leaves it to the next checkpoint.
+		 */
+		emptyWal(): void {
+			db.$client.pragma('wal_checkpoint(TRUNCATE)');
+		},
 		owners(conversationId: string): Map<number, string | null> {
 			return new Map(owners.all({ conversationId }).map((row) => [row.clientId, row.userId]));
 		},

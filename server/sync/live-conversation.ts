@@ -122,6 +122,8 @@ export class LiveConversation implements GroupMember {
 	#broken = false;
 	#ended = false;
 	#quietTimer: ReturnType<typeof setTimeout> | undefined;
+	/** A commit deleted a message: the log holding its body is folded away now, not at the usual time (ERASE-1). */
+	#erased = false;
 	#queue: Submission[] = [];
 	#held: Submission[] = [];
 	#heldBytes = 0;
@@ -292,6 +294,7 @@ export class LiveConversation implements GroupMember {
 		}
 		for (const [submission, result] of f.results) submission.resolve(result);
 		if (f.written) {
+			if (this.#erased) this.#erase();
 			this.deps.onMessagesChanged?.(this.conversationId, f.newAuthors);
 			this.#retryHeld();
 			this.#checkFull();
@@ -423,7 +426,9 @@ export class LiveConversation implements GroupMember {
 		const written = (key: string) => messages.get(key)?.createdAt ?? 0;
 		const ordered = [...keys].sort((a, b) => written(a) - written(b));
 		for (const key of ordered) {
-			const value = messages.get(key);
+			const current = messages.get(key);
+			// A tombstone (deleted for everyone) is a deletion; its seq stays in the document so devices show the placeholder.
+			const value = current?.deletedAt === undefined ? current : undefined;
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
 			if (!row) {
 				if (!value) continue; // written and deleted before it ever reached the server
@@ -435,8 +440,13 @@ export class LiveConversation implements GroupMember {
 				// A message of an earlier epoch written into this one (EPOCH-3): an edit, or a device that
 				// never saw its acknowledgement. It keeps its sequence number, which this epoch now carries.
 				if (!seqs.has(key)) sequenced.push([key, row.seq]);
-			} else if (row.deletedAt === null) {
-				deps.writes.remove(conversationId, key, now);
+			} else {
+				if (row.deletedAt === null) {
+					deps.writes.remove(conversationId, key, now);
+					this.#erased = true;
+				}
+				// A tombstone written into a later epoch than its message's (EPOCH-3) carries the old seq there.
+				if (current && !seqs.has(key)) sequenced.push([key, row.seq]);
 			}
 		}
 		return sequenced;
@@ -536,11 +546,16 @@ export class LiveConversation implements GroupMember {
 		if (this.#ended) return;
 		clearTimeout(this.#idleTimer);
 		if (this.#loggedSinceSnapshot === 0) return;
+		// The live document is garbage-collected: deleted and replaced values are not in its state (ERASE-1).
 		const state = Y.encodeStateAsUpdate(this.doc);
 		this.deps.log.compact(this.conversationId, state);
 		this.#loggedSinceSnapshot = 0;
 		this.#loggedBytes = 0;
 		this.#snapshotBytes = state.byteLength;
+		if (this.#eraseWanted) {
+			this.#eraseWanted = false;
+			this.deps.log.emptyWal();
+		}
 	}
 
 	/**
@@ -627,6 +642,18 @@ export class LiveConversation implements GroupMember {
 		this.#idleTimer.unref?.();
 	}
 
+	/**
+	 * A message was deleted (ERASE-1): its body is still in the logged update that brought it (and in
+	 * the WAL's page images). Fold the log now, and once it is folded empty the WAL (ERASE-2).
+	 */
+	#erase(): void {
+		this.#erased = false;
+		this.#eraseWanted = true;
+		this.#fold();
+	}
+
+	#eraseWanted = false;
+
 	/** Folds the log now: on the compactor's worker when there is one, else here (soon, off this call stack). */
 	#fold(): void {
 		const { compactor } = this.deps;
@@ -635,12 +662,23 @@ export class LiveConversation implements GroupMember {
 			return;
 		}
 		const [count, size] = [this.#loggedSinceSnapshot, this.#loggedBytes];
-		compactor.request(this.conversationId, this.epoch, (result) => {
-			if (!result.ok) return;
-			this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
-			this.#loggedBytes = Math.max(0, this.#loggedBytes - size);
-			this.#snapshotBytes = result.bytes;
-		});
+		const erase = this.#eraseWanted;
+		const requested = compactor.request(
+			this.conversationId,
+			this.epoch,
+			(result) => {
+				if (!result.ok) return;
+				this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
+				this.#loggedBytes = Math.max(0, this.#loggedBytes - size);
+				this.#snapshotBytes = result.bytes;
+				if (erase) this.#eraseWanted = false;
+				// A deletion committed while this fold was under way: its log row is past what was folded.
+				if (this.#eraseWanted && !this.#disposed) this.#fold();
+			},
+			{ erase }
+		);
+		if (requested) return;
+		// One fold is under way already; a deletion waits for it (see above).
 	}
 
 	#scheduleCompaction(): void {

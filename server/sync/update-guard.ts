@@ -12,6 +12,8 @@ export interface StoredFacts {
 	createdAt: number;
 	/** Set on lines the server wrote into the timeline: nobody's to change. */
 	event: unknown;
+	/** Set once the message was deleted for everyone. */
+	deletedAt?: number | null;
 }
 
 export interface GuardContext {
@@ -383,8 +385,16 @@ class Inspection {
 			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
 		}
 		const value = item.content.arr[0];
-		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key));
+		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key));
 		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
+	}
+
+	/** Whether the key's message was deleted for everyone: stored so, or its value in the document (this batch included) is a tombstone. */
+	#isDeleted(key: string): boolean {
+		if (this.ctx.stored(key)?.deletedAt != null) return true;
+		const item = this.#messages._map.get(key);
+		const value = item && !item.deleted ? (item.content.getContent()[0] as { deletedAt?: unknown } | undefined) : undefined;
+		return value?.deletedAt !== undefined;
 	}
 
 	/** The creation time a key already has: edits keep it. */
@@ -441,12 +451,12 @@ class Inspection {
 	}
 }
 
-function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined): void {
+function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined, deletedBefore: boolean): void {
 	if (!isMessageId(key)) throw new Refusal(RefusalCode.InvalidMessage, 'message ids are ULIDs or UUIDs', key);
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'a message is a JSON object', key);
 	}
-	const { id, author, body, createdAt, editedAt, ...rest } = value as Record<string, unknown>;
+	const { id, author, body, createdAt, editedAt, deletedAt, ...rest } = value as Record<string, unknown>;
 	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
 	if (id !== undefined && id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'a message id in the value must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
@@ -461,6 +471,15 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 		throw new Refusal(RefusalCode.InvalidMessage, 'editedAt must be a time in ms between 2020 and a day from now', key);
 	}
 	if (typeof body !== 'string') throw new Refusal(RefusalCode.InvalidMessage, 'body must be a string', key);
+	// Deleting for everyone is final: the key then holds its tombstone and nothing else.
+	if (deletedBefore && deletedAt === undefined) {
+		throw new Refusal(RefusalCode.MessageDeleted, 'this message was deleted for everyone', key);
+	}
+	if (deletedAt !== undefined) {
+		if (!isPlausibleTimestamp(deletedAt, ctx.now)) throw new Refusal(RefusalCode.InvalidMessage, 'deletedAt must be a time in ms between 2020 and a day from now', key);
+		if (body !== '' || editedAt !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
+		return;
+	}
 	const checked = checkMessageBody(body);
 	if (!checked.ok) {
 		const text = checked.code === 'message-empty' ? 'the message is empty' : 'the message is longer than 2000 characters';

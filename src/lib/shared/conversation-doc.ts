@@ -32,6 +32,32 @@ export function writeMessage(doc: Y.Doc, message: { id: string; author: string; 
 	return { ...value, id: message.id };
 }
 
+/**
+ * The author's new text for their message, marked edited, keeping its createdAt. `previous` is the
+ * message as the device knows it when the document does not hold it (a message of an ended epoch,
+ * from the history: written into this epoch, it keeps its seq, EPOCH-3). False when there is nothing
+ * to edit (unknown, deleted, or the same text).
+ */
+export function editMessage(doc: Y.Doc, id: string, body: string, previous?: MessageValue): boolean {
+	const current = messageOf(doc, id) ?? previous;
+	const text = body.trim();
+	if (!current || current.deletedAt !== undefined || current.event || current.body === text) return false;
+	messagesMap(doc).set(id, { author: current.author, body: text, createdAt: current.createdAt, editedAt: Date.now() });
+	return true;
+}
+
+/**
+ * Deletes the author's message for everyone: its value becomes a tombstone (author, createdAt,
+ * deletedAt, empty body), so every device shows "message deleted" where it was and the body is
+ * garbage-collected from every copy. `previous` as for {@link editMessage}.
+ */
+export function deleteForEveryone(doc: Y.Doc, id: string, previous?: MessageValue): boolean {
+	const current = messageOf(doc, id) ?? previous;
+	if (!current || current.deletedAt !== undefined || current.event) return false;
+	messagesMap(doc).set(id, { author: current.author, body: '', createdAt: current.createdAt, deletedAt: Date.now() });
+	return true;
+}
+
 /** The server's sequence number for a message: present only once the message is on the server's disk. */
 export function sequenceOf(doc: Y.Doc, id: string): number | undefined {
 	return seqMap(doc).get(id);

@@ -81,7 +81,15 @@ export interface StoredMessageValue {
 	body: string;
 	/** Client clock, ms since epoch: display only, never used for order. */
 	createdAt: number;
+	/** Set by an edit (a new value under the same key, with the same createdAt). */
 	editedAt?: number;
+	/**
+	 * Set by "delete for everyone": the value is then a tombstone `{ author, body: '', createdAt,
+	 * deletedAt }` replacing the message, so every device shows "message deleted" in its place while
+	 * the body is gone from every copy (the replaced value's content is garbage-collected). Final: the
+	 * server refuses any other value under a deleted message's key (`message-deleted`).
+	 */
+	deletedAt?: number;
 	/**
 	 * Set only on the lines the server writes into the timeline (joins, leaves, removals, renames);
 	 * `author` is then the member who acted and `body` is empty. Clients cannot write these.
@@ -158,7 +166,9 @@ export const RefusalCode = {
 	InvalidMessage: 'invalid-message',
 	MessageEmpty: 'message-empty',
 	MessageTooLong: 'message-too-long',
-	OutOfOrder: 'out-of-order'
+	OutOfOrder: 'out-of-order',
+	/** A value written under the key of a message its author deleted for everyone. */
+	MessageDeleted: 'message-deleted'
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
 

@@ -18,6 +18,7 @@ const REFUSALS: Record<RefusalCode, string> = {
 	[RefusalCode.InvalidMessage]: NOT_SENT_TRY_AGAIN,
 	[RefusalCode.MessageEmpty]: 'The message is empty.',
 	[RefusalCode.MessageTooLong]: `The message is longer than ${MESSAGE_MAX_CHARS} characters.`,
+	[RefusalCode.MessageDeleted]: 'Not sent: this message was deleted.',
 	[RefusalCode.OutOfOrder]: NOT_SENT_TRY_AGAIN
 };
 

@@ -18,6 +18,8 @@ export function openDatabase(file: string, synchronous: Synchronous = 'FULL'): D
 	sqlite.pragma(`synchronous = ${synchronous}`);
 	sqlite.pragma('foreign_keys = ON');
 	sqlite.pragma('busy_timeout = 5000');
+	// Deleted rows and freed pages are overwritten with zeros: a message deleted for everyone leaves no body behind (ERASE-2).
+	sqlite.pragma('secure_delete = ON');
 	cacheStatements(sqlite);
 	return drizzle(sqlite, { schema }) as Db;
 }

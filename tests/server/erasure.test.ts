@@ -1,0 +1,173 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { deleteForEveryone, editMessage, messageOf, messagesMap, sequenceOf, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { CloseReason, RefusalCode } from '../../src/lib/shared/protocol.ts';
+import {
+	api,
+	connectClient,
+	createAccount,
+	createConversation,
+	startTestServer,
+	tempDataDir,
+	waitFor,
+	type Account,
+	type SyncClient,
+	type TestServer
+} from '../utils/server.ts';
+
+type Row = { id: string; seq: number; body: string; deletedAt: number | null; editedAt: number | null };
+
+describe('delete for everyone erases the body', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let alice: Account;
+	let bob: Account;
+	let conversationId: string;
+	const open: SyncClient[] = [];
+
+	async function client(account: Account, doc?: Y.Doc): Promise<SyncClient> {
+		const c = connectClient(server.wsUrl, conversationId, account.token, doc);
+		open.push(c);
+		await c.synced;
+		return c;
+	}
+
+	async function row(id: string): Promise<Row | undefined> {
+		const response = await api<{ messages: Row[] }>(server.url, `/api/conversations/${conversationId}/messages?limit=200`, { token: bob.token });
+		return response.body.messages.find((m) => m.id === id);
+	}
+
+	/** The files SQLite keeps for the database (main file, WAL, shared memory) that contain `text`. */
+	function filesHolding(text: string): string[] {
+		const needle = Buffer.from(text);
+		return readdirSync(data.dir)
+			.filter((name) => name.startsWith('chat.sqlite'))
+			.filter((name) => readFileSync(join(data.dir, name)).includes(needle));
+	}
+
+	/** Alice's message, once acknowledged. */
+	async function sent(c: SyncClient, body: string): Promise<string> {
+		const id = ulid();
+		writeMessage(c.doc, { id, author: alice.id, body });
+		await waitFor(() => sequenceOf(c.doc, id) !== undefined, 5000, 'the acknowledgement');
+		return id;
+	}
+
+	async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+		const deadline = Date.now() + timeoutMs;
+		while (!(await check())) {
+			if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+	}
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		alice = await createAccount(server.url);
+		bob = await createAccount(server.url);
+		conversationId = await createConversation(server.url, alice, [bob], 'Erasure');
+		await client(alice);
+	});
+
+	afterAll(async () => {
+		for (const c of open) c.destroy();
+		await server.close();
+		data.remove();
+	});
+
+	it('[ERASE-1] a deleted message leaves a tombstone with its seq on every device and an empty row in the table', async () => {
+		const a = open[0]!;
+		const id = await sent(a, 'meet me at the library');
+		const seq = sequenceOf(a.doc, id)!;
+		const b = await client(bob);
+		expect(messageOf(b.doc, id)?.body).toBe('meet me at the library');
+		deleteForEveryone(a.doc, id);
+		await waitFor(() => messageOf(b.doc, id)?.deletedAt !== undefined, 5000, 'the tombstone at bob');
+		expect(messageOf(b.doc, id)).toMatchObject({ author: alice.id, body: '', deletedAt: expect.any(Number) });
+		expect(sequenceOf(b.doc, id)).toBe(seq);
+		await eventually(async () => (await row(id))?.deletedAt != null, 'the deleted row');
+		expect(await row(id)).toMatchObject({ seq, body: '', deletedAt: expect.any(Number) });
+		// A member joining later gets the tombstone, not the body.
+		const fresh = await client(bob);
+		expect(messageOf(fresh.doc, id)?.body).toBe('');
+	});
+
+	it('[ERASE-2] once folded, the body is in no SQLite file: not the table, the update log, the snapshot or the WAL', async () => {
+		const a = open[0]!;
+		const secret = `erase-me-${ulid()}`;
+		const keep = `keep-me-${ulid()}`;
+		const id = await sent(a, secret);
+		await sent(a, keep);
+		await waitFor(() => filesHolding(secret).length > 0, 5000, 'the body on disk');
+		deleteForEveryone(a.doc, id);
+		await eventually(async () => filesHolding(secret).length === 0, 'the body gone from disk').catch(() => {});
+		expect(filesHolding(secret)).toEqual([]);
+		// Erasing one message takes nothing else with it.
+		expect(filesHolding(keep).length).toBeGreaterThan(0);
+		expect((await row(id))?.body).toBe('');
+	});
+
+	it('[ERASE-2] the body of an edited message is replaced in the table and gone from the snapshot after the next deletion', async () => {
+		const a = open[0]!;
+		const before = `first-draft-${ulid()}`;
+		const id = await sent(a, before);
+		editMessage(a.doc, id, 'second draft');
+		await eventually(async () => (await row(id))?.body === 'second draft', 'the edit');
+		expect((await row(id))?.editedAt).not.toBeNull();
+		// A deletion elsewhere in the conversation folds the log, edits included.
+		deleteForEveryone(a.doc, await sent(a, 'to be deleted'));
+		await eventually(async () => filesHolding(before).length === 0, 'the first draft gone from disk').catch(() => {});
+		expect(filesHolding(before)).toEqual([]);
+	});
+
+	it('[ERASE-3] deleting is final: no value but the tombstone is taken under a deleted key, even from its author', async () => {
+		const a = open[0]!;
+		const id = await sent(a, 'sent to the wrong chat');
+		// A second device of alice still holds the message as it was.
+		const other = await client(alice, new Y.Doc());
+		await waitFor(() => messageOf(other.doc, id) !== undefined, 5000, 'the message on the second device');
+		other.socket.disconnect();
+		deleteForEveryone(a.doc, id);
+		await eventually(async () => (await row(id))?.deletedAt != null, 'the deletion');
+		// Offline, the second device edits it, then comes back.
+		editMessage(other.doc, id, 'fixed the typo');
+		await other.socket.connect();
+		await waitFor(() => other.refusals.includes(CloseReason.UpdateRefused), 5000, 'the refusal');
+		expect(other.rejected.map((r) => [r.code, r.messageIds])).toContainEqual([RefusalCode.MessageDeleted, [id]]);
+		expect((await row(id))?.body).toBe('');
+		expect(messageOf(a.doc, id)?.deletedAt).toBeDefined();
+	});
+
+	it('[ERASE-3] a tombstone carries only author, createdAt and deletedAt with an empty body', async () => {
+		const a = open[0]!;
+		for (const value of [
+			{ body: 'still here', deletedAt: Date.now() },
+			{ body: '', deletedAt: 'yesterday' },
+			{ body: '', deletedAt: Date.now(), editedAt: Date.now() }
+		]) {
+			const id = await sent(a, 'about to be tombstoned');
+			const c = await client(alice, new Y.Doc());
+			await waitFor(() => messageOf(c.doc, id) !== undefined, 5000, 'the message');
+			const { createdAt } = messageOf(c.doc, id)!;
+			messagesMap(c.doc).set(id, { author: alice.id, createdAt, ...value } as never);
+			await waitFor(() => c.rejected.length > 0, 5000, 'the refusal');
+			expect(c.rejected[0]).toMatchObject({ code: RefusalCode.InvalidMessage, messageIds: [id] });
+			expect((await row(id))?.deletedAt).toBeNull();
+		}
+	});
+
+	it('[ERASE-3] another member cannot delete someone else’s message for everyone', async () => {
+		const a = open[0]!;
+		const id = await sent(a, 'mine alone');
+		const b = await client(bob, new Y.Doc());
+		await waitFor(() => messageOf(b.doc, id) !== undefined, 5000, 'the message at bob');
+		const { createdAt } = messageOf(b.doc, id)!;
+		messagesMap(b.doc).set(id, { author: alice.id, body: '', createdAt, deletedAt: Date.now() });
+		await waitFor(() => b.rejected.length > 0, 5000, 'the refusal');
+		expect([RefusalCode.ForeignAuthor, RefusalCode.ForeignMessage]).toContain(b.rejected[0]!.code);
+		expect((await row(id))?.body).toBe('mine alone');
+	});
+});
