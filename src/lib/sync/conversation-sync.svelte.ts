@@ -1,14 +1,14 @@
 import type { HocuspocusProvider } from '@hocuspocus/provider';
 import { monotonicFactory } from 'ulid';
-import { IndexeddbPersistence } from 'y-indexeddb';
+import { IndexeddbPersistence, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
-import { carryInto, messagesMap, orderedMessages, seqMap, unacknowledged, writeMessage } from '$lib/shared/conversation-doc';
+import { carryInto, deleteForEveryone, editMessage, messageOf, messagesMap, orderedMessages, seqMap, unacknowledged, writeMessage } from '$lib/shared/conversation-doc';
 import { checkMessageBody } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
-import { CloseReason, decodeServerStateless, encodeStateless, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
+import { CloseReason, decodeServerStateless, encodeStateless, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import { OlderHistory } from './older-history.ts';
 import type { SyncHub } from './sync-hub.svelte.ts';
@@ -27,6 +27,10 @@ export interface ChatMessage {
 	/** Why the server refused it, for failed messages. */
 	reason?: string;
 	event?: SystemEvent;
+	/** Set once its author edited it. */
+	editedAt?: number;
+	/** Set once its author deleted it for everyone: `body` is empty, the timeline shows a placeholder. */
+	deletedAt?: number;
 }
 
 interface FailedMessage {
@@ -47,8 +51,29 @@ export interface EpochPosition {
 const FIRST_EPOCH: EpochPosition = { epoch: 0, firstSeq: 1 };
 
 function historyRow(conversationId: string, message: MessageValue, seq: number): HistoryRow {
-	const { id, author, body, createdAt, editedAt, event } = message;
-	return { conversationId, id, seq, author, body, createdAt, editedAt: editedAt ?? null, deletedAt: null, event: event ?? null };
+	const { id, author, body, createdAt, editedAt, deletedAt, event } = message;
+	return { conversationId, id, seq, author, body, createdAt, editedAt: editedAt ?? null, deletedAt: deletedAt ?? null, event: event ?? null };
+}
+
+/** A history row as the timeline shows it (a deleted one as its placeholder). */
+function chatMessageOf(row: HistoryRow): ChatMessage {
+	const { id, seq, author, body, createdAt, event, editedAt, deletedAt } = row;
+	return {
+		id,
+		seq,
+		author,
+		body,
+		createdAt,
+		delivery: 'sent',
+		...(event ? { event } : {}),
+		...(editedAt !== null ? { editedAt } : {}),
+		...(deletedAt !== null ? { deletedAt } : {})
+	};
+}
+
+/** A history row as a document value: what an edit or deletion of a message of an ended epoch starts from. */
+function valueOf(row: HistoryRow): MessageValue {
+	return { id: row.id, author: row.author, body: row.body, createdAt: row.createdAt, ...(row.editedAt !== null ? { editedAt: row.editedAt } : {}) };
 }
 
 /** How often a refusal that names no message may start this device's copy of a conversation afresh. */
@@ -201,6 +226,90 @@ export class ConversationSync {
 		}
 	}
 
+	/**
+	 * Replaces the text of one of my messages (marked edited on every device). A message of an ended
+	 * epoch is written into the current one with the edit (it keeps its seq, EPOCH-3). Offline, the
+	 * edit is stored here and sent when the device reconnects, like a message.
+	 */
+	async edit(id: string, text: string): Promise<void> {
+		const checked = checkMessageBody(text);
+		if (!checked.ok) throw new Error(reasonText(checked.code));
+		const unsent = this.#unsentBody(id) !== undefined;
+		const previous = this.#older.rows.find((row) => row.id === id);
+		if (unsent) {
+			// Not on the server yet: the new text simply replaces the old, with no "edited" mark.
+			const current = messageOf(this.#doc, id)!;
+			messagesMap(this.#doc).set(id, { author: current.author, body: checked.body, createdAt: current.createdAt });
+		} else if (!editMessage(this.#doc, id, checked.body, previous && valueOf(previous))) return;
+		await this.#stored();
+	}
+
+	/**
+	 * Deletes one of my messages for everyone: a tombstone replaces it (ERASE-1), and this device's
+	 * stored copy of the document is rewritten without the body. A message not sent yet is simply
+	 * dropped.
+	 */
+	async deleteForEveryone(id: string): Promise<void> {
+		if (this.#unsentBody(id) !== undefined) {
+			messagesMap(this.#doc).delete(id);
+		} else {
+			const previous = this.#older.rows.find((row) => row.id === id);
+			if (!deleteForEveryone(this.#doc, id, previous && valueOf(previous))) return;
+		}
+		await this.#stored();
+	}
+
+	/** Resolves once what was written into the document is in IndexedDB. */
+	async #stored(): Promise<void> {
+		await this.#persistence.whenSynced;
+		if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+	}
+
+	/**
+	 * Edits and deletions that reached the document (from this tab or any other device): the history
+	 * this device keeps follows them, and after a deletion the stored document is written again whole,
+	 * so IndexedDB holds the garbage-collected state and not the update that carried the body.
+	 */
+	#onValuesChanged(doc: Y.Doc, keys: Iterable<string>): void {
+		const seqs = seqMap(doc);
+		const rows: HistoryRow[] = [];
+		let erased = false;
+		for (const id of keys) {
+			const message = messageOf(doc, id);
+			const seq = seqs.get(id);
+			if (!message || seq === undefined || (message.editedAt === undefined && message.deletedAt === undefined)) continue;
+			rows.push(historyRow(this.conversationId, message, seq));
+			if (message.deletedAt !== undefined) erased = true;
+		}
+		if (rows.length > 0) void this.hub.history.put(rows).catch(() => {});
+		if (erased) void this.#compactStoredDocument(doc);
+	}
+
+	#compacting = false;
+	#compactAgain = false;
+
+	/** Rewrites the stored document as one garbage-collected state (y-indexeddb's own trim, forced), one run at a time. */
+	async #compactStoredDocument(doc: Y.Doc): Promise<void> {
+		if (this.#compacting) {
+			this.#compactAgain = true;
+			return;
+		}
+		this.#compacting = true;
+		try {
+			do {
+				this.#compactAgain = false;
+				const persistence = this.#persistence;
+				await persistence.whenSynced;
+				if (this.#doc !== doc || !persistence.db) return;
+				await storeState(persistence, true);
+			} while (this.#compactAgain);
+		} catch {
+			// The database closed (another tab rebuilt it): the next deletion tries again.
+		} finally {
+			this.#compacting = false;
+		}
+	}
+
 	/** Sends a failed message again, as a new message. */
 	async retry(id: string): Promise<void> {
 		const body = this.#failed.find((m) => m.id === id)?.body ?? this.#unsentBody(id);
@@ -295,7 +404,10 @@ export class ConversationSync {
 			this.#render();
 			void this.#fillFirstScreen();
 		});
-		messagesMap(doc).observe(() => this.#render());
+		messagesMap(doc).observe((event) => {
+			this.#onValuesChanged(doc, event.keysChanged);
+			this.#render();
+		});
 		seqMap(doc).observe(() => this.#render());
 		this.#shareWithOtherTabs(doc);
 		this.#provider = this.hub.attach(this.conversationId, this.#epoch.epoch, doc, {
@@ -416,6 +528,16 @@ export class ConversationSync {
 	async #recoverFromRefusal(): Promise<void> {
 		const refusal = this.#refusal;
 		this.#refusal = null;
+		if (refusal?.code === RefusalCode.MessageDeleted) {
+			// My own message, deleted for everyone on another device while this one edited it (or
+			// carried it into a new epoch): this device deletes it too (ERASE-3), and nothing fails.
+			this.#doc.transact(() => {
+				for (const id of refusal.messageIds) if (!deleteForEveryone(this.#doc, id)) messagesMap(this.#doc).delete(id);
+			});
+			if (this.#persistence.db) await idbBarrier(this.#persistence.db).catch(() => {});
+			if (!this.#destroyed) this.hub.reconnect();
+			return;
+		}
 		const refused = new Set(refusal?.messageIds ?? []);
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
 		const reason = reasonText(refusal?.code, 'The server did not accept this message.');
@@ -470,12 +592,13 @@ export class ConversationSync {
 		// History first (it is all older than the epoch, except messages written again into it, which the document has).
 		const list: ChatMessage[] = [];
 		for (const row of this.#older.rows) {
-			if (row.deletedAt !== null || inDocument.has(row.id)) continue;
-			const { id, seq, author, body, createdAt, event } = row;
-			list.push(event ? { id, seq, author, body, createdAt, event, delivery: 'sent' } : { id, seq, author, body, createdAt, delivery: 'sent' });
+			if (inDocument.has(row.id)) continue;
+			list.push(chatMessageOf(row));
 		}
 		for (const message of current) {
 			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
+			// Deleted before the server ever had it: nothing to show.
+			if (message.deletedAt !== undefined && message.seq === undefined) continue;
 			if (message.seq !== undefined) list.push({ ...message, delivery: 'sent' });
 			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: reasonText(this.access) });
 			else list.push({ ...message, delivery: 'sending' });

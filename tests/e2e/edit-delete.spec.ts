@@ -1,0 +1,137 @@
+import { expect, test, type Page } from '@playwright/test';
+import { messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
+
+const app = serveApp();
+
+/** Whether any IndexedDB database of the page's origin holds `text` (as a string, or as UTF-8 bytes in a stored binary value). */
+async function deviceHolds(page: Page, text: string): Promise<boolean> {
+	return page.evaluate(async (text) => {
+		const needle = new TextEncoder().encode(text);
+		const holds = (bytes: Uint8Array) => {
+			outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+				for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+				return true;
+			}
+			return false;
+		};
+		const valueHolds = (value: unknown): boolean => {
+			if (value instanceof Uint8Array) return holds(value);
+			if (value instanceof ArrayBuffer) return holds(new Uint8Array(value));
+			return JSON.stringify(value ?? null).includes(text);
+		};
+		for (const { name } of await indexedDB.databases()) {
+			if (!name) continue;
+			const db = await new Promise<IDBDatabase>((resolve, reject) => {
+				const request = indexedDB.open(name);
+				request.onsuccess = () => resolve(request.result);
+				request.onerror = () => reject(request.error);
+			});
+			try {
+				for (const store of Array.from(db.objectStoreNames)) {
+					const values = await new Promise<unknown[]>((resolve, reject) => {
+						const request = db.transaction(store, 'readonly').objectStore(store).getAll();
+						request.onsuccess = () => resolve(request.result);
+						request.onerror = () => reject(request.error);
+					});
+					if (values.some(valueHolds)) return true;
+				}
+			} finally {
+				db.close();
+			}
+		}
+		return false;
+	}, text);
+}
+
+async function editMessage(page: Page, from: string, to: string): Promise<void> {
+	const message = messageWithText(page, from);
+	await message.hover();
+	await message.getByRole('button', { name: 'Edit message' }).click();
+	const field = page.getByLabel('Message', { exact: true });
+	await expect(field).toHaveValue(from);
+	await field.fill(to);
+	await field.press('Enter');
+}
+
+async function deleteMessage(page: Page, text: string): Promise<void> {
+	const message = messageWithText(page, text);
+	await message.hover();
+	await message.getByRole('button', { name: 'Delete message' }).click();
+	await page.getByRole('button', { name: 'Delete for everyone' }).click();
+}
+
+test('[ERASE-4] an edit and a deletion reach the other user and my other tab; the deleted body leaves the other device’s IndexedDB', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	const secret = `wrong chat ${Date.now()}`;
+	await send(alice.page, 'see you at 5');
+	await send(alice.page, secret);
+	await send(alice.page, 'stays as it is');
+	await expect(messages(alice.page).last()).toHaveAttribute('data-delivery', 'sent');
+
+	const otherTab = await alice.context.newPage();
+	await otherTab.goto(`/c/${id}`);
+	await bob.page.goto(`/c/${id}`);
+	for (const page of [otherTab, bob.page]) await expect(messageWithText(page, secret)).toBeVisible();
+	await expect.poll(() => deviceHolds(bob.page, secret)).toBe(true);
+	// Only my own messages can be changed.
+	await messageWithText(bob.page, secret).hover();
+	await expect(messageWithText(bob.page, secret).getByRole('button', { name: 'Delete message' })).toHaveCount(0);
+
+	await editMessage(alice.page, 'see you at 5', 'see you at 6');
+	for (const page of [alice.page, otherTab, bob.page]) {
+		await expect(messageWithText(page, 'see you at 6').getByTestId('edited')).toBeVisible();
+		await expect(messageWithText(page, 'see you at 5')).toHaveCount(0);
+	}
+
+	await deleteMessage(alice.page, secret);
+	await expect(alice.page.getByTestId('deleted-message')).toHaveText('You deleted this message');
+	await expect(otherTab.getByTestId('deleted-message')).toHaveText('You deleted this message');
+	await expect(bob.page.getByTestId('deleted-message')).toHaveText('This message was deleted');
+	for (const page of [alice.page, otherTab, bob.page]) {
+		await expect(messageWithText(page, secret)).toHaveCount(0);
+		// The placeholder keeps the message's place: between the edited one and the next.
+		await expect(messages(page).nth(1).getByTestId('deleted-message')).toBeVisible();
+		await expect(messageWithText(page, 'stays as it is')).toBeVisible();
+	}
+	// Erasure on the other device: its stored copy is rewritten without the body.
+	await expect.poll(() => deviceHolds(bob.page, secret), { timeout: 10_000 }).toBe(false);
+	await expect.poll(() => deviceHolds(otherTab, secret), { timeout: 10_000 }).toBe(false);
+	expect(await deviceHolds(bob.page, 'stays as it is')).toBe(true);
+
+	// After a reload, the same.
+	await bob.page.reload();
+	await expect(bob.page.getByTestId('deleted-message')).toHaveText('This message was deleted');
+	await expect(messageWithText(bob.page, 'see you at 6').getByTestId('edited')).toBeVisible();
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('[ERASE-4] edits and deletions made offline survive a reload and reach the other side once back online', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'meet at the gate');
+	await send(alice.page, 'bring the notes');
+	await expect(messages(alice.page).last()).toHaveAttribute('data-delivery', 'sent');
+	await bob.page.goto(`/c/${id}`);
+	await expect(messageWithText(bob.page, 'bring the notes')).toBeVisible();
+
+	await alice.context.setOffline(true);
+	await editMessage(alice.page, 'meet at the gate', 'meet at the library');
+	await deleteMessage(alice.page, 'bring the notes');
+	await expect(alice.page.getByTestId('deleted-message')).toBeVisible();
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'meet at the library').getByTestId('edited')).toBeVisible();
+	await expect(alice.page.getByTestId('deleted-message')).toHaveText('You deleted this message');
+	// Bob sees neither while alice is offline.
+	await expect(messageWithText(bob.page, 'meet at the gate')).toBeVisible();
+
+	await alice.context.setOffline(false);
+	await expect(messageWithText(bob.page, 'meet at the library').getByTestId('edited')).toBeVisible();
+	await expect(bob.page.getByTestId('deleted-message')).toHaveText('This message was deleted');
+	await expect(messageWithText(bob.page, 'bring the notes')).toHaveCount(0);
+	await alice.context.close();
+	await bob.context.close();
+});
