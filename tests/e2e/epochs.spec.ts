@@ -105,3 +105,55 @@ test('[EPOCH-3] messages written offline survive a reload and are carried into a
 	await expect.poll(() => bodies(alice.page)).toEqual(stored.body.messages.map((m) => m.body));
 	await alice.context.close();
 });
+
+test('[EPOCH-3] [ERASE-4] an edit and a deletion made offline reach the server after the epoch ended, and so do edits of messages from ended epochs', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	await expect(alice.page.getByTestId('connection')).toHaveText(/Online/);
+	await send(alice.page, 'lunch at noon');
+	await send(alice.page, 'sent to the wrong chat');
+	await expect(messageWithText(alice.page, 'sent to the wrong chat')).toHaveAttribute('data-delivery', 'sent');
+
+	const editAndDelete = async (from: string, to: string, gone: string) => {
+		const edited = messageWithText(alice.page, from);
+		await edited.hover();
+		await edited.getByRole('button', { name: 'Edit message' }).click();
+		await alice.page.getByLabel('Message', { exact: true }).fill(to);
+		await alice.page.getByLabel('Message', { exact: true }).press('Enter');
+		const deleted = messageWithText(alice.page, gone);
+		await deleted.hover();
+		await deleted.getByRole('button', { name: 'Delete message' }).click();
+		await alice.page.getByRole('button', { name: 'Delete for everyone' }).click();
+	};
+	type Row = History['messages'][number] & { deletedAt: number | null; editedAt: number | null };
+	const stored = async () => (await api<{ messages: Row[] }>(app.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token })).body.messages;
+
+	// Offline, in the epoch the messages were written in; the epoch ends meanwhile.
+	await alice.context.setOffline(true);
+	await editAndDelete('lunch at noon', 'lunch at one', 'sent to the wrong chat');
+	await sendAs(bob.token, id, Array.from({ length: 12 }, (_, i) => `bob ${i}`));
+	await alice.context.setOffline(false);
+	await expect.poll(async () => (await stored()).find((m) => m.body === 'lunch at one')?.editedAt ?? null).not.toBeNull();
+	await expect.poll(async () => (await stored())[1]?.deletedAt ?? null).not.toBeNull();
+	expect((await stored()).map((m) => m.body).slice(0, 2)).toEqual(['lunch at one', '']);
+
+	// Online, on messages the device now holds only as history (their epoch ended).
+	await sendAs(bob.token, id, Array.from({ length: 12 }, (_, i) => `bob again ${i}`));
+	await expect(messageWithText(alice.page, 'bob again 11')).toBeVisible();
+	await send(alice.page, 'old news');
+	await expect(messageWithText(alice.page, 'old news')).toHaveAttribute('data-delivery', 'sent');
+	await send(alice.page, 'old mistake');
+	await expect(messageWithText(alice.page, 'old mistake')).toHaveAttribute('data-delivery', 'sent');
+	await sendAs(bob.token, id, Array.from({ length: 12 }, (_, i) => `bob last ${i}`));
+	await expect(messageWithText(alice.page, 'bob last 11')).toBeVisible();
+	await editAndDelete('old news', 'news', 'old mistake');
+	await expect.poll(async () => (await stored()).find((m) => m.body === 'news')?.editedAt ?? null).not.toBeNull();
+	await expect.poll(async () => (await stored()).filter((m) => m.deletedAt !== null).length).toBe(2);
+	expect((await stored()).some((m) => m.body === 'old mistake')).toBe(false);
+	// Both keep their places in the timeline.
+	const order = await bodies(alice.page);
+	expect(order.indexOf('news')).toBeLessThan(order.indexOf('bob last 0'));
+	await expect(messages(alice.page).filter({ has: alice.page.getByTestId('deleted-message') })).toHaveCount(2);
+	await alice.context.close();
+});

@@ -183,7 +183,9 @@ export class ConversationSync {
 		this.#older.moveEnd(next.firstSeq, archived);
 		const oldDatabase = this.#databaseName();
 		const failedIds = new Set(this.#failed.map((m) => m.id));
-		const carried = unacknowledged(doc, this.userId).filter((m) => !failedIds.has(m.id));
+		const unsent = unacknowledged(doc, this.userId).filter((m) => !failedIds.has(m.id));
+		const unsentIds = new Set(unsent.map((m) => m.id));
+		const carried = [...unsent, ...this.#changedValues(doc).filter((m) => !unsentIds.has(m.id))];
 		// Kept in localStorage until the new document has them on disk: a tab closed half-way loses nothing.
 		writeJson(this.#key(`rewrite:${this.conversationId}`), carried);
 		this.#epoch = next;
@@ -240,7 +242,8 @@ export class ConversationSync {
 			// Not on the server yet: the new text simply replaces the old, with no "edited" mark.
 			const current = messageOf(this.#doc, id)!;
 			messagesMap(this.#doc).set(id, { author: current.author, body: checked.body, createdAt: current.createdAt });
-		} else if (!editMessage(this.#doc, id, checked.body, previous && valueOf(previous))) return;
+		} else if (editMessage(this.#doc, id, checked.body, previous && valueOf(previous))) this.#noteChanged(id);
+		else return;
 		await this.#stored();
 	}
 
@@ -255,6 +258,7 @@ export class ConversationSync {
 		} else {
 			const previous = this.#older.rows.find((row) => row.id === id);
 			if (!deleteForEveryone(this.#doc, id, previous && valueOf(previous))) return;
+			this.#noteChanged(id);
 		}
 		await this.#stored();
 	}
@@ -276,7 +280,7 @@ export class ConversationSync {
 		let erased = false;
 		for (const id of keys) {
 			const message = messageOf(doc, id);
-			const seq = seqs.get(id);
+			const seq = seqs.get(id) ?? this.#older.rows.find((row) => row.id === id)?.seq;
 			if (!message || seq === undefined || (message.editedAt === undefined && message.deletedAt === undefined)) continue;
 			rows.push(historyRow(this.conversationId, message, seq));
 			if (message.deletedAt !== undefined) erased = true;
@@ -327,9 +331,37 @@ export class ConversationSync {
 		}
 	}
 
+	/** The body of a message of mine the server has never acknowledged (not an edit of one from the history). */
 	#unsentBody(id: string): string | undefined {
 		const message = messagesMap(this.#doc).get(id);
-		return message && message.author === this.userId && !seqMap(this.#doc).has(id) ? message.body : undefined;
+		if (!message || message.author !== this.userId || seqMap(this.#doc).has(id)) return undefined;
+		return this.#older.rows.some((row) => row.id === id) ? undefined : message.body;
+	}
+
+	/**
+	 * My edits and deletions of acknowledged messages that the server may not have yet (kept in
+	 * localStorage): when the epoch ends before it confirms them, they are written into the next one
+	 * like unsent messages (EPOCH-3). The provider confirms everything it sent once its count of
+	 * unsynced changes is back to 0 (the server acknowledges an update only once it is on disk).
+	 */
+	#noteChanged(id: string): void {
+		const key = this.#key(`changes:${this.conversationId}`);
+		const ids = readJson<string[]>(key) ?? [];
+		if (!ids.includes(id)) writeJson(key, [...ids, id]);
+	}
+
+	#changedValues(doc: Y.Doc): MessageValue[] {
+		const ids = readJson<string[]>(this.#key(`changes:${this.conversationId}`)) ?? [];
+		return ids.flatMap((id) => {
+			const message = messageOf(doc, id);
+			return message && message.author === this.userId ? [message] : [];
+		});
+	}
+
+	#confirmChanges(provider: HocuspocusProvider): void {
+		provider.on('unsyncedChanges', ({ number }: { number: number }) => {
+			if (number === 0 && provider.isSynced && this.#provider === provider) localStorage.removeItem(this.#key(`changes:${this.conversationId}`));
+		});
 	}
 
 	/** A keystroke in the composer: others see "typing…" within a round trip. */
@@ -419,6 +451,7 @@ export class ConversationSync {
 			onClose: (reason) => this.#onClose(reason),
 			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
 		});
+		this.#confirmChanges(this.#provider);
 	}
 
 	/**
@@ -591,11 +624,16 @@ export class ConversationSync {
 		const inDocument = new Set(current.map((m) => m.id));
 		// History first (it is all older than the epoch, except messages written again into it, which the document has).
 		const list: ChatMessage[] = [];
+		const historySeq = new Map<string, number>();
 		for (const row of this.#older.rows) {
+			historySeq.set(row.id, row.seq);
 			if (inDocument.has(row.id)) continue;
 			list.push(chatMessageOf(row));
 		}
-		for (const message of current) {
+		for (const written of current) {
+			// An edit or deletion of a message of an ended epoch, not yet acknowledged here: it keeps its place.
+			const seq = written.seq ?? historySeq.get(written.id);
+			const message = seq === undefined ? written : { ...written, seq };
 			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
 			// Deleted before the server ever had it: nothing to show.
 			if (message.deletedAt !== undefined && message.seq === undefined) continue;
