@@ -2,13 +2,16 @@ import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
 import { storedValue } from '../../src/lib/shared/conversation-doc.ts';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type RefusalCode, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_REACTIONS, DOC_SEQ, parseReactionKey, type MessageValue, type RefusalCode, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
 import { DEFAULT_EPOCH_LIMITS, epochFullness, type EpochLimits } from './epochs.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
 import { reportFailure } from '../../src/lib/server/failure.ts';
+
+/** How the update guard names a reactions key among the keys an update touches (see `reactionPlace`). */
+const REACTIONS_PLACE = `${DOC_REACTIONS}:`;
 
 /** Transaction origin of the updates the server writes itself (sequence numbers, REST sends). */
 export const SERVER_ORIGIN = 'server';
@@ -424,7 +427,8 @@ export class LiveConversation implements GroupMember {
 		// several: number new messages in the order their authors wrote them, not by clientID. The sort
 		// is stable, so messages of the same millisecond keep the update's (clock) order.
 		const written = (key: string) => messages.get(key)?.createdAt ?? 0;
-		const ordered = [...keys].sort((a, b) => written(a) - written(b));
+		const reactionKeys = [...keys].filter((key) => key.startsWith(REACTIONS_PLACE));
+		const ordered = [...keys].filter((key) => !key.startsWith(REACTIONS_PLACE)).sort((a, b) => written(a) - written(b));
 		for (const key of ordered) {
 			const current = messages.get(key);
 			// A tombstone (deleted for everyone) is a deletion; its seq stays in the document so devices show the placeholder.
@@ -432,7 +436,8 @@ export class LiveConversation implements GroupMember {
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
 			if (!row) {
 				if (!value) continue; // written and deleted before it ever reached the server
-				sequenced.push([key, deps.writes.insert(conversationId, { ...value, id: key, authorId: value.author }, now)]);
+				const { replyTo, ...rest } = value;
+				sequenced.push([key, deps.writes.insert(conversationId, { ...rest, id: key, authorId: value.author, ...(replyTo ? { replyTo } : {}) }, now)]);
 				newAuthors.add(value.author);
 			} else if (value) {
 				if (row.authorId !== value.author) throw new Error('message author changed');
@@ -448,6 +453,13 @@ export class LiveConversation implements GroupMember {
 				// A tombstone written into a later epoch than its message's (EPOCH-3) carries the old seq there.
 				if (current && !seqs.has(key)) sequenced.push([key, row.seq]);
 			}
+		}
+		// Reactions: each key is one user's list for one message, as the document now resolves it.
+		const reactions = this.doc.getMap<string[]>(DOC_REACTIONS);
+		for (const place of reactionKeys) {
+			const key = place.slice(REACTIONS_PLACE.length);
+			const parsed = parseReactionKey(key);
+			if (parsed) deps.writes.react(conversationId, parsed.messageId, parsed.userId, reactions.get(key) ?? [], now);
 		}
 		return sequenced;
 	}

@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { checkMessageBody, isMessageId, isPlausibleTimestamp } from '../../src/lib/shared/limits.ts';
-import { DOC_MESSAGES, RefusalCode, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
+import { checkMessageBody, isMessageId, isPlausibleTimestamp, isReactionList, REACTIONS_PER_USER_MAX } from '../../src/lib/shared/limits.ts';
+import { DOC_MESSAGES, DOC_REACTIONS, parseReactionKey, RefusalCode, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
 
 /** Owner of each Yjs clientID in one document: a user id, or null for the server itself. */
 export type ClientOwners = Map<number, string | null>;
@@ -101,7 +101,7 @@ export function inspectUpdate(ctx: GuardContext, update: Uint8Array): Verdict {
 	} catch (error) {
 		if (!(error instanceof Refusal)) throw error;
 		// Name the message at fault; when the fault is not one message's, every message the update named.
-		const messageIds = error.messageId ? [error.messageId] : [...inspection.namedKeys];
+		const messageIds = error.messageId ? [error.messageId] : [...inspection.namedKeys].filter(isMessageId);
 		return { kind: 'refused', code: error.code, message: error.message, messageIds };
 	}
 }
@@ -150,6 +150,7 @@ class Inspection {
 	readonly namedKeys = new Set<string>();
 	readonly #store: Y.Doc['store'];
 	readonly #messages: Y.Map<unknown>;
+	readonly #reactions: Y.Map<unknown>;
 	/** New structs of this update per client, in clock order, with the clock where their new part starts. */
 	readonly #fresh = new Map<number, Array<{ struct: Struct; from: number }>>();
 	readonly #places = new Map<Y.Item, Place>();
@@ -162,6 +163,7 @@ class Inspection {
 	constructor(private readonly ctx: GuardContext) {
 		this.#store = ctx.doc.store;
 		this.#messages = ctx.doc.getMap(DOC_MESSAGES);
+		this.#reactions = ctx.doc.getMap(DOC_REACTIONS);
 	}
 
 	run(blocks: Map<number, Block>, ds: DeleteSet): Verdict {
@@ -289,10 +291,10 @@ class Inspection {
 		const parent = item.parent as unknown;
 		if (parent instanceof Y.ID) throw new Refusal(RefusalCode.UnknownRoot, 'nested types are not allowed');
 		if (typeof parent === 'string') {
-			if (parent !== DOC_MESSAGES || item.parentSub === null) {
-				throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`, item.parentSub ?? undefined);
+			if ((parent !== DOC_MESSAGES && parent !== DOC_REACTIONS) || item.parentSub === null) {
+				throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" and "${DOC_REACTIONS}" maps`, item.parentSub ?? undefined);
 			}
-			return { kind: 'place', place: { key: item.parentSub } };
+			return { kind: 'place', place: { key: placeKey(parent, item.parentSub) } };
 		}
 		// Map values only ever have a left neighbour (the value they replace).
 		if (item.rightOrigin !== null) throw new Refusal(RefusalCode.InvalidMessage, 'message values have no right neighbour');
@@ -318,9 +320,10 @@ class Inspection {
 		if (neighbour) {
 			const struct = Y.getItem(this.#store, neighbour) as Struct;
 			if (!(struct instanceof Y.Item)) return null;
-			return struct.parent === this.#messages && struct.parentSub !== null ? struct.parentSub : '';
+			return this.#isClientMap(struct.parent) && struct.parentSub !== null ? placeKey(this.#rootName(struct.parent), struct.parentSub) : '';
 		}
-		return (item.parent as unknown) === DOC_MESSAGES && item.parentSub !== null ? item.parentSub : '';
+		const parent = item.parent as unknown;
+		return (parent === DOC_MESSAGES || parent === DOC_REACTIONS) && item.parentSub !== null ? placeKey(parent, item.parentSub) : '';
 	}
 
 	/** The new struct of this update that holds `id`, if any. */
@@ -348,14 +351,26 @@ class Inspection {
 		const struct = Y.getItem(this.#store, id) as Struct;
 		// Yjs turns an item whose left neighbour was garbage-collected into garbage as well.
 		if (!(struct instanceof Y.Item)) return { key: null };
-		if (struct.parent !== this.#messages || struct.parentSub === null) {
-			throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" map`);
+		if (!this.#isClientMap(struct.parent) || struct.parentSub === null) {
+			throw new Refusal(RefusalCode.UnknownRoot, `clients may only write keys of the "${DOC_MESSAGES}" and "${DOC_REACTIONS}" maps`);
 		}
-		return { key: struct.parentSub };
+		return { key: placeKey(this.#rootName(struct.parent), struct.parentSub) };
+	}
+
+	/** The two maps clients write: messages and reactions. */
+	#isClientMap(parent: unknown): parent is Y.Map<unknown> {
+		return parent === this.#messages || parent === this.#reactions;
+	}
+
+	#rootName(map: Y.Map<unknown>): string {
+		return map === this.#reactions ? DOC_REACTIONS : DOC_MESSAGES;
 	}
 
 	/** Who a key belongs to: its stored author, else the writer of its items in the document. */
 	#ownerOfKey(key: string): string | undefined {
+		// A reactions key names its user: it is theirs, whoever wrote there first.
+		const reaction = reactionPlace(key);
+		if (reaction) return reaction.userId;
 		const stored = this.ctx.stored(key);
 		if (stored) return stored.event ? SERVER : stored.authorId;
 		const item = this.#messages._map.get(key);
@@ -370,6 +385,10 @@ class Inspection {
 
 	/** Any item in a key may become its value, deleted ones included: only the key's owner may write there. True for a new key. */
 	#checkOwnership(key: string): boolean {
+		if (reactionPlace(key)) {
+			if (this.#ownerOfKey(key) !== this.ctx.userId) throw new Refusal(RefusalCode.ForeignMessage, 'these reactions belong to someone else', reactionPlace(key)!.messageId);
+			return false;
+		}
 		const owner = this.#ownerOfKey(key);
 		if (owner === undefined) {
 			this.#claimedKeys.add(key);
@@ -385,8 +404,23 @@ class Inspection {
 			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
 		}
 		const value = item.content.arr[0];
+		const reaction = reactionPlace(key);
+		if (reaction) {
+			this.#checkReactions(value, reaction.messageId);
+			return;
+		}
 		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key));
 		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
+	}
+
+	/** A user's reactions to a message: distinct emoji, few of them, on a message the conversation has. */
+	#checkReactions(value: unknown, messageId: string): void {
+		if (!isReactionList(value)) {
+			throw new Refusal(RefusalCode.InvalidMessage, `reactions are an array of at most ${REACTIONS_PER_USER_MAX} distinct emoji`, messageId);
+		}
+		if (!this.ctx.stored(messageId) && !this.#messages._map.has(messageId) && !this.#claimedKeys.has(messageId)) {
+			throw new Refusal(RefusalCode.InvalidMessage, 'a reaction to a message the conversation does not have', messageId);
+		}
 	}
 
 	/** Whether the key's message was deleted for everyone: stored so, or its value in the document (this batch included) is a tombstone. */
@@ -434,10 +468,10 @@ class Inspection {
 					const struct = structs[i]!;
 					if (struct.id.clock >= end) break;
 					if (struct.deleted) continue;
-					if (!(struct instanceof Y.Item) || struct.parent !== this.#messages || struct.parentSub === null) {
-						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content outside the message map');
+					if (!(struct instanceof Y.Item) || !this.#isClientMap(struct.parent) || struct.parentSub === null) {
+						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes content outside the messages and reactions maps');
 					}
-					const key = struct.parentSub;
+					const key = placeKey(this.#rootName(struct.parent), struct.parentSub);
 					this.namedKeys.add(key);
 					if (this.#ownerOfKey(key) !== this.ctx.userId) {
 						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes a message that belongs to someone else', key);
@@ -451,12 +485,32 @@ class Inspection {
 	}
 }
 
+/**
+ * Where an item lands, as one string: a message id, or a reactions key tagged with its root. The tag
+ * keeps the two apart whatever a forged update names (a message key is refused unless it is a message
+ * id, a reactions key unless it names a message and a user).
+ */
+const REACTIONS_TAG = `${DOC_REACTIONS}:`;
+
+function placeKey(root: string, key: string): string {
+	return root === DOC_REACTIONS ? REACTIONS_TAG + key : key;
+}
+
+/** The message and user of a reactions place key; null for a message key. Refuses a malformed reactions key. */
+export function reactionPlace(key: string): { messageId: string; userId: string; key: string } | null {
+	if (!key.startsWith(REACTIONS_TAG)) return null;
+	const own = key.slice(REACTIONS_TAG.length);
+	const parsed = parseReactionKey(own);
+	if (!parsed) throw new Refusal(RefusalCode.InvalidMessage, 'a reactions key is <messageId>/<userId>');
+	return { ...parsed, key: own };
+}
+
 function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined, deletedBefore: boolean): void {
 	if (!isMessageId(key)) throw new Refusal(RefusalCode.InvalidMessage, 'message ids are ULIDs or UUIDs', key);
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'a message is a JSON object', key);
 	}
-	const { id, author, body, createdAt, editedAt, deletedAt, ...rest } = value as Record<string, unknown>;
+	const { id, author, body, createdAt, editedAt, deletedAt, replyTo, ...rest } = value as Record<string, unknown>;
 	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
 	if (id !== undefined && id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'a message id in the value must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
@@ -475,7 +529,11 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 	if (deletedBefore && deletedAt === undefined) {
 		throw new Refusal(RefusalCode.MessageDeleted, 'this message was deleted for everyone', key);
 	}
+	if (replyTo !== undefined && (!isMessageId(replyTo) || replyTo === key)) {
+		throw new Refusal(RefusalCode.InvalidMessage, 'replyTo is the id of another message', key);
+	}
 	if (deletedAt !== undefined) {
+		if (replyTo !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
 		if (!isPlausibleTimestamp(deletedAt, ctx.now)) throw new Refusal(RefusalCode.InvalidMessage, 'deletedAt must be a time in ms between 2020 and a day from now', key);
 		if (body !== '' || editedAt !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
 		return;

@@ -1,7 +1,7 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
-import { conversations, messages, users, type MessageRow } from './db/schema.ts';
-import type { MessageDto, PublicUser } from '../shared/api-types.ts';
+import { conversations, messages, reactions, users, type MessageRow } from './db/schema.ts';
+import type { MessageDto, PublicUser, ReactionDto } from '../shared/api-types.ts';
 import type { SystemEvent } from '../shared/protocol.ts';
 
 export type { MessageDto };
@@ -11,7 +11,7 @@ const messageColumns = {
 	author: { id: users.id, username: users.username, displayName: users.displayName }
 };
 
-function toDto({ row, author }: { row: MessageRow; author: PublicUser }): MessageDto {
+function toDto({ row, author }: { row: MessageRow; author: PublicUser }, reactionsOf: Map<string, ReactionDto[]>): MessageDto {
 	return {
 		id: row.id,
 		conversationId: row.conversationId,
@@ -22,8 +22,33 @@ function toDto({ row, author }: { row: MessageRow; author: PublicUser }): Messag
 		receivedAt: row.receivedAt,
 		editedAt: row.editedAt,
 		deletedAt: row.deletedAt,
-		event: parseEvent(row.event)
+		event: parseEvent(row.event),
+		replyTo: row.replyTo,
+		// A deleted message keeps none (the reactions stay in the table, unseen, until the user changes them).
+		reactions: row.deletedAt === null ? (reactionsOf.get(row.id) ?? []) : []
 	};
+}
+
+/** The reactions to some messages of a conversation: per message, each emoji with who reacted with it (users in id order, as `reactionsTo` in conversation-doc.ts). */
+function reactionsTo(db: Db, conversationId: string, messageIds: string[]): Map<string, ReactionDto[]> {
+	const result = new Map<string, ReactionDto[]>();
+	if (messageIds.length === 0) return result;
+	const rows = db
+		.select({ messageId: reactions.messageId, userId: reactions.userId, emoji: reactions.emoji })
+		.from(reactions)
+		.where(and(eq(reactions.conversationId, conversationId), inArray(reactions.messageId, messageIds)))
+		.orderBy(reactions.userId)
+		.all();
+	for (const row of rows) {
+		const list = result.get(row.messageId) ?? [];
+		for (const emoji of JSON.parse(row.emoji) as string[]) {
+			const entry = list.find((r) => r.emoji === emoji);
+			if (entry) entry.userIds.push(row.userId);
+			else list.push({ emoji, userIds: [row.userId] });
+		}
+		if (list.length > 0) result.set(row.messageId, list);
+	}
+	return result;
 }
 
 function parseEvent(json: string | null): SystemEvent | null {
@@ -37,7 +62,7 @@ export function getMessage(db: Db, conversationId: string, id: string): MessageD
 		.innerJoin(users, eq(users.id, messages.authorId))
 		.where(and(eq(messages.conversationId, conversationId), eq(messages.id, id)))
 		.get();
-	return row && toDto(row);
+	return row && toDto(row, reactionsTo(db, conversationId, [id]));
 }
 
 export interface HistoryPage {
@@ -57,7 +82,9 @@ export function listHistory(db: Db, conversationId: string, before: number | nul
 		.limit(limit + 1)
 		.all();
 	const hasMore = rows.length > limit;
-	const page = rows.slice(0, limit).reverse().map(toDto);
+	const kept = rows.slice(0, limit).reverse();
+	const reactionsOf = reactionsTo(db, conversationId, kept.map(({ row }) => row.id));
+	const page = kept.map((row) => toDto(row, reactionsOf));
 	return { messages: page, nextCursor: hasMore && page[0] ? page[0].seq : null };
 }
 
@@ -69,6 +96,7 @@ export interface AcceptedMessage {
 	editedAt?: number;
 	/** A line the server writes into the timeline. */
 	event?: SystemEvent;
+	replyTo?: string;
 }
 
 /**
@@ -105,8 +133,33 @@ export function prepareMessageWrites(db: Db) {
 			body: sql.placeholder('body'),
 			createdAt: sql.placeholder('createdAt'),
 			receivedAt: sql.placeholder('now'),
-			event: sql.placeholder('event')
+			event: sql.placeholder('event'),
+			replyTo: sql.placeholder('replyTo')
 		})
+		.prepare();
+	const react = db
+		.insert(reactions)
+		.values({
+			conversationId: sql.placeholder('conversationId'),
+			messageId: sql.placeholder('messageId'),
+			userId: sql.placeholder('userId'),
+			emoji: sql.placeholder('emoji'),
+			updatedAt: sql.placeholder('now')
+		})
+		.onConflictDoUpdate({
+			target: [reactions.conversationId, reactions.messageId, reactions.userId],
+			set: { emoji: sql`excluded.emoji`, updatedAt: sql`excluded.updated_at` }
+		})
+		.prepare();
+	const unreact = db
+		.delete(reactions)
+		.where(
+			and(
+				eq(reactions.conversationId, sql.placeholder('conversationId')),
+				eq(reactions.messageId, sql.placeholder('messageId')),
+				eq(reactions.userId, sql.placeholder('userId'))
+			)
+		)
 		.prepare();
 	const edit = db
 		.update(messages)
@@ -131,7 +184,7 @@ export function prepareMessageWrites(db: Db) {
 		insert(conversationId: string, message: AcceptedMessage, now: number): number {
 			const bumped = bumpSeq.get({ conversationId, now });
 			if (!bumped) throw new Error(`conversation ${conversationId} vanished`);
-			insert.run({ conversationId, ...message, event: message.event ? JSON.stringify(message.event) : null, seq: bumped.seq, now });
+			insert.run({ conversationId, ...message, event: message.event ? JSON.stringify(message.event) : null, replyTo: message.replyTo ?? null, seq: bumped.seq, now });
 			return bumped.seq;
 		},
 		/**
@@ -148,6 +201,11 @@ export function prepareMessageWrites(db: Db) {
 		},
 		remove(conversationId: string, id: string, now: number): void {
 			remove.run({ conversationId, id, now });
+		},
+		/** Sets one user's reactions to a message (none: an empty list). */
+		react(conversationId: string, messageId: string, userId: string, emoji: string[], now: number): void {
+			if (emoji.length === 0) unreact.run({ conversationId, messageId, userId });
+			else react.run({ conversationId, messageId, userId, emoji: JSON.stringify(emoji), now });
 		}
 	};
 }

@@ -43,6 +43,15 @@ export interface MessageDto {
 	deletedAt: number | null;
 	/** Set on lines the server writes into the timeline (joins, leaves, removals, renames). */
 	event: SystemEvent | null;
+	/** The message this one replies to, if any (it may be deleted, or older than what was loaded). */
+	replyTo: string | null;
+	/** Reactions, each emoji with the members who reacted with it (none on a deleted message). */
+	reactions: ReactionDto[];
+}
+
+export interface ReactionDto {
+	emoji: string;
+	userIds: string[];
 }
 
 /** What a message or a receipt changes in a conversation's summary, as one member sees it. */

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
-import { DOC_MESSAGES, DOC_SEQ, type MessageValue, type StoredMessageValue } from './protocol.ts';
+import type { ReactionDto } from './api-types.ts';
+import { DOC_MESSAGES, DOC_REACTIONS, DOC_SEQ, parseReactionKey, reactionKey, type MessageValue, type StoredMessageValue } from './protocol.ts';
 
 /** Reading and writing a conversation document the way the server expects (docs/protocol.md). */
 
@@ -26,8 +27,9 @@ export function seqMap(doc: Y.Doc): Y.Map<number> {
  * Adds a message as `author`, its body trimmed as the server requires; it is durable on the server
  * once {@link sequenceOf} returns a number.
  */
-export function writeMessage(doc: Y.Doc, message: { id: string; author: string; body: string; createdAt?: number }): MessageValue {
+export function writeMessage(doc: Y.Doc, message: { id: string; author: string; body: string; createdAt?: number; replyTo?: string }): MessageValue {
 	const value: StoredMessageValue = { author: message.author, body: message.body.trim(), createdAt: message.createdAt ?? Date.now() };
+	if (message.replyTo) value.replyTo = message.replyTo;
 	messagesMap(doc).set(message.id, value);
 	return { ...value, id: message.id };
 }
@@ -42,7 +44,9 @@ export function editMessage(doc: Y.Doc, id: string, body: string, previous?: Mes
 	const current = messageOf(doc, id) ?? previous;
 	const text = body.trim();
 	if (!current || current.deletedAt !== undefined || current.event || current.body === text) return false;
-	messagesMap(doc).set(id, { author: current.author, body: text, createdAt: current.createdAt, editedAt: Date.now() });
+	const value: StoredMessageValue = { author: current.author, body: text, createdAt: current.createdAt, editedAt: Date.now() };
+	if (current.replyTo) value.replyTo = current.replyTo;
+	messagesMap(doc).set(id, value);
 	return true;
 }
 
@@ -104,4 +108,57 @@ export function carryInto(doc: Y.Doc, messages: MessageValue[]): void {
 	doc.transact(() => {
 		for (const message of messages) if (!map.has(message.id)) map.set(message.id, storedValue(message));
 	});
+}
+
+export function reactionsMap(doc: Y.Doc): Y.Map<string[]> {
+	return doc.getMap<string[]>(DOC_REACTIONS);
+}
+
+/** Sets `userId`'s reactions to a message (the whole list; empty: none). Setting the same list again changes nothing. */
+export function setReactions(doc: Y.Doc, messageId: string, userId: string, emoji: string[]): void {
+	const map = reactionsMap(doc);
+	const key = reactionKey(messageId, userId);
+	const current = map.get(key) ?? [];
+	if (current.length === emoji.length && current.every((e, i) => e === emoji[i])) return;
+	if (emoji.length === 0) map.delete(key);
+	else map.set(key, [...emoji]);
+}
+
+/** Adds or removes one emoji of `userId`'s on a message, given what the device shows now. */
+export function toggledReactions(current: ReactionDto[], userId: string, emoji: string): string[] {
+	const mine = current.filter((r) => r.userIds.includes(userId)).map((r) => r.emoji);
+	return mine.includes(emoji) ? mine.filter((e) => e !== emoji) : [...mine, emoji];
+}
+
+/** Every message's reactions in a document: each emoji with who reacted with it, users in id order (the server's order too). */
+export function allReactions(doc: Y.Doc): Map<string, ReactionDto[]> {
+	const perMessage = new Map<string, Array<[string, string[]]>>();
+	for (const [key, emoji] of reactionsMap(doc)) {
+		const parsed = parseReactionKey(key);
+		if (!parsed || !Array.isArray(emoji)) continue;
+		const list = perMessage.get(parsed.messageId) ?? [];
+		list.push([parsed.userId, emoji]);
+		perMessage.set(parsed.messageId, list);
+	}
+	const result = new Map<string, ReactionDto[]>();
+	for (const [messageId, users] of perMessage) result.set(messageId, aggregateReactions(users));
+	return result;
+}
+
+/** One message's reactions in a document. */
+export function reactionsTo(doc: Y.Doc, messageId: string): ReactionDto[] {
+	return allReactions(doc).get(messageId) ?? [];
+}
+
+/** Per-user lists as the timeline shows them: each emoji once, with its users; users in id order. */
+export function aggregateReactions(users: Array<[string, string[]]>): ReactionDto[] {
+	const list: ReactionDto[] = [];
+	for (const [userId, emoji] of [...users].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+		for (const e of emoji) {
+			const entry = list.find((r) => r.emoji === e);
+			if (entry) entry.userIds.push(userId);
+			else list.push({ emoji: e, userIds: [userId] });
+		}
+	}
+	return list;
 }

@@ -46,3 +46,24 @@ export function checkMessageBody(raw: string): BodyCheck {
 	if ([...body].length > MESSAGE_MAX_CHARS) return { ok: false, code: 'message-too-long' };
 	return { ok: true, body };
 }
+
+/** Reactions one user may put on one message. */
+export const REACTIONS_PER_USER_MAX = 8;
+/** UTF-16 units of one reaction (a flag or a skin-toned family emoji is long). */
+const REACTION_MAX_UNITS = 32;
+
+/**
+ * Whether `value` is one emoji (a single grapheme with an emoji in it, keycaps and flags included):
+ * reactions are emoji, not words.
+ */
+export function isReaction(value: unknown): value is string {
+	if (typeof value !== 'string' || value.length === 0 || value.length > REACTION_MAX_UNITS) return false;
+	if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u.test(value) || /[\s\p{L}\p{N}\p{P}]/u.test(value.replace(/[0-9#*]\uFE0F?\u20E3/gu, ''))) return false;
+	const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(value)];
+	return graphemes.length === 1;
+}
+
+/** Whether `value` is a valid reactions value: distinct emoji, at most {@link REACTIONS_PER_USER_MAX}. */
+export function isReactionList(value: unknown): value is string[] {
+	return Array.isArray(value) && value.length <= REACTIONS_PER_USER_MAX && value.every(isReaction) && new Set(value).size === value.length;
+}

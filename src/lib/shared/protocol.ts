@@ -4,6 +4,7 @@
  */
 
 import type { ConversationSummary, InboxActivity } from './api-types.ts';
+import { isMessageId } from './limits.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -68,6 +69,26 @@ export function parseUserDocName(name: string): string | null {
  */
 export const DOC_MESSAGES = 'messages';
 export const DOC_SEQ = 'seq';
+/**
+ * - `reactions`: Y.Map keyed `<messageId>/<userId>`; each value is that user's reactions to that
+ *   message, an array of distinct emoji (an empty array or a removed key: none). Only the user the
+ *   key names writes it, and only for a message the conversation has.
+ */
+export const DOC_REACTIONS = 'reactions';
+
+/** The key of one user's reactions to one message in {@link DOC_REACTIONS}. */
+export function reactionKey(messageId: string, userId: string): string {
+	return `${messageId}/${userId}`;
+}
+
+/** The message and user a reactions key names; null when it is not one. */
+export function parseReactionKey(key: string): { messageId: string; userId: string } | null {
+	const slash = key.indexOf('/');
+	if (slash < 0) return null;
+	const messageId = key.slice(0, slash);
+	const userId = key.slice(slash + 1);
+	return isMessageId(messageId) && ULID.test(userId) ? { messageId, userId } : null;
+}
 
 /**
  * What a client stores under `messages.get(id)`. The key is the message's id: a value carries no
@@ -83,6 +104,8 @@ export interface StoredMessageValue {
 	createdAt: number;
 	/** Set by an edit (a new value under the same key, with the same createdAt). */
 	editedAt?: number;
+	/** The id of the message this one replies to (quoted above it); kept by edits. */
+	replyTo?: string;
 	/**
 	 * Set by "delete for everyone": the value is then a tombstone `{ author, body: '', createdAt,
 	 * deletedAt }` replacing the message, so every device shows "message deleted" in its place while

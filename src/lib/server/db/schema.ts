@@ -104,7 +104,9 @@ export const messages = sqliteTable(
 		editedAt: integer('edited_at'),
 		deletedAt: integer('deleted_at'),
 		/** JSON of a SystemEvent (src/lib/shared/protocol.ts) on lines the server writes into the timeline (joins, leaves, renames); null for messages. */
-		event: text('event')
+		event: text('event'),
+		/** The id of the message this one replies to (in the same conversation; it may be deleted or not loaded). */
+		replyTo: text('reply_to')
 	},
 	(t) => [
 		primaryKey({ columns: [t.conversationId, t.id] }),
@@ -161,3 +163,21 @@ export type Session = typeof sessions.$inferSelect;
 export type Conversation = typeof conversations.$inferSelect;
 export type Member = typeof members.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
+
+/** Each member's reactions to a message: a projection of the document's `reactions` map. */
+export const reactions = sqliteTable(
+	'reactions',
+	{
+		conversationId: text('conversation_id')
+			.notNull()
+			.references(() => conversations.id, { onDelete: 'cascade' }),
+		messageId: text('message_id').notNull(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => users.id),
+		/** JSON array of distinct emoji, in the order the user added them. */
+		emoji: text('emoji').notNull(),
+		updatedAt: integer('updated_at').notNull()
+	},
+	(t) => [primaryKey({ columns: [t.conversationId, t.messageId, t.userId] })]
+);

@@ -1,0 +1,176 @@
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { deleteForEveryone, messagesMap, reactionsMap, reactionsTo, sequenceOf, setReactions, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import type { MessageDto } from '../../src/lib/shared/api-types.ts';
+import { RefusalCode, reactionKey } from '../../src/lib/shared/protocol.ts';
+import {
+	api,
+	connectClient,
+	createAccount,
+	createConversation,
+	startTestServer,
+	tempDataDir,
+	waitFor,
+	type Account,
+	type SyncClient,
+	type TestServer
+} from '../utils/server.ts';
+
+describe('replies and reactions', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let alice: Account;
+	let bob: Account;
+	let conversationId: string;
+	const open: SyncClient[] = [];
+
+	async function client(account: Account): Promise<SyncClient> {
+		const c = connectClient(server.wsUrl, conversationId, account.token, new Y.Doc());
+		open.push(c);
+		await c.synced;
+		return c;
+	}
+
+	async function stored(id: string): Promise<MessageDto | undefined> {
+		const response = await api<{ messages: MessageDto[] }>(server.url, `/api/conversations/${conversationId}/messages?limit=200`, { token: bob.token });
+		return response.body.messages.find((m) => m.id === id);
+	}
+
+	async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+		const deadline = Date.now() + 5000;
+		while (!(await check())) {
+			if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+			await new Promise((resolve) => setTimeout(resolve, 25));
+		}
+	}
+
+	async function sent(c: SyncClient, author: Account, body: string, replyTo?: string): Promise<string> {
+		const id = ulid();
+		writeMessage(c.doc, { id, author: author.id, body, replyTo });
+		await waitFor(() => sequenceOf(c.doc, id) !== undefined, 5000, 'the acknowledgement');
+		return id;
+	}
+
+	async function refusedWith(c: SyncClient): Promise<{ code: string; messageIds: string[] }> {
+		await waitFor(() => c.rejected.length > 0, 5000, 'the refusal');
+		return c.rejected[0]!;
+	}
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		alice = await createAccount(server.url);
+		bob = await createAccount(server.url);
+		conversationId = await createConversation(server.url, alice, [bob], 'Reactions');
+	});
+
+	afterAll(async () => {
+		for (const c of open) c.destroy();
+		await server.close();
+		data.remove();
+	});
+
+	it('[REPLY-1] a reply names the message it quotes; the history carries it', async () => {
+		const a = await client(alice);
+		const b = await client(bob);
+		const question = await sent(a, alice, 'who has the notes?');
+		const answer = await sent(b, bob, 'I do', question);
+		expect((await stored(answer))?.replyTo).toBe(question);
+		expect((await stored(question))?.replyTo).toBeNull();
+		await waitFor(() => messagesMap(a.doc).get(answer)?.replyTo === question, 5000, 'the reply at alice');
+	});
+
+	it('[REPLY-1] replyTo must be another message id', async () => {
+		for (const replyTo of ['not-an-id', 42, 'self']) {
+			const a = await client(alice);
+			const id = ulid();
+			messagesMap(a.doc).set(id, { author: alice.id, body: 'a reply', createdAt: Date.now(), replyTo: (replyTo === 'self' ? id : replyTo) as string });
+			expect(await refusedWith(a)).toMatchObject({ code: RefusalCode.InvalidMessage, messageIds: [id] });
+			expect(await stored(id)).toBeUndefined();
+		}
+	});
+
+	it('[REACT-1] each member’s reactions are theirs: counted per emoji with who reacted, the same on every device', async () => {
+		const a = await client(alice);
+		const b = await client(bob);
+		const id = await sent(a, alice, 'exam moved to Friday');
+		setReactions(a.doc, id, alice.id, ['👍']);
+		setReactions(b.doc, id, bob.id, ['👍', '😮']);
+		await eventually(async () => (await stored(id))?.reactions.length === 2, 'both reactions stored');
+		expect((await stored(id))?.reactions).toEqual([
+			{ emoji: '👍', userIds: [alice.id, bob.id].sort() },
+			{ emoji: '😮', userIds: [bob.id] }
+		]);
+		await waitFor(() => reactionsTo(a.doc, id).length === 2, 5000, 'bob’s reactions at alice');
+		expect(reactionsTo(a.doc, id)).toEqual(reactionsTo(b.doc, id));
+		// Toggling the same state twice changes nothing; removing one leaves the other.
+		setReactions(b.doc, id, bob.id, ['👍', '😮']);
+		setReactions(b.doc, id, bob.id, ['😮']);
+		await eventually(async () => (await stored(id))?.reactions[0]?.userIds.length === 1, 'bob’s 👍 removed');
+		expect((await stored(id))?.reactions).toEqual([
+			{ emoji: '👍', userIds: [alice.id] },
+			{ emoji: '😮', userIds: [bob.id] }
+		]);
+	});
+
+	it('[REACT-1] nobody writes another member’s reactions, nor removes them', async () => {
+		const a = await client(alice);
+		const id = await sent(a, alice, 'mine to react to');
+		setReactions(a.doc, id, alice.id, ['🎉']);
+		await eventually(async () => (await stored(id))?.reactions.length === 1, 'alice’s reaction');
+		const b = await client(bob);
+		reactionsMap(b.doc).set(reactionKey(id, alice.id), ['👎']);
+		expect((await refusedWith(b)).code).toBe(RefusalCode.ForeignMessage);
+		const c = await client(bob);
+		reactionsMap(c.doc).delete(reactionKey(id, alice.id));
+		expect((await refusedWith(c)).code).toBe(RefusalCode.ForeignMessage);
+		expect((await stored(id))?.reactions).toEqual([{ emoji: '🎉', userIds: [alice.id] }]);
+	});
+
+	it('[REACT-2] reactions are a few distinct emoji on a message the conversation has', async () => {
+		const a = await client(alice);
+		const id = await sent(a, alice, 'react to me');
+		for (const [key, value] of [
+			[reactionKey(id, alice.id), ['ok']],
+			[reactionKey(id, alice.id), ['👍', '👍']],
+			[reactionKey(id, alice.id), ['😀', '😁', '😂', '🤣', '😃', '😄', '😅', '😆', '😉']],
+			[reactionKey(id, alice.id), '👍'],
+			[reactionKey(ulid(), alice.id), ['👍']],
+			[`${id}/not-a-user`, ['👍']]
+		] as const) {
+			const c = await client(alice);
+			reactionsMap(c.doc).set(key, value as never);
+			expect((await refusedWith(c)).code).toBe(RefusalCode.InvalidMessage);
+		}
+		expect((await stored(id))?.reactions).toEqual([]);
+	});
+
+	it('[REACT-3] two devices of one user reacting offline at once end with one list, the same in the table and on every device', async () => {
+		const a = await client(alice);
+		const id = await sent(a, alice, 'pizza tonight?');
+		const phone = await client(bob);
+		const laptop = await client(bob);
+		phone.socket.disconnect();
+		laptop.socket.disconnect();
+		await waitFor(() => [phone, laptop].every((c) => c.socket.status === 'disconnected'), 5000, 'both offline');
+		setReactions(phone.doc, id, bob.id, ['🍕']);
+		setReactions(laptop.doc, id, bob.id, ['❤️', '🔥']);
+		await Promise.all([phone.socket.connect(), laptop.socket.connect()]);
+		const reactionsOf = (c: SyncClient) => JSON.stringify(reactionsTo(c.doc, id));
+		await waitFor(() => reactionsOf(phone) === reactionsOf(laptop) && reactionsOf(a) === reactionsOf(phone) && reactionsTo(a.doc, id).length > 0, 5000, 'one result');
+		await eventually(async () => JSON.stringify((await stored(id))?.reactions) === reactionsOf(a), 'the table to agree');
+		// Last writer wins for the one key both devices wrote: one device's list whole, never a mix.
+		expect([JSON.stringify([{ emoji: '🍕', userIds: [bob.id] }]), JSON.stringify([{ emoji: '❤️', userIds: [bob.id] }, { emoji: '🔥', userIds: [bob.id] }])]).toContain(reactionsOf(a));
+	});
+
+	it('[REACT-1] a deleted message shows no reactions', async () => {
+		const a = await client(alice);
+		const b = await client(bob);
+		const id = await sent(a, alice, 'soon gone');
+		setReactions(b.doc, id, bob.id, ['👍']);
+		await eventually(async () => (await stored(id))?.reactions.length === 1, 'the reaction');
+		deleteForEveryone(a.doc, id);
+		await eventually(async () => (await stored(id))?.deletedAt != null, 'the deletion');
+		expect((await stored(id))?.reactions).toEqual([]);
+	});
+});
