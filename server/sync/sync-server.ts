@@ -77,9 +77,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	});
 
 	const live: LiveServices = {
-		send: ({ conversationId, authorId, id, body, createdAt }) =>
+		send: ({ conversationId, authorId, id, body, createdAt, replyTo }) =>
 			documents.withConversation(conversationId, (conversation) => {
-				const outcome = conversation.sendFromServer({ id, author: authorId, body, createdAt });
+				const outcome = conversation.sendFromServer({ id, author: authorId, body, createdAt, ...(replyTo ? { replyTo } : {}) });
 				const message = getMessage(db, conversationId, id);
 				if (outcome === 'conflict' || !message || message.author.id !== authorId) return { outcome: 'conflict' as const };
 				return { outcome, message };

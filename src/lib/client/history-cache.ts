@@ -19,6 +19,9 @@ export interface HistoryRow {
 	editedAt: number | null;
 	deletedAt: number | null;
 	event: MessageDto['event'];
+	/** Rows cached before replies and reactions existed have neither. */
+	replyTo?: string | null;
+	reactions?: MessageDto['reactions'];
 }
 
 const STORE = 'messages';
@@ -28,8 +31,8 @@ export function historyDatabaseName(userId: string): string {
 }
 
 export function rowOf(message: MessageDto): HistoryRow {
-	const { conversationId, id, seq, body, createdAt, editedAt, deletedAt, event } = message;
-	return { conversationId, id, seq, author: message.author.id, body, createdAt, editedAt, deletedAt, event };
+	const { conversationId, id, seq, body, createdAt, editedAt, deletedAt, event, replyTo, reactions } = message;
+	return { conversationId, id, seq, author: message.author.id, body, createdAt, editedAt, deletedAt, event, replyTo, reactions };
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

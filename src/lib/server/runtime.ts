@@ -15,6 +15,7 @@ export interface LiveServices {
 		id: string;
 		body: string;
 		createdAt: number;
+		replyTo?: string;
 	}): Promise<{ outcome: 'created' | 'exists'; message: MessageDto } | { outcome: 'conflict' }>;
 	/** Writes a line into the conversation's timeline (a join, leave, removal or rename) as `actorId`'s doing. */
 	recordEvent(conversationId: string, actorId: string, event: SystemEvent): Promise<void>;

@@ -46,7 +46,9 @@ export const newMessage = z.object({
 	createdAt: z
 		.number()
 		.refine((value) => isPlausibleTimestamp(value), 'createdAt is a time in ms between 2020 and a day from now')
-		.optional()
+		.optional(),
+	/** The id of the message this one replies to. */
+	replyTo: z.string().refine(isMessageId, 'replyTo is a message id (a ULID or UUID)').optional()
 });
 
 export const historyQuery = z.object({

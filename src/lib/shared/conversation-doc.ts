@@ -114,14 +114,38 @@ export function reactionsMap(doc: Y.Doc): Y.Map<string[]> {
 	return doc.getMap<string[]>(DOC_REACTIONS);
 }
 
-/** Sets `userId`'s reactions to a message (the whole list; empty: none). Setting the same list again changes nothing. */
+/**
+ * Sets `userId`'s reactions to a message (the whole list; empty: none, kept as an empty list so it
+ * also overrides what the history says of a message of an ended epoch). Setting the same list again
+ * changes nothing.
+ */
 export function setReactions(doc: Y.Doc, messageId: string, userId: string, emoji: string[]): void {
 	const map = reactionsMap(doc);
 	const key = reactionKey(messageId, userId);
-	const current = map.get(key) ?? [];
-	if (current.length === emoji.length && current.every((e, i) => e === emoji[i])) return;
-	if (emoji.length === 0) map.delete(key);
-	else map.set(key, [...emoji]);
+	const current = map.get(key);
+	if (current && current.length === emoji.length && current.every((e, i) => e === emoji[i])) return;
+	map.set(key, [...emoji]);
+}
+
+/** Each message's per-user reaction lists in a document (lists as written, empty ones included). */
+export function reactionEntries(doc: Y.Doc): Map<string, Array<[string, string[]]>> {
+	const perMessage = new Map<string, Array<[string, string[]]>>();
+	for (const [key, emoji] of reactionsMap(doc)) {
+		const parsed = parseReactionKey(key);
+		if (!parsed || !Array.isArray(emoji)) continue;
+		const list = perMessage.get(parsed.messageId) ?? [];
+		list.push([parsed.userId, emoji]);
+		perMessage.set(parsed.messageId, list);
+	}
+	return perMessage;
+}
+
+/** A message's reactions as the history gave them, with the users' lists in `override` (a later epoch's document) replacing theirs. */
+export function mergeReactions(base: ReactionDto[], override: Array<[string, string[]]> = []): ReactionDto[] {
+	const perUser = new Map<string, string[]>();
+	for (const { emoji, userIds } of base) for (const userId of userIds) perUser.set(userId, [...(perUser.get(userId) ?? []), emoji]);
+	for (const [userId, emoji] of override) perUser.set(userId, emoji);
+	return aggregateReactions([...perUser]);
 }
 
 /** Adds or removes one emoji of `userId`'s on a message, given what the device shows now. */
@@ -132,16 +156,8 @@ export function toggledReactions(current: ReactionDto[], userId: string, emoji: 
 
 /** Every message's reactions in a document: each emoji with who reacted with it, users in id order (the server's order too). */
 export function allReactions(doc: Y.Doc): Map<string, ReactionDto[]> {
-	const perMessage = new Map<string, Array<[string, string[]]>>();
-	for (const [key, emoji] of reactionsMap(doc)) {
-		const parsed = parseReactionKey(key);
-		if (!parsed || !Array.isArray(emoji)) continue;
-		const list = perMessage.get(parsed.messageId) ?? [];
-		list.push([parsed.userId, emoji]);
-		perMessage.set(parsed.messageId, list);
-	}
 	const result = new Map<string, ReactionDto[]>();
-	for (const [messageId, users] of perMessage) result.set(messageId, aggregateReactions(users));
+	for (const [messageId, users] of reactionEntries(doc)) result.set(messageId, aggregateReactions(users));
 	return result;
 }
 

@@ -5,15 +5,35 @@ import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
-import { carryInto, deleteForEveryone, editMessage, messageOf, messagesMap, orderedMessages, seqMap, unacknowledged, writeMessage } from '$lib/shared/conversation-doc';
+import {
+	carryInto,
+	deleteForEveryone,
+	editMessage,
+	mergeReactions,
+	messageOf,
+	messagesMap,
+	orderedMessages,
+	reactionEntries,
+	reactionsMap,
+	seqMap,
+	setReactions,
+	toggledReactions,
+	unacknowledged,
+	writeMessage
+} from '$lib/shared/conversation-doc';
+import type { ReactionDto } from '$lib/shared/api-types';
+import { isReaction } from '$lib/shared/limits';
 import { checkMessageBody } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
-import { CloseReason, decodeServerStateless, encodeStateless, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
+import { CloseReason, decodeServerStateless, encodeStateless, reactionKey, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import { OlderHistory } from './older-history.ts';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
 const nextId = monotonicFactory();
+
+/** How a reaction change sits in the list of unconfirmed changes, beside message ids. */
+const REACTED = 'reacted:';
 
 export type Delivery = 'sending' | 'sent' | 'failed';
 
@@ -31,6 +51,10 @@ export interface ChatMessage {
 	editedAt?: number;
 	/** Set once its author deleted it for everyone: `body` is empty, the timeline shows a placeholder. */
 	deletedAt?: number;
+	/** The message it replies to. */
+	replyTo?: string;
+	/** Each emoji with who reacted with it (none on a deleted message). */
+	reactions?: ReactionDto[];
 }
 
 interface FailedMessage {
@@ -50,14 +74,26 @@ export interface EpochPosition {
 }
 const FIRST_EPOCH: EpochPosition = { epoch: 0, firstSeq: 1 };
 
-function historyRow(conversationId: string, message: MessageValue, seq: number): HistoryRow {
-	const { id, author, body, createdAt, editedAt, deletedAt, event } = message;
-	return { conversationId, id, seq, author, body, createdAt, editedAt: editedAt ?? null, deletedAt: deletedAt ?? null, event: event ?? null };
+function historyRow(conversationId: string, message: MessageValue & { reactions?: ReactionDto[] }, seq: number): HistoryRow {
+	const { id, author, body, createdAt, editedAt, deletedAt, event, replyTo, reactions } = message;
+	return {
+		conversationId,
+		id,
+		seq,
+		author,
+		body,
+		createdAt,
+		editedAt: editedAt ?? null,
+		deletedAt: deletedAt ?? null,
+		event: event ?? null,
+		replyTo: replyTo ?? null,
+		reactions: reactions ?? []
+	};
 }
 
 /** A history row as the timeline shows it (a deleted one as its placeholder). */
-function chatMessageOf(row: HistoryRow): ChatMessage {
-	const { id, seq, author, body, createdAt, event, editedAt, deletedAt } = row;
+function chatMessageOf(row: HistoryRow, reactions: ReactionDto[]): ChatMessage {
+	const { id, seq, author, body, createdAt, event, editedAt, deletedAt, replyTo } = row;
 	return {
 		id,
 		seq,
@@ -67,13 +103,22 @@ function chatMessageOf(row: HistoryRow): ChatMessage {
 		delivery: 'sent',
 		...(event ? { event } : {}),
 		...(editedAt !== null ? { editedAt } : {}),
-		...(deletedAt !== null ? { deletedAt } : {})
+		...(deletedAt !== null ? { deletedAt } : {}),
+		...(replyTo ? { replyTo } : {}),
+		...(deletedAt === null && reactions.length > 0 ? { reactions } : {})
 	};
 }
 
 /** A history row as a document value: what an edit or deletion of a message of an ended epoch starts from. */
 function valueOf(row: HistoryRow): MessageValue {
-	return { id: row.id, author: row.author, body: row.body, createdAt: row.createdAt, ...(row.editedAt !== null ? { editedAt: row.editedAt } : {}) };
+	return {
+		id: row.id,
+		author: row.author,
+		body: row.body,
+		createdAt: row.createdAt,
+		...(row.editedAt !== null ? { editedAt: row.editedAt } : {}),
+		...(row.replyTo ? { replyTo: row.replyTo } : {})
+	};
 }
 
 /** How often a refusal that names no message may start this device's copy of a conversation afresh. */
@@ -179,7 +224,8 @@ export class ConversationSync {
 
 	#moveTo(next: EpochPosition): void {
 		const doc = this.#doc;
-		const archived = orderedMessages(doc).flatMap((m) => (m.seq === undefined ? [] : [historyRow(this.conversationId, m, m.seq)]));
+		const shown = new Map(this.messages.map((m) => [m.id, m]));
+		const archived = orderedMessages(doc).flatMap((m) => (m.seq === undefined ? [] : [historyRow(this.conversationId, { ...m, reactions: shown.get(m.id)?.reactions }, m.seq)]));
 		this.#older.moveEnd(next.firstSeq, archived);
 		const oldDatabase = this.#databaseName();
 		const failedIds = new Set(this.#failed.map((m) => m.id));
@@ -188,6 +234,7 @@ export class ConversationSync {
 		const carried = [...unsent, ...this.#changedValues(doc).filter((m) => !unsentIds.has(m.id))];
 		// Kept in localStorage until the new document has them on disk: a tab closed half-way loses nothing.
 		writeJson(this.#key(`rewrite:${this.conversationId}`), carried);
+		writeJson(this.#key(`rewrite-reactions:${this.conversationId}`), this.#changedReactions(doc));
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
@@ -212,13 +259,13 @@ export class ConversationSync {
 	}
 
 	/** Stores the message on this device, shows it, and lets the provider deliver it whenever it can. */
-	async send(text: string): Promise<void> {
+	async send(text: string, replyTo?: string): Promise<void> {
 		const checked = checkMessageBody(text);
 		if (!checked.ok) throw new Error(reasonText(checked.code));
 		this.stopTyping();
 		const id = nextId();
 		this.#unstored.add(id);
-		writeMessage(this.#doc, { id, author: this.userId, body: checked.body });
+		writeMessage(this.#doc, { id, author: this.userId, body: checked.body, replyTo });
 		try {
 			await this.#persistence.whenSynced;
 			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
@@ -263,6 +310,19 @@ export class ConversationSync {
 		await this.#stored();
 	}
 
+	/**
+	 * Adds my reaction `emoji` to a message, or takes it back if it is there: my whole list for that
+	 * message is written (REACT-3), offline first like a message.
+	 */
+	async react(messageId: string, emoji: string): Promise<void> {
+		if (!isReaction(emoji)) return;
+		const message = this.messages.find((m) => m.id === messageId);
+		if (!message || message.deletedAt !== undefined || message.event) return;
+		setReactions(this.#doc, messageId, this.userId, toggledReactions(message.reactions ?? [], this.userId, emoji));
+		this.#noteChanged(REACTED + messageId);
+		await this.#stored();
+	}
+
 	/** Resolves once what was written into the document is in IndexedDB. */
 	async #stored(): Promise<void> {
 		await this.#persistence.whenSynced;
@@ -282,7 +342,7 @@ export class ConversationSync {
 			const message = messageOf(doc, id);
 			const seq = seqs.get(id) ?? this.#older.rows.find((row) => row.id === id)?.seq;
 			if (!message || seq === undefined || (message.editedAt === undefined && message.deletedAt === undefined)) continue;
-			rows.push(historyRow(this.conversationId, message, seq));
+			rows.push(historyRow(this.conversationId, { ...message, reactions: this.messages.find((m) => m.id === id)?.reactions }, seq));
 			if (message.deletedAt !== undefined) erased = true;
 		}
 		if (rows.length > 0) void this.hub.history.put(rows).catch(() => {});
@@ -353,8 +413,20 @@ export class ConversationSync {
 	#changedValues(doc: Y.Doc): MessageValue[] {
 		const ids = readJson<string[]>(this.#key(`changes:${this.conversationId}`)) ?? [];
 		return ids.flatMap((id) => {
+			if (id.startsWith(REACTED)) return [];
 			const message = messageOf(doc, id);
 			return message && message.author === this.userId ? [message] : [];
+		});
+	}
+
+	/** My reaction lists the server may not have yet, as [messageId, emoji] (see `#noteChanged`). */
+	#changedReactions(doc: Y.Doc): Array<[string, string[]]> {
+		const ids = readJson<string[]>(this.#key(`changes:${this.conversationId}`)) ?? [];
+		return ids.flatMap((entry) => {
+			if (!entry.startsWith(REACTED)) return [];
+			const messageId = entry.slice(REACTED.length);
+			const emoji = reactionsMap(doc).get(reactionKey(messageId, this.userId));
+			return emoji ? [[messageId, emoji] as [string, string[]]] : [];
 		});
 	}
 
@@ -436,6 +508,7 @@ export class ConversationSync {
 			this.#render();
 			void this.#fillFirstScreen();
 		});
+		reactionsMap(doc).observe(() => this.#render());
 		messagesMap(doc).observe((event) => {
 			this.#onValuesChanged(doc, event.keysChanged);
 			this.#render();
@@ -609,12 +682,18 @@ export class ConversationSync {
 
 	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence): Promise<void> {
 		const key = this.#key(`rewrite:${this.conversationId}`);
+		const reactionsKey = this.#key(`rewrite-reactions:${this.conversationId}`);
 		const pending = readJson<MessageValue[]>(key) ?? [];
-		if (pending.length === 0) return;
+		const reactions = readJson<Array<[string, string[]]>>(reactionsKey) ?? [];
+		if (pending.length === 0 && reactions.length === 0) return;
 		await persistence.whenSynced;
 		carryInto(doc, pending);
+		doc.transact(() => {
+			for (const [messageId, emoji] of reactions) if (!reactionsMap(doc).has(reactionKey(messageId, this.userId))) setReactions(doc, messageId, this.userId, emoji);
+		});
 		if (persistence.db) await idbBarrier(persistence.db);
 		localStorage.removeItem(key);
+		localStorage.removeItem(reactionsKey);
 	}
 
 	#render(): void {
@@ -625,21 +704,25 @@ export class ConversationSync {
 		// History first (it is all older than the epoch, except messages written again into it, which the document has).
 		const list: ChatMessage[] = [];
 		const historySeq = new Map<string, number>();
+		const historyReactions = new Map<string, ReactionDto[]>();
+		const docReactions = reactionEntries(this.#doc);
 		for (const row of this.#older.rows) {
 			historySeq.set(row.id, row.seq);
+			historyReactions.set(row.id, row.reactions ?? []);
 			if (inDocument.has(row.id)) continue;
-			list.push(chatMessageOf(row));
+			list.push(chatMessageOf(row, mergeReactions(row.reactions ?? [], docReactions.get(row.id))));
 		}
 		for (const written of current) {
 			// An edit or deletion of a message of an ended epoch, not yet acknowledged here: it keeps its place.
 			const seq = written.seq ?? historySeq.get(written.id);
-			const message = seq === undefined ? written : { ...written, seq };
+			const reactions = written.deletedAt === undefined ? mergeReactions(historyReactions.get(written.id) ?? [], docReactions.get(written.id)) : [];
+			const message: ChatMessage = { ...written, ...(seq === undefined ? {} : { seq }), ...(reactions.length > 0 ? { reactions } : {}), delivery: 'sending' };
 			if (this.#unstored.has(message.id) || failedIds.has(message.id)) continue;
 			// Deleted before the server ever had it: nothing to show.
 			if (message.deletedAt !== undefined && message.seq === undefined) continue;
 			if (message.seq !== undefined) list.push({ ...message, delivery: 'sent' });
 			else if (denied && message.author === this.userId) list.push({ ...message, delivery: 'failed', reason: reasonText(this.access) });
-			else list.push({ ...message, delivery: 'sending' });
+			else list.push(message);
 		}
 		// A message written again into this epoch keeps its old seq: the sent ones stay in seq order.
 		const sent = list.filter((m) => m.seq !== undefined).sort((a, b) => a.seq! - b.seq!);

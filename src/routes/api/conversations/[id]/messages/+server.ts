@@ -48,7 +48,8 @@ export const POST: RequestHandler = api(async (event) => {
 			authorId: user.id,
 			id,
 			body: body.body,
-			createdAt: input.createdAt ?? Date.now()
+			createdAt: input.createdAt ?? Date.now(),
+			...(input.replyTo && input.replyTo !== id ? { replyTo: input.replyTo } : {})
 		});
 	} catch (error) {
 		limiters.messages.refund(user.id);
