@@ -97,14 +97,19 @@ describe('delete for everyone erases the body', () => {
 
 	it('[ERASE-2] once folded, the body is in no SQLite file: not the table, the update log, the snapshot or the WAL', async () => {
 		const a = open[0]!;
-		const secret = `erase-me-${ulid()}`;
+		const word = ulid();
+		const secret = `erase-me-${word}`;
 		const keep = `keep-me-${ulid()}`;
 		const id = await sent(a, secret);
 		await sent(a, keep);
 		await waitFor(() => filesHolding(secret).length > 0, 5000, 'the body on disk');
+		await waitFor(() => filesHolding(word.toLowerCase()).length > 0, 5000, 'the word in the search index');
 		deleteForEveryone(a.doc, id);
 		await eventually(async () => filesHolding(secret).length === 0, 'the body gone from disk').catch(() => {});
 		expect(filesHolding(secret)).toEqual([]);
+		// Nor its words in the search index (which keeps them lower-cased).
+		await eventually(async () => filesHolding(word.toLowerCase()).length === 0, 'the word gone from the index').catch(() => {});
+		expect(filesHolding(word.toLowerCase())).toEqual([]);
 		// Erasing one message takes nothing else with it.
 		expect(filesHolding(keep).length).toBeGreaterThan(0);
 		expect((await row(id))?.body).toBe('');

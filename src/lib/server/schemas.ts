@@ -56,6 +56,12 @@ export const historyQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(200).optional()
 });
 
+export const searchQuery = z.object({
+	q: z.string().trim().min(1, 'search for at least one word').max(200, 'at most 200 characters'),
+	before: z.coerce.number().int().positive().optional(),
+	limit: z.coerce.number().int().min(1).max(50).optional()
+});
+
 /** A display name as people will see it: the name rule (src/lib/shared/names.ts) is checked by the route. */
 export const profileUpdate = z.object({ displayName: z.string().trim().min(1, 'a display name cannot be empty').max(DISPLAY_NAME_MAX) });
 

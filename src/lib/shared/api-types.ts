@@ -68,3 +68,17 @@ export interface ConversationSummary extends ConversationDto {
 	markedUnread: boolean;
 	updatedAt: number;
 }
+
+/** One message found by `GET /api/search`. */
+export interface SearchHit {
+	conversationId: string;
+	message: MessageDto;
+	/** The body around the matched words, each match between U+0002 and U+0003. */
+	snippet: string;
+}
+
+export interface SearchPage {
+	results: SearchHit[];
+	/** Pass as `before` for the next (older) page; null when there is none. */
+	nextCursor: number | null;
+}
