@@ -1,7 +1,7 @@
 /** The browser's view of the JSON API (docs/api.md): typed calls, one error type. */
 
 import { ApiError } from '$lib/shared/api-error';
-import type { ConversationSummary, MemberDto, MessageDto, PublicUser } from '$lib/shared/api-types';
+import type { ConversationSummary, MemberDto, MessageDto, PublicUser, SearchPage } from '$lib/shared/api-types';
 
 export type { ConversationSummary, MemberDto, MessageDto };
 export type User = PublicUser;
@@ -46,6 +46,7 @@ export const api = {
 	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`),
 	updateMe: (displayName: string) => call<{ user: User }>('PATCH', '/api/me', { displayName }),
 	searchPeople: (q: string, signal?: AbortSignal) => call<{ users: User[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`, undefined, signal),
+	search: (q: string, signal?: AbortSignal) => call<SearchPage>('GET', `/api/search?${new URLSearchParams({ q, limit: '30' })}`, undefined, signal),
 	conversation: (conversationId: string) => call<{ conversation: NewConversation }>('GET', `/api/conversations/${conversationId}`),
 	rename: (conversationId: string, title: string) => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { title }),
 	addMembers: (conversationId: string, usernames: string[]) =>

@@ -91,6 +91,17 @@ export class HistoryCache {
 		return rows.reverse();
 	}
 
+	/** Every row this device holds, of every conversation (for searching offline). */
+	async all(): Promise<HistoryRow[]> {
+		const db = await this.#db;
+		if (!db) return [];
+		try {
+			return (await request(db.transaction(STORE, 'readonly').objectStore(STORE).getAll())) as HistoryRow[];
+		} catch {
+			return [];
+		}
+	}
+
 	async put(rows: HistoryRow[]): Promise<void> {
 		const db = await this.#db;
 		if (!db || rows.length === 0) return;

@@ -730,12 +730,30 @@ export class ConversationSync {
 		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
 		this.messages = list;
 		this.hasOlder = this.#older.hasOlder;
+		this.#keepForSearch();
 		// Whatever reached this device is delivered (✓✓ for its sender), open conversation or not.
 		const newest = list.reduce((max, m) => Math.max(max, m.seq ?? 0), 0);
 		if (newest > this.#deliveredSent && this.#provider?.isSynced) {
 			this.#deliveredSent = newest;
 			this.#tell({ type: 'receipt', deliveredSeq: newest });
 		}
+	}
+
+	#searchTimer: ReturnType<typeof setTimeout> | undefined;
+
+	/**
+	 * The epoch's sent messages go into the history cache too (within a second of a change), so
+	 * searching offline finds what this device holds, not only what ended epochs left (SEARCH-2).
+	 */
+	#keepForSearch(): void {
+		if (this.#searchTimer !== undefined) return;
+		this.#searchTimer = setTimeout(() => {
+			this.#searchTimer = undefined;
+			if (this.#destroyed) return;
+			const inDocument = messagesMap(this.#doc);
+			const rows = this.messages.flatMap((m) => (m.seq !== undefined && inDocument.has(m.id) ? [historyRow(this.conversationId, m, m.seq)] : []));
+			void this.hub.history.put(rows);
+		}, 1000);
 	}
 
 	#addFailed(list: FailedMessage[]): void {
