@@ -118,3 +118,22 @@ test('[REPLY-1] the quote of a reply to an old message jumps to it, paging older
 	await expect(quote).toContainText('the very first message');
 	await alice.context.close();
 });
+
+test('[REACT-4] on a phone, tapping a message shows its actions', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	await api(app.url, `/api/conversations/${id}/messages`, { token: bob.token, body: { body: 'tap me' } });
+	const phone = await browser.newContext({ baseURL: app.url, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await alice.context.storageState() });
+	const page = await phone.newPage();
+	await page.goto(`/c/${id}`);
+	const message = messageWithText(page, 'tap me');
+	await expect(message.locator('.actions')).toHaveCSS('opacity', '0');
+	await message.locator('.body').tap();
+	await expect(message.locator('.actions')).toHaveCSS('opacity', '1');
+	await message.getByRole('button', { name: 'React' }).tap();
+	await page.getByRole('button', { name: 'React with 😂' }).tap();
+	await expect(chip(page, 'tap me', '😂')).toContainText('1');
+	await phone.close();
+	await alice.context.close();
+});

@@ -4,7 +4,8 @@ import { uniqueName } from '../utils/server.ts';
 import { serveApp } from './helpers.ts';
 
 /**
- * The pictures in docs/screenshots: the group info panel, the people search and the install report,
+ * The pictures in docs/screenshots: a conversation with a reply and reactions, the group info panel,
+ * the people search and the install report,
  * on a phone (390×844) and a desktop (1280×800), light and dark. `npm run screenshots` makes them.
  */
 test.skip(!process.env.SCREENSHOTS, 'set SCREENSHOTS=1 (npm run screenshots) to draw docs/screenshots');
@@ -59,7 +60,28 @@ test('draw docs/screenshots', async ({ browser }) => {
 		[carol, 'Count me in. Thursday at 7?'],
 		[alice, 'Thursday it is 👍']
 	];
-	for (const [who, body] of lines) await post(who, `/api/conversations/${conversation.id}/messages`, { body });
+	const ids: string[] = [];
+	for (const [who, body] of lines) {
+		const response = await who.context.request.post(`/api/conversations/${conversation.id}/messages`, { data: { body } });
+		ids.push(((await response.json()) as { message: { id: string } }).message.id);
+	}
+	// A reply and a few reactions (REPLY-1, REACT-1), made the way people make them: in the app.
+	await post(carol, `/api/conversations/${conversation.id}/messages`, { body: 'I’ll bring tea 🍵', replyTo: ids[3] });
+	for (const [who, text, emoji] of [
+		[bob, 'Thursday it is 👍', '❤️'],
+		[carol, 'Thursday it is 👍', '❤️'],
+		[carol, 'Next book: “The Left Hand of Darkness”?', '👍']
+	] as const) {
+		const page = await (await browser.newContext({ baseURL: app.url, storageState: await who.context.storageState() })).newPage();
+		await page.goto(`/c/${conversation.id}`);
+		const message = page.getByTestId('messages').locator('.message').filter({ has: page.locator('p.body', { hasText: text }) });
+		await message.hover();
+		await message.getByRole('button', { name: 'React' }).click();
+		await page.getByRole('button', { name: `React with ${emoji}` }).click();
+		await expect(message.getByTestId('reactions')).toBeVisible();
+		await page.waitForTimeout(300);
+		await page.context().close();
+	}
 	// Bob is online while the pictures are taken; Carol was here a moment ago; Cameron never opened the app.
 	const bobOnline = await (await browser.newContext({ baseURL: app.url, storageState: await bob.context.storageState() })).newPage();
 	await bobOnline.goto('/');
@@ -67,10 +89,21 @@ test('draw docs/screenshots', async ({ browser }) => {
 	await carolPage.goto('/');
 	await expect(carolPage.getByTestId('connection')).toHaveText(/Online/);
 	await carolPage.context().close();
+	// Carol's devices are all closed: wait until the server says she is away.
+	await expect
+		.poll(async () => {
+			const response = await alice.context.request.get(`/api/conversations/${conversation.id}`);
+			const { conversation: c } = (await response.json()) as { conversation: { members: Array<{ username: string; online: boolean }> } };
+			return c.members.find((m) => m.username === carol.username)?.online;
+		})
+		.toBe(false);
 
 	for (const scheme of ['light', 'dark'] as const) {
 		for (const screen of ['phone', 'desktop'] as const) {
 			const page = await openAs(browser, alice, screen, scheme, `/c/${conversation.id}`);
+			await expect(page.getByTestId('quote')).toBeVisible();
+			await expect(page.getByTestId('reactions')).toHaveCount(2);
+			await page.screenshot({ path: `${OUT}/conversation-rich-${screen}-${scheme}.png` });
 			await page.getByRole('button', { name: 'Group info' }).click();
 			const panel = page.getByRole('dialog', { name: 'Group info' });
 			await expect(panel.getByTestId('member')).toHaveCount(4);
