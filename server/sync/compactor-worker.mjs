@@ -37,7 +37,9 @@ const read = db.transaction((conversationId, epoch) => {
 	return { parts, through };
 });
 // The epoch may have ended while the log was being merged: its rows are gone, and this state must
-// not become the next epoch's snapshot (EPOCH-2).
+// not become the next epoch's snapshot (EPOCH-2). Run IMMEDIATE: a deferred transaction that reads
+// first and then writes fails at once with "database is locked" (no busy wait) when the main
+// thread committed in between, which the erasure's prompt folds made common.
 const replace = db.transaction((conversationId, epoch, state, through) => {
 	if (!isCurrent(conversationId, epoch)) return false;
 	saveSnapshot.run(conversationId, state, through, Date.now());
@@ -84,7 +86,7 @@ parentPort.on('message', (message) => {
 	try {
 		const stored = read(conversationId, epoch);
 		const state = stored && foldOf(stored.parts);
-		const saved = state !== null && replace(conversationId, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength), stored.through);
+		const saved = state !== null && replace.immediate(conversationId, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength), stored.through);
 		if (saved && message.erase) truncateWanted = true;
 		parentPort.postMessage(saved ? { conversationId, ok: true, bytes: state.byteLength } : { conversationId, ok: false, ended: true });
 	} catch (error) {

@@ -159,6 +159,8 @@ class Inspection {
 	/** createdAt of the first value of each key this update creates: later values in the update keep it. */
 	readonly #createdInUpdate = new Map<string, number>();
 	#held: { reason: string; waitsFor: Dependency } | null = null;
+	/** Reactions values, checked once every message key of the update is claimed. */
+	readonly #reactionChecks: Array<() => void> = [];
 
 	constructor(private readonly ctx: GuardContext) {
 		this.#store = ctx.doc.store;
@@ -208,6 +210,8 @@ class Inspection {
 			}
 		}
 
+		// Reactions last: the message they are for may come in a block of this update checked after theirs.
+		for (const check of this.#reactionChecks) check();
 		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
 		if (this.#held !== null) return { kind: 'held', ...this.#held };
 		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages };
@@ -406,7 +410,7 @@ class Inspection {
 		const value = item.content.arr[0];
 		const reaction = reactionPlace(key);
 		if (reaction) {
-			this.#checkReactions(value, reaction.messageId);
+			this.#reactionChecks.push(() => this.#checkReactions(value, reaction.messageId));
 			return;
 		}
 		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key));
@@ -493,7 +497,10 @@ class Inspection {
 const REACTIONS_TAG = `${DOC_REACTIONS}:`;
 
 function placeKey(root: string, key: string): string {
-	return root === DOC_REACTIONS ? REACTIONS_TAG + key : key;
+	if (root === DOC_REACTIONS) return REACTIONS_TAG + key;
+	// A message key is a message id, so it never looks like a tagged reactions key.
+	if (!isMessageId(key)) throw new Refusal(RefusalCode.InvalidMessage, 'message ids are ULIDs or UUIDs');
+	return key;
 }
 
 /** The message and user of a reactions place key; null for a message key. Refuses a malformed reactions key. */

@@ -25,8 +25,8 @@ describe('replies and reactions', () => {
 	let conversationId: string;
 	const open: SyncClient[] = [];
 
-	async function client(account: Account): Promise<SyncClient> {
-		const c = connectClient(server.wsUrl, conversationId, account.token, new Y.Doc());
+	async function client(account: Account, doc = new Y.Doc()): Promise<SyncClient> {
+		const c = connectClient(server.wsUrl, conversationId, account.token, doc);
 		open.push(c);
 		await c.synced;
 		return c;
@@ -143,6 +143,37 @@ describe('replies and reactions', () => {
 			expect((await refusedWith(c)).code).toBe(RefusalCode.InvalidMessage);
 		}
 		expect((await stored(id))?.reactions).toEqual([]);
+	});
+
+	it('[REACT-2] a messages key shaped like a reactions key is refused', async () => {
+		const a = await client(alice);
+		const id = await sent(a, alice, 'a message to shadow');
+		const b = await client(bob);
+		messagesMap(b.doc).set(`reactions:${id}/${bob.id}` as string, ['👍'] as never);
+		expect((await refusedWith(b)).code).toBe(RefusalCode.InvalidMessage);
+		expect((await stored(id))?.reactions).toEqual([]);
+	});
+
+	it('[REACT-2] a reaction to a message written in the same update is accepted whichever clientID comes first', async () => {
+		for (const [messageClient, reactionClient] of [
+			[1000, 2000],
+			[3000, 2500]
+		]) {
+			const server = await client(bob);
+			// Offline: a message, then a reload (a new clientID) and a reaction to it; one update on reconnect.
+			const before = new Y.Doc();
+			before.clientID = messageClient!;
+			Y.applyUpdate(before, Y.encodeStateAsUpdate(server.doc));
+			const id = ulid();
+			writeMessage(before, { id, author: bob.id, body: `written at ${messageClient}` });
+			const after = new Y.Doc();
+			after.clientID = reactionClient!;
+			Y.applyUpdate(after, Y.encodeStateAsUpdate(before));
+			setReactions(after, id, bob.id, ['🎉']);
+			const device = await client(bob, after);
+			await eventually(async () => (await stored(id))?.reactions.length === 1, 'the message and its reaction');
+			expect(device.rejected).toEqual([]);
+		}
 	});
 
 	it('[REACT-3] two devices of one user reacting offline at once end with one list, the same in the table and on every device', async () => {
