@@ -1,7 +1,7 @@
 -- Full-text search over message bodies (server/SPEC.md SEARCH-1). The index follows the messages
 -- table through triggers: a message is indexed while it is not deleted and not a timeline line, and
 -- 'secure-delete' makes a deletion remove its terms from the index itself (ERASE-2), not just mark
--- them. Its rowid is the message row's rowid (the table is never VACUUMed; `rebuild` below restores it).
+-- them. Its rowid is the message row's rowid (the table is never VACUUMed, which could renumber rowids).
 CREATE VIRTUAL TABLE `messages_fts` USING fts5(`body`, `conversation_id` UNINDEXED, `message_id` UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
 --> statement-breakpoint
 INSERT INTO `messages_fts` (`messages_fts`, `rank`) VALUES ('secure-delete', 1);

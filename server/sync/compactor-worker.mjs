@@ -82,14 +82,18 @@ parentPort.on('message', (message) => {
 		setInterval(checkpoint, message.checkpointEveryMs);
 		return;
 	}
+	if (message.truncate) {
+		truncateWanted = true;
+		return;
+	}
 	const { conversationId, epoch } = message;
 	try {
 		const stored = read(conversationId, epoch);
 		const state = stored && foldOf(stored.parts);
 		const saved = state !== null && replace.immediate(conversationId, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength), stored.through);
 		if (saved && message.erase) truncateWanted = true;
-		parentPort.postMessage(saved ? { conversationId, ok: true, bytes: state.byteLength } : { conversationId, ok: false, ended: true });
+		parentPort.postMessage(saved ? { conversationId, epoch, ok: true, bytes: state.byteLength } : { conversationId, epoch, ok: false, ended: true });
 	} catch (error) {
-		parentPort.postMessage({ conversationId, ok: false, error: String(error) });
+		parentPort.postMessage({ conversationId, epoch, ok: false, error: String(error) });
 	}
 });

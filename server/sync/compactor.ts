@@ -6,6 +6,9 @@ import { reportFailure } from '../../src/lib/server/failure.ts';
 
 type Done = (result: { ok: true; bytes: number } | { ok: false }) => void;
 
+/** One fold at a time per epoch of a conversation: a new epoch's fold does not wait for the old one's. */
+const waitingKey = (conversationId: string, epoch: number) => `${conversationId}@${epoch}`;
+
 function workerPath(): string | null {
 	const beside = fileURLToPath(new URL('./compactor-worker.mjs', import.meta.url));
 	if (existsSync(beside)) return beside;
@@ -34,10 +37,11 @@ export class Compactor {
 			return;
 		}
 		this.#worker.unref();
-		this.#worker.on('message', (message: { conversationId: string; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string }) => {
+		this.#worker.on('message', (message: { conversationId: string; epoch: number; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string }) => {
 			if (message.checkpointFailed) return reportFailure(`WAL checkpoint failed: ${message.checkpointFailed}`);
-			const done = this.#waiting.get(message.conversationId);
-			this.#waiting.delete(message.conversationId);
+			const key = waitingKey(message.conversationId, message.epoch);
+			const done = this.#waiting.get(key);
+			this.#waiting.delete(key);
 			if (!message.ok && !message.ended) reportFailure(`compaction of ${message.conversationId} failed: ${message.error}`);
 			done?.(message.ok ? { ok: true, bytes: message.bytes ?? 0 } : { ok: false });
 		});
@@ -82,10 +86,16 @@ export class Compactor {
 	 * the WAL is emptied at the next checkpoint too (ERASE-2).
 	 */
 	request(conversationId: string, epoch: number, done: Done, { erase = false } = {}): boolean {
-		if (!this.#worker || this.#waiting.has(conversationId)) return false;
-		this.#waiting.set(conversationId, done);
+		const key = waitingKey(conversationId, epoch);
+		if (!this.#worker || this.#waiting.has(key)) return false;
+		this.#waiting.set(key, done);
 		this.#worker.postMessage({ conversationId, epoch, erase });
 		return true;
+	}
+
+	/** The WAL is emptied at the next checkpoint (an epoch holding a deletion ended before its fold, ERASE-2). */
+	emptyWalSoon(): void {
+		this.#worker?.postMessage({ truncate: true });
 	}
 
 	async close(): Promise<void> {

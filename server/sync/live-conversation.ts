@@ -195,6 +195,8 @@ export class LiveConversation implements GroupMember {
 	 */
 	end(): void {
 		this.#ended = true;
+		// The roll-over deleted this epoch's log (zeroed by secure_delete); its page images leave the WAL at the next checkpoint (ERASE-2).
+		if (this.#eraseWanted || this.#erased) this.deps.compactor?.emptyWalSoon();
 		this.#settleWaiting({ ok: false, retry: 'epoch-ended' });
 		this.dispose();
 	}
@@ -435,7 +437,11 @@ export class LiveConversation implements GroupMember {
 			const value = current?.deletedAt === undefined ? current : undefined;
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);
 			if (!row) {
-				if (!value) continue; // written and deleted before it ever reached the server
+				if (!value) {
+					// Written and deleted before it ever reached the server: stored nowhere but in the log, which must fold.
+					this.#erased = true;
+					continue;
+				}
 				const { replyTo, ...rest } = value;
 				sequenced.push([key, deps.writes.insert(conversationId, { ...rest, id: key, authorId: value.author, ...(replyTo ? { replyTo } : {}) }, now)]);
 				newAuthors.add(value.author);
@@ -565,7 +571,7 @@ export class LiveConversation implements GroupMember {
 		this.#loggedBytes = 0;
 		this.#snapshotBytes = state.byteLength;
 		if (this.#eraseWanted) {
-			this.#eraseWanted = false;
+			this.#erasedThrough = this.#erasures;
 			this.deps.log.emptyWal();
 		}
 	}
@@ -660,11 +666,17 @@ export class LiveConversation implements GroupMember {
 	 */
 	#erase(): void {
 		this.#erased = false;
-		this.#eraseWanted = true;
+		this.#erasures += 1;
 		this.#fold();
 	}
 
-	#eraseWanted = false;
+	/** Commits that erased something, and how many of them a finished fold covers (ERASE-2). */
+	#erasures = 0;
+	#erasedThrough = 0;
+
+	get #eraseWanted(): boolean {
+		return this.#erasures > this.#erasedThrough;
+	}
 
 	/** Folds the log now: on the compactor's worker when there is one, else here (soon, off this call stack). */
 	#fold(): void {
@@ -674,23 +686,30 @@ export class LiveConversation implements GroupMember {
 			return;
 		}
 		const [count, size] = [this.#loggedSinceSnapshot, this.#loggedBytes];
+		const erasures = this.#erasures;
 		const erase = this.#eraseWanted;
-		const requested = compactor.request(
+		// False when this epoch's fold is under way already: its answer below folds again for what came since.
+		compactor.request(
 			this.conversationId,
 			this.epoch,
 			(result) => {
-				if (!result.ok) return;
-				this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
-				this.#loggedBytes = Math.max(0, this.#loggedBytes - size);
-				this.#snapshotBytes = result.bytes;
-				if (erase) this.#eraseWanted = false;
-				// A deletion committed while this fold was under way: its log row is past what was folded.
-				if (this.#eraseWanted && !this.#disposed) this.#fold();
+				if (this.#disposed) return;
+				if (result.ok) {
+					this.#loggedSinceSnapshot = Math.max(0, this.#loggedSinceSnapshot - count);
+					this.#loggedBytes = Math.max(0, this.#loggedBytes - size);
+					this.#snapshotBytes = result.bytes;
+					if (erase) this.#erasedThrough = Math.max(this.#erasedThrough, erasures);
+					// A deletion committed while this fold was under way: its log row is past what was folded.
+					if (this.#eraseWanted) this.#fold();
+				} else if (this.#eraseWanted) {
+					// The fold failed (a busy database): a deleted body must not stay in the log, so try again soon.
+					setTimeout(() => {
+						if (!this.#disposed && this.#eraseWanted) this.#fold();
+					}, 1000).unref?.();
+				}
 			},
 			{ erase }
 		);
-		if (requested) return;
-		// One fold is under way already; a deletion waits for it (see above).
 	}
 
 	#scheduleCompaction(): void {

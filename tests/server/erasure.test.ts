@@ -115,6 +115,20 @@ describe('delete for everyone erases the body', () => {
 		expect((await row(id))?.body).toBe('');
 	});
 
+	it('[ERASE-2] deletions that follow each other while a fold is under way are all erased', async () => {
+		const a = open[0]!;
+		const secrets = Array.from({ length: 8 }, (_, i) => `gone-${i}-${ulid()}`);
+		const ids: string[] = [];
+		for (const secret of secrets) ids.push(await sent(a, secret));
+		await waitFor(() => secrets.every((secret) => filesHolding(secret).length > 0), 5000, 'the bodies on disk');
+		for (const id of ids) {
+			deleteForEveryone(a.doc, id);
+			await new Promise((resolve) => setTimeout(resolve, 1));
+		}
+		await eventually(async () => secrets.every((secret) => filesHolding(secret).length === 0), 'every body gone from disk').catch(() => {});
+		expect(secrets.filter((secret) => filesHolding(secret).length > 0)).toEqual([]);
+	});
+
 	it('[ERASE-2] the body of an edited message is replaced in the table and gone from the snapshot after the next deletion', async () => {
 		const a = open[0]!;
 		const before = `first-draft-${ulid()}`;
