@@ -1,47 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
-import { messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { deviceHolds, messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
-
-/** Whether any IndexedDB database of the page's origin holds `text` (as a string, or as UTF-8 bytes in a stored binary value). */
-async function deviceHolds(page: Page, text: string): Promise<boolean> {
-	return page.evaluate(async (text) => {
-		const needle = new TextEncoder().encode(text);
-		const holds = (bytes: Uint8Array) => {
-			outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
-				for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-				return true;
-			}
-			return false;
-		};
-		const valueHolds = (value: unknown): boolean => {
-			if (value instanceof Uint8Array) return holds(value);
-			if (value instanceof ArrayBuffer) return holds(new Uint8Array(value));
-			return JSON.stringify(value ?? null).includes(text);
-		};
-		for (const { name } of await indexedDB.databases()) {
-			if (!name) continue;
-			const db = await new Promise<IDBDatabase>((resolve, reject) => {
-				const request = indexedDB.open(name);
-				request.onsuccess = () => resolve(request.result);
-				request.onerror = () => reject(request.error);
-			});
-			try {
-				for (const store of Array.from(db.objectStoreNames)) {
-					const values = await new Promise<unknown[]>((resolve, reject) => {
-						const request = db.transaction(store, 'readonly').objectStore(store).getAll();
-						request.onsuccess = () => resolve(request.result);
-						request.onerror = () => reject(request.error);
-					});
-					if (values.some(valueHolds)) return true;
-				}
-			} finally {
-				db.close();
-			}
-		}
-		return false;
-	}, text);
-}
 
 async function editMessage(page: Page, from: string, to: string): Promise<void> {
 	const message = messageWithText(page, from);

@@ -1,6 +1,8 @@
 import { expect, test } from '@playwright/test';
 import { api, createAccount } from '../utils/server.ts';
-import { bodies, listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { deleteForEveryone } from '../../src/lib/shared/conversation-doc.ts';
+import { EpochClient } from '../utils/epoch-client.ts';
+import { bodies, deviceHolds, listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 // Epochs of 10 messages that end as soon as they are full, so a short conversation crosses several.
 const app = serveApp({ EPOCH_MESSAGES: '10', EPOCH_QUIET_MS: '0' });
@@ -155,5 +157,32 @@ test('[EPOCH-3] [ERASE-4] an edit and a deletion made offline reach the server a
 	const order = await bodies(alice.page);
 	expect(order.indexOf('news')).toBeLessThan(order.indexOf('bob last 0'));
 	await expect(messages(alice.page).filter({ has: alice.page.getByTestId('deleted-message') })).toHaveCount(2);
+	await alice.context.close();
+});
+
+test('[EPOCH-3] [ERASE-4] a device away while a message was deleted and its epoch ended shows the deletion and keeps no body', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	const device = new EpochClient(app.url, app.server.wsUrl, id, bob);
+	device.connect();
+	const secret = `sent to the wrong chat ${Date.now()}`;
+	const messageId = device.send(secret);
+	await device.whenAcked([messageId]);
+	await expect(messageWithText(alice.page, secret)).toBeVisible();
+	await expect.poll(() => deviceHolds(alice.page, secret)).toBe(true);
+
+	await alice.context.setOffline(true);
+	deleteForEveryone(device.doc, messageId);
+	const rows = async () => (await api<{ messages: Array<{ id: string; deletedAt: number | null }> }>(app.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token })).body.messages;
+	await expect.poll(async () => (await rows()).find((m) => m.id === messageId)?.deletedAt ?? null).not.toBeNull();
+	await sendAs(bob.token, id, Array.from({ length: 12 }, (_, i) => `later ${i}`));
+	await alice.context.setOffline(false);
+
+	await expect(messageWithText(alice.page, 'later 11')).toBeVisible();
+	await expect(alice.page.getByTestId('deleted-message')).toHaveText('This message was deleted');
+	await expect(messageWithText(alice.page, secret)).toHaveCount(0);
+	await expect.poll(() => deviceHolds(alice.page, secret), { timeout: 10_000 }).toBe(false);
+	device.destroy();
 	await alice.context.close();
 });

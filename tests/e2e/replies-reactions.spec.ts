@@ -107,15 +107,18 @@ test('[REPLY-1] the quote of a reply to an old message jumps to it, paging older
 	for (let i = 0; i < 80; i++) await say(`filler ${i}`);
 	await say('about that first one', first);
 
-	await alice.page.goto(`/c/${id}`);
-	const quote = messageWithText(alice.page, 'about that first one').getByTestId('quote');
-	// The first screen does not reach back that far.
+	// A new device of alice's (her session, nothing stored yet): its first screen does not reach back that far.
+	const laptop = await browser.newContext({ baseURL: app.url, storageState: { cookies: (await alice.context.storageState()).cookies, origins: [] } });
+	const page = await laptop.newPage();
+	await page.goto(`/c/${id}`);
+	const quote = messageWithText(page, 'about that first one').getByTestId('quote');
 	await expect(quote).toHaveText('Original message');
 	await quote.click();
-	const original = messageWithText(alice.page, 'the very first message');
+	const original = messageWithText(page, 'the very first message');
 	await expect(original).toBeInViewport();
 	await expect(original).toHaveClass(/highlighted/);
 	await expect(quote).toContainText('the very first message');
+	await laptop.close();
 	await alice.context.close();
 });
 

@@ -226,7 +226,17 @@ export class ConversationSync {
 		const doc = this.#doc;
 		const shown = new Map(this.messages.map((m) => [m.id, m]));
 		const archived = orderedMessages(doc).flatMap((m) => (m.seq === undefined ? [] : [historyRow(this.conversationId, { ...m, reactions: shown.get(m.id)?.reactions }, m.seq)]));
+		// Reactions written in this epoch to messages of earlier ones: their history rows take them.
+		const entries = reactionEntries(doc);
+		const inDocument = new Set(archived.map((row) => row.id));
+		for (const row of this.#older.rows) {
+			if (entries.has(row.id) && !inDocument.has(row.id)) archived.push({ ...row, reactions: mergeReactions(row.reactions ?? [], entries.get(row.id)) });
+		}
+		const previousEnd = this.#older.end;
 		this.#older.moveEnd(next.firstSeq, archived);
+		// This device's copy of the ended epoch may miss what happened while it was away (an edit, a
+		// deletion whose body it still holds, reactions): the server's rows replace it.
+		void this.#older.refreshRecent(next.firstSeq - previousEnd).then(() => this.#render());
 		const oldDatabase = this.#databaseName();
 		const failedIds = new Set(this.#failed.map((m) => m.id));
 		const unsent = unacknowledged(doc, this.userId).filter((m) => !failedIds.has(m.id));
@@ -713,7 +723,9 @@ export class ConversationSync {
 			list.push(chatMessageOf(row, mergeReactions(row.reactions ?? [], docReactions.get(row.id))));
 		}
 		for (const written of current) {
-			// An edit or deletion of a message of an ended epoch, not yet acknowledged here: it keeps its place.
+			// A message of an ended epoch written into this one (an edit, a deletion) shows where its history
+			// row is, and not before that row is loaded (it would stand alone above a gap).
+			if (written.seq !== undefined && written.seq < this.#older.end && !historySeq.has(written.id)) continue;
 			const seq = written.seq ?? historySeq.get(written.id);
 			const reactions = written.deletedAt === undefined ? mergeReactions(historyReactions.get(written.id) ?? [], docReactions.get(written.id)) : [];
 			const message: ChatMessage = { ...written, ...(seq === undefined ? {} : { seq }), ...(reactions.length > 0 ? { reactions } : {}), delivery: 'sending' };

@@ -1,4 +1,5 @@
 import type { HistoryCache, HistoryRow } from '$lib/client/history-cache';
+import { HISTORY_PAGE_MAX } from '$lib/shared/limits';
 
 /**
  * The messages of a conversation's ended epochs that a device shows: one run of history rows
@@ -40,6 +41,17 @@ export class OlderHistory {
 		const end = this.end;
 		this.#merge(end, await this.cache.page(this.conversationId, end, count));
 		const fresh = await this.cache.fetch(this.conversationId, end, Math.max(count, this.rows.length)).catch(() => null);
+		if (fresh) this.#merge(end, fresh);
+	}
+
+	/**
+	 * The server's copy of the newest `count` rows before the end (at most one page), replacing what
+	 * the device had: after an epoch ended, the device's own copy of it may be stale. Offline: nothing.
+	 */
+	async refreshRecent(count: number): Promise<void> {
+		if (count <= 0 || !this.hasOlder) return;
+		const end = this.end;
+		const fresh = await this.cache.fetch(this.conversationId, end, Math.min(count, HISTORY_PAGE_MAX)).catch(() => null);
 		if (fresh) this.#merge(end, fresh);
 	}
 
