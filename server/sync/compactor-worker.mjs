@@ -9,6 +9,7 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Y from 'yjs';
+import { indexPending } from './search-index.mjs';
 
 const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
@@ -65,6 +66,12 @@ let truncateWanted = false;
  * emptied (a busy database leaves it for the next tick).
  */
 function checkpoint() {
+	try {
+		// New messages into the search index, a second's worth in one segment (SEARCH-1).
+		indexPending(db);
+	} catch (error) {
+		parentPort.postMessage({ checkpointFailed: `search indexing: ${String(error)}` });
+	}
 	try {
 		if (truncateWanted) {
 			const [result] = db.pragma('wal_checkpoint(TRUNCATE)');

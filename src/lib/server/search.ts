@@ -1,4 +1,5 @@
 import type { Db } from './db/index.ts';
+import { indexPending } from '../../../server/sync/search-index.mjs';
 import { getMessage } from './messages.ts';
 import type { SearchHit, SearchPage } from '../shared/api-types.ts';
 
@@ -27,6 +28,8 @@ export function ftsQuery(text: string): string | null {
 export function searchMessages(db: Db, userId: string, text: string, before: number | null, limit: number): SearchPage {
 	const query = ftsQuery(text);
 	if (query === null) return { results: [], nextCursor: null };
+	// Messages of the last second are not indexed yet (the worker does it in batches): now, so a search finds them.
+	for (let rounds = 0; rounds < 20 && indexPending(db.$client) > 0; rounds++);
 	const rows = db.$client
 		.prepare(
 			`select f.rowid as cursor, f.conversation_id as conversationId, f.message_id as messageId,
