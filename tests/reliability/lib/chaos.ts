@@ -9,7 +9,7 @@
  * the current epoch's document agrees with the history, and no honest update was refused.
  */
 import type * as Y from 'yjs';
-import { messagesMap, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
+import { messagesMap, reactionsMap, seqMap, setReactions } from '../../../src/lib/shared/conversation-doc.ts';
 import type { MessageValue } from '../../../src/lib/shared/protocol.ts';
 import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
 import { checkConversation, compareDocumentWithHistory, history } from './checks.ts';
@@ -39,6 +39,7 @@ interface RunFigures extends MoveCounts {
 	messages: number;
 	edits: number;
 	deletes: number;
+	reactions: number;
 	restarts: number;
 	reloads: number;
 	flaps: number;
@@ -77,6 +78,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunResult> {
 			'messages written': total('messages'),
 			edits: total('edits'),
 			deletes: total('deletes'),
+			reactions: total('reactions'),
 			'acknowledged messages': total('acknowledged'),
 			'epochs ended (roll-overs)': total('epochs'),
 			'moves of devices to a new epoch': formatMoves({ moves: total('moves'), lookedUp: total('lookedUp') }),
@@ -103,6 +105,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 		messages: 0,
 		edits: 0,
 		deletes: 0,
+		reactions: 0,
 		restarts: 0,
 		reloads: 0,
 		flaps: 0,
@@ -164,7 +167,9 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 				[30, 'write'],
 				[8, 'burst'],
 				[8, 'edit'],
-				[6, 'delete'],
+				[4, 'delete'],
+				[4, 'tombstone'],
+				[8, 'react'],
 				[10, 'offline'],
 				[12, 'online'],
 				[5, 'reload'],
@@ -184,7 +189,7 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 					break;
 				}
 				case 'edit': {
-					const own = ownMessages(device);
+					const own = ownMessages(device).filter((m) => m.deletedAt === undefined);
 					if (own.length === 0) break;
 					const value = random.pick(own);
 					device.write({ ...value, body: `${value.body.split(' (edit')[0]} (edit ${step})`, editedAt: Date.now() });
@@ -198,6 +203,26 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 					messagesMap(device.doc).delete(value.id);
 					deleted.add(value.id);
 					f.deletes += 1;
+					break;
+				}
+				case 'tombstone': {
+					// Delete for everyone (ERASE-1): only messages the device saw acknowledged.
+					const own = ownMessages(device).filter((m) => m.deletedAt === undefined && seqMap(device.doc).has(m.id));
+					if (own.length === 0) break;
+					const value = random.pick(own);
+					device.write({ id: value.id, author: value.author, body: '', createdAt: value.createdAt, deletedAt: Date.now() });
+					deleted.add(value.id);
+					f.deletes += 1;
+					break;
+				}
+				case 'react': {
+					// Any member's message of the epoch, not deleted: this user's whole list, a few emoji.
+					const messages = [...messagesMap(device.doc).entries()].filter(([, v]) => !v.event && v.deletedAt === undefined);
+					if (messages.length === 0) break;
+					const [messageId] = random.pick(messages);
+					const emoji = ['👍', '❤️', '😂', '😮'].filter(() => random.chance(0.4));
+					setReactions(device.doc, messageId, device.userId, emoji);
+					f.reactions += 1;
 					break;
 				}
 				case 'offline':
@@ -308,6 +333,7 @@ function snapshot({ epoch, doc }: { epoch: number; doc: Y.Doc }): string {
 	const seqs = seqMap(doc);
 	return JSON.stringify([
 		epoch,
-		[...messagesMap(doc).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, v]) => [id, v.body, v.editedAt ?? null, seqs.get(id) ?? null])
+		[...messagesMap(doc).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, v]) => [id, v.body, v.editedAt ?? null, v.deletedAt ?? null, seqs.get(id) ?? null]),
+		[...reactionsMap(doc).entries()].sort(([a], [b]) => (a < b ? -1 : 1))
 	]);
 }

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
-import { messagesMap, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
+import { messagesMap, reactionEntries, seqMap } from '../../../src/lib/shared/conversation-doc.ts';
+import type { ReactionDto } from '../../../src/lib/shared/api-types.ts';
 import type { MessageValue } from '../../../src/lib/shared/protocol.ts';
 import { api } from '../../utils/server.ts';
 import { currentEpoch, Device, formatCounts, sum, type Endpoint } from './device.ts';
@@ -12,6 +13,7 @@ export interface HistoryRow {
 	createdAt: number;
 	editedAt: number | null;
 	deletedAt: number | null;
+	reactions?: ReactionDto[];
 }
 
 /** The whole REST history of a conversation, oldest first. */
@@ -118,9 +120,25 @@ export function compareDocumentWithHistory(rows: HistoryRow[], doc: Y.Doc, label
 	for (const [id, value] of messagesMap(doc)) {
 		const row = byId.get(id);
 		const v = value as MessageValue | undefined;
-		const inDoc = comparable(v?.author, v?.body, v?.createdAt, seqs.get(id));
+		const seq = seqs.get(id);
+		// A tombstone (ERASE-1) is a deleted row with the same seq, or nothing at all when its message never reached the server.
+		if (v?.deletedAt !== undefined) {
+			const agrees = row ? row.deletedAt !== null && row.seq === seq && row.body === '' : seq === undefined;
+			if (!agrees) differing.push(`${id}: document tombstone (seq ${seq}), history ${row ? JSON.stringify({ seq: row.seq, deletedAt: row.deletedAt }) : 'no row'}`);
+			continue;
+		}
+		const inDoc = comparable(v?.author, v?.body, v?.createdAt, seq);
 		const inHistory = row && row.deletedAt === null ? comparable(row.author.id, row.body, row.createdAt, row.seq) : 'no live row';
 		if (inDoc !== inHistory) differing.push(`${id}: document ${inDoc}, history ${inHistory}`);
+	}
+	// REACT-1: every user's reactions list the document holds is the table's (for messages not deleted).
+	for (const [messageId, users] of reactionEntries(doc)) {
+		const row = byId.get(messageId);
+		if (!row || row.deletedAt !== null || !row.reactions) continue;
+		for (const [userId, emoji] of users) {
+			const stored = row.reactions.filter((r) => r.userIds.includes(userId)).map((r) => r.emoji);
+			if ([...stored].sort().join() !== [...emoji].sort().join()) differing.push(`${messageId}: reactions of ${userId} in the document [${emoji}], in the history [${stored}]`);
+		}
 	}
 	for (const [id, seq] of seqs) {
 		const row = byId.get(id);

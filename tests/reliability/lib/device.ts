@@ -2,7 +2,7 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { carryInto, messagesMap, seqMap, unacknowledged as unacknowledgedIn } from '../../../src/lib/shared/conversation-doc.ts';
-import { CloseReason, conversationDocName, decodeServerStateless, type MessageValue, type StoredMessageValue } from '../../../src/lib/shared/protocol.ts';
+import { CloseReason, conversationDocName, decodeServerStateless, RefusalCode, type MessageValue, type StoredMessageValue } from '../../../src/lib/shared/protocol.ts';
 
 /**
  * ws emits 'error' when a socket that is still connecting is closed, which the provider does when
@@ -201,7 +201,16 @@ export class Device {
 
 	#stateless(payload: string): void {
 		const message = decodeServerStateless(payload);
-		if (message?.type === 'update-refused') {
+		if (message?.type === 'update-refused' && message.code === RefusalCode.MessageDeleted) {
+			// An edit that crossed its deletion on another device of the same user (ERASE-3): honest, and
+			// handled as the web app does: the message is deleted here too, and the device reconnects.
+			for (const id of message.messageIds) {
+				const value = messagesMap(this.doc).get(id);
+				if (value) messagesMap(this.doc).set(id, { author: value.author, body: '', createdAt: value.createdAt, deletedAt: Date.now() });
+			}
+			count(this.retries, 'message-deleted');
+			this.#deletionRefused = true;
+		} else if (message?.type === 'update-refused') {
 			count(this.refusals, `update-refused:${message.code}`);
 			this.refusalMessages.push(`${this.label}: ${message.code}: ${message.message} [${message.messageIds.join(',')}]`);
 		} else if (message?.type === 'epoch-ended') {
@@ -209,10 +218,16 @@ export class Device {
 		}
 	}
 
+	/** The last refusal was `message-deleted`: the close that follows it is not a failure. */
+	#deletionRefused = false;
+
 	#closed(reason: string): void {
 		if (reason === CloseReason.EpochEnded) {
 			// A refusal or a close without the stateless message (an update sent back, a connect to an ended epoch): ask which epoch is current.
 			if (!this.#lookingUp) this.#lookingUp = this.#lookUpEpoch().finally(() => (this.#lookingUp = null));
+		} else if (reason === CloseReason.UpdateRefused && this.#deletionRefused) {
+			this.#deletionRefused = false;
+			this.needsReconnect = true;
 		} else if (RETRYABLE.has(reason)) {
 			count(this.retries, reason);
 			this.needsReconnect = true;
