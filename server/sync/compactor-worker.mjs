@@ -59,6 +59,8 @@ function foldOf(parts) {
 
 /** Set when a fold erased something: the next checkpoint also empties the WAL file. */
 let truncateWanted = false;
+let lastTruncate = 0;
+const TRUNCATE_EVERY_MS = 3000;
 
 /**
  * PASSIVE: copies what it can without waiting for (or blocking) the main thread's writes. After an
@@ -73,12 +75,15 @@ function checkpoint() {
 		parentPort.postMessage({ checkpointFailed: `search indexing: ${String(error)}` });
 	}
 	try {
-		if (truncateWanted) {
+		// PASSIVE first: it copies what it can without holding anyone up, so the TRUNCATE after it (which
+		// holds new writes back until it is done) has little left to copy. At most one TRUNCATE every
+		// few seconds, however many deletions come.
+		db.pragma('wal_checkpoint(PASSIVE)');
+		if (truncateWanted && Date.now() - lastTruncate >= TRUNCATE_EVERY_MS) {
+			lastTruncate = Date.now();
 			const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
 			if (result && result.busy === 0) truncateWanted = false;
-			return;
 		}
-		db.pragma('wal_checkpoint(PASSIVE)');
 	} catch (error) {
 		parentPort.postMessage({ checkpointFailed: String(error) });
 	}

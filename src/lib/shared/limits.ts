@@ -59,9 +59,14 @@ const REACTION_MAX_UNITS = 32;
 export function isReaction(value: unknown): value is string {
 	if (typeof value !== 'string' || value.length === 0 || value.length > REACTION_MAX_UNITS) return false;
 	if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u.test(value) || /[\s\p{L}\p{N}\p{P}]/u.test(value.replace(/[0-9#*]\uFE0F?\u20E3/gu, ''))) return false;
-	const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(value)];
-	return graphemes.length === 1;
+	graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+	const segments = graphemes.segment(value)[Symbol.iterator]();
+	segments.next();
+	return segments.next().done === true;
 }
+
+/** Made once: building a segmenter costs far more than using it. */
+let graphemes: Intl.Segmenter | undefined;
 
 /** Whether `value` is a valid reactions value: distinct emoji, at most {@link REACTIONS_PER_USER_MAX}. */
 export function isReactionList(value: unknown): value is string[] {

@@ -59,7 +59,7 @@ export interface FuzzFrame {
 	data: Uint8Array;
 }
 
-const ROOTS = ['messages', 'seq', 'messages ', 'Messages', '', 'inbox', '__proto__'];
+const ROOTS = ['messages', 'seq', 'messages ', 'Messages', '', 'inbox', '__proto__', 'reactions'];
 
 export class FrameFactory {
 	/** Valid frames seen or made so far, the material for mutation and splicing. */
@@ -270,8 +270,45 @@ export class FrameFactory {
 		])();
 	}
 
+	/** A key of the reactions map (REACT-1, REACT-2): mine, the victim's, forged or malformed, on messages that exist or not. */
+	#reactionKey(): string {
+		const r = this.random;
+		const m = this.model;
+		const message = r.weighted<() => string>([
+			[3, () => (m.ownKeys.length ? r.pick(m.ownKeys) : r.ulid())],
+			[3, () => (m.victimKeys.length ? r.pick(m.victimKeys) : r.ulid())],
+			[1, () => r.ulid()],
+			[1, () => r.pick(['', 'x', 'reactions:'])]
+		])();
+		const user = r.weighted<() => string>([
+			[4, () => m.userId],
+			[3, () => m.victimId],
+			[1, () => r.pick(['', 'x', r.ulid(), `${m.userId}/x`])]
+		])();
+		return r.chance(0.1) ? `reactions:${message}/${user}` : `${message}/${user}`;
+	}
+
+	#reactionValue(): unknown {
+		const r = this.random;
+		return r.weighted<() => unknown>([
+			[4, () => ['👍']],
+			[2, () => ['👍', '❤️', '😂'].slice(0, r.int(0, 3))],
+			[1, () => ['👍', '👍']],
+			[1, () => Array.from({ length: 9 }, (_, i) => String.fromCodePoint(0x1f600 + i))],
+			[1, () => r.pick(['ok', 'x'.repeat(40), '👍'.repeat(20), 42, null])],
+			[1, () => [r.pick(['ok', '', 'x'.repeat(40), 42, null, { a: 1 }])]],
+			[1, () => ({ emoji: '👍' })]
+		])();
+	}
+
 	#struct(): YStruct {
 		const r = this.random;
+		if (r.chance(0.06)) {
+			// The reactions map: a map value like a message's, checked by its own rules.
+			const key = this.#reactionKey();
+			const item: YContent = r.chance(0.85) ? { any: [this.#reactionValue()] } : { deleted: 1 };
+			return r.chance(0.8) ? { item, parent: 'reactions', parentSub: key } : { item, parent: 'messages', parentSub: key };
+		}
 		const key = this.#key();
 		const content = this.#content(key);
 		return r.weighted<() => YStruct>([
@@ -331,7 +368,7 @@ export class FrameFactory {
 		this.own.on('update', capture);
 		try {
 			const own = [...messages.keys()];
-			const choice = own.length === 0 ? 0 : r.int(0, 2);
+			const choice = own.length === 0 ? 0 : r.int(0, 3);
 			if (choice === 0 || own.length > 200) {
 				const id = r.ulid();
 				messages.set(id, { id, author: this.model.userId, body: `honest ${id.slice(-4)}`, createdAt: Date.now() });
@@ -340,8 +377,17 @@ export class FrameFactory {
 				const id = r.pick(own);
 				const value = messages.get(id)!;
 				messages.set(id, { ...value, body: `edited ${r.int(0, 999)}`, editedAt: Date.now() });
-			} else {
+			} else if (choice === 2) {
 				messages.delete(r.pick(own));
+			} else {
+				// A reaction of the fuzzer's user to one of its messages still there.
+				const live = own.filter((id) => messages.has(id));
+				if (live.length > 0) this.own.getMap<string[]>('reactions').set(`${r.pick(live)}/${this.model.userId}`, ['👍', '🎉'].slice(0, r.int(0, 2)));
+				else {
+					const id = r.ulid();
+					messages.set(id, { author: this.model.userId, body: 'honest', createdAt: Date.now() });
+					this.model.ownKeys.push(id);
+				}
 			}
 		} finally {
 			this.own.off('update', capture);
