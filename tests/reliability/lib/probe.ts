@@ -10,9 +10,12 @@
  *   compactor thread's CPU over the same interval, so it errs high);
  * - `uncaughtExceptionMonitor`, which sees every uncaught exception and unhandled rejection (Node
  *   turns those into uncaught exceptions) before the process dies, and prints a marker line.
- * The parent asks over IPC: 'stats' (answers with the histogram in ms) and 'reset'.
+ * The parent asks over IPC: 'stats' (answers with the histogram in ms) and 'reset'. Two more make
+ * the server fail on purpose, for the test of the judge itself: 'report-failure' (a line through
+ * the server's own `reportFailure`) and 'throw' (an uncaught exception, which ends the process).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { reportFailure } from '../../../src/lib/server/failure.ts';
 
 import { PROBE_MARKER } from './probe-marker.ts';
 
@@ -47,6 +50,13 @@ if (process.send) {
 				p99Ms: histogram.percentile(99) / 1e6,
 				meanMs: histogram.mean / 1e6,
 				samples: histogram.count
+			});
+		} else if (message === 'report-failure') {
+			reportFailure('the probe was asked to report a failure', new Error('on purpose'));
+			process.send!({ type: 'report-failure' });
+		} else if (message === 'throw') {
+			setImmediate(() => {
+				throw new Error('the probe was asked to throw');
 			});
 		}
 	});

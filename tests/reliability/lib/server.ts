@@ -178,7 +178,16 @@ export class ServerUnderTest {
 		});
 	}
 
-	#ask<T>(type: 'stats' | 'reset'): Promise<T | null> {
+	/** Makes the server fail on purpose through the probe (the judge's own test): a reported failure, or an uncaught exception. */
+	async failOnPurpose(how: 'report-failure' | 'throw'): Promise<void> {
+		if (how === 'report-failure') await this.#ask('report-failure');
+		else {
+			this.#process.child.send('throw');
+			await this.#process.exited;
+		}
+	}
+
+	#ask<T>(type: 'stats' | 'reset' | 'report-failure'): Promise<T | null> {
 		if (!this.alive) return Promise.resolve(null);
 		return new Promise((resolve) => {
 			const timer = setTimeout(() => {
