@@ -56,13 +56,8 @@ describe('delete for everyone erases the body', () => {
 		return id;
 	}
 
-	async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-		const deadline = Date.now() + timeoutMs;
-		while (!(await check())) {
-			if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-			await new Promise((resolve) => setTimeout(resolve, 50));
-		}
-	}
+	/** Server-side effects (a fold, a checkpoint) take up to a few seconds. */
+	const eventually = (check: () => boolean | Promise<boolean>, what: string) => waitFor(check, 15_000, what);
 
 	beforeAll(async () => {
 		server = await startTestServer(data.dir);

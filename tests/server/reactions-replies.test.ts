@@ -37,14 +37,6 @@ describe('replies and reactions', () => {
 		return response.body.messages.find((m) => m.id === id);
 	}
 
-	async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-		const deadline = Date.now() + 5000;
-		while (!(await check())) {
-			if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-			await new Promise((resolve) => setTimeout(resolve, 25));
-		}
-	}
-
 	async function sent(c: SyncClient, author: Account, body: string, replyTo?: string): Promise<string> {
 		const id = ulid();
 		writeMessage(c.doc, { id, author: author.id, body, replyTo });
@@ -90,13 +82,27 @@ describe('replies and reactions', () => {
 		}
 	});
 
+	it('[REPLY-1] over REST, a reply names its message; a replyTo that is not a message id is a clear 400', async () => {
+		const a = await client(alice);
+		const question = await sent(a, alice, 'anyone at the lab?');
+		const reply = await api<{ message: MessageDto }>(server.url, `/api/conversations/${conversationId}/messages`, { token: bob.token, body: { body: 'me', replyTo: question } });
+		expect(reply.status).toBe(201);
+		expect(reply.body.message.replyTo).toBe(question);
+		for (const replyTo of ['not-an-id', 42, '']) {
+			const bad = await api<{ error: { code: string; message: string } }>(server.url, `/api/conversations/${conversationId}/messages`, { token: bob.token, body: { body: 'x', replyTo } });
+			expect(bad.status).toBe(400);
+			expect(bad.body.error.code).toBe('invalid-request');
+			expect(bad.body.error.message).toMatch(/replyTo/);
+		}
+	});
+
 	it('[REACT-1] each member’s reactions are theirs: counted per emoji with who reacted, the same on every device', async () => {
 		const a = await client(alice);
 		const b = await client(bob);
 		const id = await sent(a, alice, 'exam moved to Friday');
 		setReactions(a.doc, id, alice.id, ['👍']);
 		setReactions(b.doc, id, bob.id, ['👍', '😮']);
-		await eventually(async () => (await stored(id))?.reactions.length === 2, 'both reactions stored');
+		await waitFor(async () => (await stored(id))?.reactions.length === 2, 5000, 'both reactions stored');
 		expect((await stored(id))?.reactions).toEqual([
 			{ emoji: '👍', userIds: [alice.id, bob.id].sort() },
 			{ emoji: '😮', userIds: [bob.id] }
@@ -106,7 +112,7 @@ describe('replies and reactions', () => {
 		// Toggling the same state twice changes nothing; removing one leaves the other.
 		setReactions(b.doc, id, bob.id, ['👍', '😮']);
 		setReactions(b.doc, id, bob.id, ['😮']);
-		await eventually(async () => (await stored(id))?.reactions[0]?.userIds.length === 1, 'bob’s 👍 removed');
+		await waitFor(async () => (await stored(id))?.reactions[0]?.userIds.length === 1, 5000, 'bob’s 👍 removed');
 		expect((await stored(id))?.reactions).toEqual([
 			{ emoji: '👍', userIds: [alice.id] },
 			{ emoji: '😮', userIds: [bob.id] }
@@ -117,7 +123,7 @@ describe('replies and reactions', () => {
 		const a = await client(alice);
 		const id = await sent(a, alice, 'mine to react to');
 		setReactions(a.doc, id, alice.id, ['🎉']);
-		await eventually(async () => (await stored(id))?.reactions.length === 1, 'alice’s reaction');
+		await waitFor(async () => (await stored(id))?.reactions.length === 1, 5000, 'alice’s reaction');
 		const b = await client(bob);
 		reactionsMap(b.doc).set(reactionKey(id, alice.id), ['👎']);
 		expect((await refusedWith(b)).code).toBe(RefusalCode.ForeignMessage);
@@ -171,7 +177,7 @@ describe('replies and reactions', () => {
 			Y.applyUpdate(after, Y.encodeStateAsUpdate(before));
 			setReactions(after, id, bob.id, ['🎉']);
 			const device = await client(bob, after);
-			await eventually(async () => (await stored(id))?.reactions.length === 1, 'the message and its reaction');
+			await waitFor(async () => (await stored(id))?.reactions.length === 1, 5000, 'the message and its reaction');
 			expect(device.rejected).toEqual([]);
 		}
 	});
@@ -189,7 +195,7 @@ describe('replies and reactions', () => {
 		await Promise.all([phone.socket.connect(), laptop.socket.connect()]);
 		const reactionsOf = (c: SyncClient) => JSON.stringify(reactionsTo(c.doc, id));
 		await waitFor(() => reactionsOf(phone) === reactionsOf(laptop) && reactionsOf(a) === reactionsOf(phone) && reactionsTo(a.doc, id).length > 0, 5000, 'one result');
-		await eventually(async () => JSON.stringify((await stored(id))?.reactions) === reactionsOf(a), 'the table to agree');
+		await waitFor(async () => JSON.stringify((await stored(id))?.reactions) === reactionsOf(a), 5000, 'the table to agree');
 		// Last writer wins for the one key both devices wrote: one device's list whole, never a mix.
 		expect([JSON.stringify([{ emoji: '🍕', userIds: [bob.id] }]), JSON.stringify([{ emoji: '❤️', userIds: [bob.id] }, { emoji: '🔥', userIds: [bob.id] }])]).toContain(reactionsOf(a));
 	});
@@ -199,9 +205,9 @@ describe('replies and reactions', () => {
 		const b = await client(bob);
 		const id = await sent(a, alice, 'soon gone');
 		setReactions(b.doc, id, bob.id, ['👍']);
-		await eventually(async () => (await stored(id))?.reactions.length === 1, 'the reaction');
+		await waitFor(async () => (await stored(id))?.reactions.length === 1, 5000, 'the reaction');
 		deleteForEveryone(a.doc, id);
-		await eventually(async () => (await stored(id))?.deletedAt != null, 'the deletion');
+		await waitFor(async () => (await stored(id))?.deletedAt != null, 5000, 'the deletion');
 		expect((await stored(id))?.reactions).toEqual([]);
 	});
 });

@@ -2,7 +2,8 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchPage } from '../../src/lib/shared/api-types.ts';
 import { ftsQuery } from '../../src/lib/server/search.ts';
-import { api, createAccount, createConversation, startTestServer, tempDataDir, type Account, type TestServer } from '../utils/server.ts';
+import { deleteForEveryone, editMessage, messageOf } from '../../src/lib/shared/conversation-doc.ts';
+import { api, connectClient, createAccount, createConversation, startTestServer, tempDataDir, waitFor, type Account, type TestServer } from '../utils/server.ts';
 
 describe('message search', () => {
 	const data = tempDataDir();
@@ -80,21 +81,16 @@ describe('message search', () => {
 		const stranger = `zebra${Date.now()}`;
 		await api(server.url, `/api/conversations/${private_}/messages`, { token: alice.token, body: { id, body: `meet at the ${stranger} crossing` } });
 		expect(await found(bob, stranger)).toHaveLength(1);
-		// Edits and deletions come through the document; the REST resend of the same id changes nothing.
-		const { connectClient, waitFor } = await import('../utils/server.ts');
-		const { editMessage, deleteForEveryone, messageOf } = await import('../../src/lib/shared/conversation-doc.ts');
+		// Edits and deletions come through the document.
 		const c = connectClient(server.wsUrl, private_, alice.token);
 		await c.synced;
 		editMessage(c.doc, id, 'meet at the library');
 		await waitFor(() => messageOf(c.doc, id)?.editedAt !== undefined, 5000, 'the edit');
-		const eventually = async (check: () => Promise<boolean>) => {
-			for (let i = 0; i < 100 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-		};
-		await eventually(async () => (await found(bob, 'library')).length === 1);
+		await waitFor(async () => (await found(bob, 'library')).length === 1, 5000, 'the edit in the index');
 		expect(await found(bob, 'library')).toEqual(['meet at the library']);
 		expect(await found(bob, stranger)).toEqual([]);
 		deleteForEveryone(c.doc, id);
-		await eventually(async () => (await found(bob, 'library')).length === 0);
+		await waitFor(async () => (await found(bob, 'library')).length === 0, 5000, 'the deletion out of the index');
 		expect(await found(bob, 'library')).toEqual([]);
 		c.destroy();
 	});

@@ -201,9 +201,10 @@ export function connectDocument(wsUrl: string, name: string, token: string, doc 
 	};
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/** Waits until `check` holds (it may ask the server: an async check is awaited), or throws after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
 	const start = Date.now();
-	while (!check()) {
+	while (!(await check())) {
 		if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
 		await new Promise((resolve) => setTimeout(resolve, 10));
 	}
