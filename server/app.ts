@@ -17,6 +17,8 @@ export interface App {
 async function loadSvelteKitHandler(): Promise<RequestListener> {
 	// adapter-node assumes https unless a protocol header says otherwise; we always provide one.
 	process.env.PROTOCOL_HEADER = 'x-forwarded-proto';
+	// Each endpoint limits its own body: JSON ones to a megabyte (readJson), uploads to UPLOAD_MAX_BYTES as they stream.
+	process.env.BODY_SIZE_LIMIT = 'Infinity';
 	const href = new URL('../build/handler.js', import.meta.url).href;
 	try {
 		return ((await import(href)) as { handler: RequestListener }).handler;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { RateLimits } from '../src/lib/server/limiters.ts';
 import { parseRateSpec } from '../src/lib/server/rate-limit.ts';
+import type { UploadLimits } from '../src/lib/server/uploads.ts';
 import { DEFAULT_EPOCH_LIMITS, type EpochLimits } from './sync/epochs.ts';
 
 /** A LIMIT_* rate such as "10/15m"; the message of a bad one names the variable (its path) and shows the form. */
@@ -43,6 +44,8 @@ const schema = z.object({
 	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 	EPOCH_MESSAGES: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_EPOCH_LIMITS.messages),
 	EPOCH_BYTES: z.coerce.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EPOCH_LIMITS.bytes),
+	UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(1e9).default(25_000_000),
+	UPLOAD_QUOTA_BYTES: z.coerce.number().int().min(1024).max(1e12).default(1_000_000_000),
 	EPOCH_QUIET_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_EPOCH_LIMITS.quietMs)
 });
 
@@ -62,6 +65,8 @@ export interface Config {
 	documentLingerMs: number;
 	/** When a conversation's epoch ends: messages sequenced in it, or its stored bytes. */
 	epochLimits: EpochLimits;
+	/** Largest upload and each user's total, bytes (UPLOAD_MAX_BYTES, UPLOAD_QUOTA_BYTES). */
+	uploads: UploadLimits;
 }
 
 /** Reads the environment once; a bad value stops the start with a message naming it. */
@@ -93,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			socketsPerUser: c.LIMIT_SOCKETS_PER_USER
 		},
 		documentLingerMs: c.DOCUMENT_LINGER_MS,
-		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES, quietMs: c.EPOCH_QUIET_MS }
+		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES, quietMs: c.EPOCH_QUIET_MS },
+		uploads: { maxBytes: c.UPLOAD_MAX_BYTES, quotaBytes: c.UPLOAD_QUOTA_BYTES }
 	};
 }

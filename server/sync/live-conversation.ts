@@ -9,6 +9,8 @@ import type { DocumentLog } from './document-log.ts';
 import { DEFAULT_EPOCH_LIMITS, epochFullness, type EpochLimits } from './epochs.ts';
 import { inspectUpdate, isWellFormedUpdate, type ClientOwners, type Dependency } from './update-guard.ts';
 import { reportFailure } from '../../src/lib/server/failure.ts';
+import type { Uploads } from '../../src/lib/server/uploads.ts';
+import type { UploadOnRecord } from './update-guard.ts';
 
 /** How the update guard names a reactions key among the keys an update touches (see `reactionPlace`). */
 const REACTIONS_PLACE = `${DOC_REACTIONS}:`;
@@ -54,6 +56,8 @@ export interface LiveDeps {
 	epochLimits?: EpochLimits;
 	/** The epoch is full: end it (soon, outside this call). */
 	onEpochFull?(conversation: LiveConversation): void;
+	/** Uploaded files messages carry (ATTACH-2, ERASE-5). */
+	uploads?: Pick<Uploads, 'facts' | 'attach' | 'detach' | 'removeFiles'>;
 }
 
 export type AcceptResult =
@@ -91,6 +95,10 @@ interface Flush {
 	/** Rows looked up for the batch: one lookup per message. Rows change only in its commit, which reads them last. */
 	rows: Map<string, StoredMessage | undefined>;
 	serverUpdate: Uint8Array | null;
+	/** Uploads the batch's accepted messages carry, each with its message key (ATTACH-2). */
+	claims: Map<string, string>;
+	/** Uploads of messages the batch deleted: their files go once the commit is done (ERASE-5). */
+	erasedUploads: string[];
 	/** The batch's writes are in the group's transaction (and committed, unless `failure` says otherwise). */
 	written: boolean;
 	failure: unknown;
@@ -223,7 +231,7 @@ export class LiveConversation implements GroupMember {
 			for (const submission of batch) submission.resolve({ ok: false, retry: this.#ended ? 'epoch-ended' : 'reloading' });
 			return false;
 		}
-		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, written: false, failure: null };
+		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, claims: new Map(), erasedUploads: [], written: false, failure: null };
 		return true;
 	}
 
@@ -239,7 +247,7 @@ export class LiveConversation implements GroupMember {
 			this.doc,
 			() => {
 				try {
-					this.#admit(f.batch, f.now, f.rows, f.results, f.accepted);
+					this.#admit(f);
 				} catch (error) {
 					f.failure = error;
 				}
@@ -260,7 +268,7 @@ export class LiveConversation implements GroupMember {
 		const f = this.#flushing!;
 		if (f.failure !== null || !f.accepted.some((a) => a.hasNewContent)) return;
 		try {
-			f.serverUpdate = this.deps.db.transaction(() => this.#writeBatch(f.accepted, f.now, f.rows, f.newAuthors));
+			f.serverUpdate = this.deps.db.transaction(() => this.#writeBatch(f));
 			f.written = true;
 		} catch (error) {
 			this.commitFailed(error);
@@ -273,6 +281,7 @@ export class LiveConversation implements GroupMember {
 		f.failure ??= error;
 		f.written = false;
 		f.serverUpdate = null;
+		f.erasedUploads = [];
 		// The server writer may hold items that were never logged.
 		this.#writer = this.#newWriter();
 		this.#writerBound = false;
@@ -299,6 +308,7 @@ export class LiveConversation implements GroupMember {
 		}
 		for (const [submission, result] of f.results) submission.resolve(result);
 		if (f.written) {
+			if (f.erasedUploads.length > 0) void this.deps.uploads?.removeFiles(f.erasedUploads).catch((error: unknown) => reportFailure('removing the files of a deleted message failed', error));
 			if (this.#erased) this.#erase();
 			this.deps.onMessagesChanged?.(this.conversationId, f.newAuthors);
 			this.#retryHeld();
@@ -335,13 +345,8 @@ export class LiveConversation implements GroupMember {
 	}
 
 	/** Inside the Yjs transaction: checks each update against the document as it is now, and applies the accepted ones. */
-	#admit(
-		batch: Submission[],
-		now: number,
-		rows: Map<string, StoredMessage | undefined>,
-		results: Map<Submission, AcceptResult>,
-		accepted: Accepted[]
-	): void {
+	#admit(f: Flush): void {
+		const { batch, now, rows, results, accepted, claims } = f;
 		const { conversationId, deps } = this;
 		const refusedOrigins = new Set<unknown>();
 		const members = new Map<string, boolean>();
@@ -362,7 +367,7 @@ export class LiveConversation implements GroupMember {
 				refusedOrigins.add(origin);
 				continue;
 			}
-			const verdict = inspectUpdate({ doc: this.doc, userId, owners: this.owners, stored, now }, update);
+			const verdict = inspectUpdate({ doc: this.doc, userId, owners: this.owners, stored, upload: (id) => this.#uploadOnRecord(id, claims), now }, update);
 			if (verdict.kind === 'refused') {
 				const { code, message, messageIds } = verdict;
 				results.set(submission, { ok: false, refused: { code, message, messageIds } });
@@ -392,13 +397,24 @@ export class LiveConversation implements GroupMember {
 			}
 			// Later updates of the batch see the clientIDs as the user's (they are bound in the commit, or the document reloads).
 			for (const client of verdict.newClients) this.owners.set(client, userId);
+			for (const [upload, key] of verdict.attachments) claims.set(upload, key);
 			accepted.push({ submission, ...verdict });
 			results.set(submission, { ok: true, stored: verdict.hasNewContent });
 		}
 	}
 
+	/** An upload as the guard judges it: what the server has, with this batch's accepted messages' claims on it. */
+	#uploadOnRecord(id: string, claims: Map<string, string>): UploadOnRecord | undefined {
+		const facts = this.deps.uploads?.facts(id);
+		if (!facts) return undefined;
+		const { ownerId, conversationId, messageId, avatar, ...ref } = facts;
+		const stored = avatar ? '(elsewhere)' : messageId === null ? null : conversationId === this.conversationId ? messageId : '(elsewhere)';
+		return { ownerId, ref, attachedTo: stored ?? claims.get(id) ?? null };
+	}
+
 	/** Inside the SQLite transaction: the updates, the clientIDs they bind, their rows, and the server's update with the new sequence numbers. */
-	#writeBatch(accepted: Accepted[], now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Uint8Array | null {
+	#writeBatch(f: Flush): Uint8Array | null {
+		const { accepted, now } = f;
 		const { conversationId, deps } = this;
 		const keys = new Set<string>();
 		for (const a of accepted) for (const key of a.keys) keys.add(key);
@@ -407,7 +423,7 @@ export class LiveConversation implements GroupMember {
 			deps.log.append(conversationId, submission.update, now);
 			for (const client of newClients) deps.log.bindClient(conversationId, client, submission.userId);
 		}
-		const sequenced = this.#project(keys, now, rows, newAuthors);
+		const sequenced = this.#project(keys, f);
 		if (sequenced.length === 0) return null;
 		return this.#serverWrite(now, (writer) => {
 			const seqMap = writer.getMap<number>(DOC_SEQ);
@@ -420,7 +436,8 @@ export class LiveConversation implements GroupMember {
 	 * arrived in): a new value gets the next sequence number, a changed one is an edit, a key whose
 	 * value is gone is a deletion. Returns the new sequence numbers.
 	 */
-	#project(keys: Set<string>, now: number, rows: Map<string, StoredMessage | undefined>, newAuthors: Set<string>): Array<[string, number]> {
+	#project(keys: Set<string>, f: Flush): Array<[string, number]> {
+		const { now, rows, newAuthors } = f;
 		const { conversationId, deps } = this;
 		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
 		const seqs = this.doc.getMap<number>(DOC_SEQ);
@@ -444,6 +461,8 @@ export class LiveConversation implements GroupMember {
 				}
 				const { replyTo, ...rest } = value;
 				sequenced.push([key, deps.writes.insert(conversationId, { ...rest, id: key, authorId: value.author, ...(replyTo ? { replyTo } : {}) }, now)]);
+				// Carried by this message from now on (the guard checked they are free; a race with another conversation's commit throws here).
+				if (value.attachments?.length) this.#uploads().attach(conversationId, key, value.author, value.attachments.map((ref) => ref.id));
 				newAuthors.add(value.author);
 			} else if (value) {
 				if (row.authorId !== value.author) throw new Error('message author changed');
@@ -454,6 +473,7 @@ export class LiveConversation implements GroupMember {
 			} else {
 				if (row.deletedAt === null) {
 					deps.writes.remove(conversationId, key, now);
+					if (row.attachments !== null) f.erasedUploads.push(...this.#uploads().detach(conversationId, key));
 					this.#erased = true;
 				}
 				// A tombstone written into a later epoch than its message's (EPOCH-3) carries the old seq there.
@@ -468,6 +488,11 @@ export class LiveConversation implements GroupMember {
 			if (parsed) deps.writes.react(conversationId, parsed.messageId, parsed.userId, reactions.get(key) ?? [], now);
 		}
 		return sequenced;
+	}
+
+	#uploads(): NonNullable<LiveDeps['uploads']> {
+		if (!this.deps.uploads) throw new Error('a message with attachments, and no upload store');
+		return this.deps.uploads;
 	}
 
 	#hold(submission: Submission, now: number, results: Map<Submission, AcceptResult>): void {

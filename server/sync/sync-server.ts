@@ -4,6 +4,7 @@ import { prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { getMessage, prepareMessageWrites } from '../../src/lib/server/messages.ts';
 import type { LiveServices } from '../../src/lib/server/runtime.ts';
+import type { Uploads } from '../../src/lib/server/uploads.ts';
 import type { RateLimits } from '../../src/lib/server/limiters.ts';
 import type { TokenBuckets } from '../../src/lib/server/rate-limit.ts';
 import { Authentication } from './authentication.ts';
@@ -34,6 +35,8 @@ export interface SyncServerOptions {
 	lingerMs?: number;
 	/** When a conversation's epoch ends (EPOCH_MESSAGES, EPOCH_BYTES). */
 	epochLimits?: EpochLimits;
+	/** Uploaded files that messages carry (ATTACH-2); without them, a message with attachments is refused. */
+	uploads?: Uploads;
 }
 
 /**
@@ -41,7 +44,7 @@ export interface SyncServerOptions {
  * (who is on each connection), conversation documents (the guard and durable commits), signals
  * (receipts and typing) and the inbox (presence and each user's channel).
  */
-export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget, lingerMs, epochLimits }: SyncServerOptions) {
+export function createSyncServer({ db, sessionDays, compactEvery = 500, compactor, sessionCheckMs, limits, messageBudget, lingerMs, epochLimits, uploads }: SyncServerOptions) {
 	const sockets = new SocketRegistry(undefined, limits?.socketsPerUser);
 	const frames = limits ? new FrameBudget(limits.stateless) : undefined;
 	const isMember = prepareMembershipCheck(db);
@@ -59,6 +62,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		compactor,
 		commits: new CommitGroup(db),
 		epochLimits,
+		uploads,
 		admit: messageBudget && ((userId, messages) => messageBudget.take(userId, messages)),
 		onMessagesChanged(conversationId, newMessageAuthors) {
 			// Sending a message ends its author's typing; every member's inbox moves (previews follow edits too).

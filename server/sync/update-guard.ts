@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { checkMessageBody, isMessageId, isPlausibleTimestamp, isReactionList, REACTIONS_PER_USER_MAX } from '../../src/lib/shared/limits.ts';
-import { DOC_MESSAGES, DOC_REACTIONS, parseReactionKey, RefusalCode, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
+import { checkMessageBody, isAttachmentList, isMessageId, isPlausibleTimestamp, isReactionList, REACTIONS_PER_USER_MAX } from '../../src/lib/shared/limits.ts';
+import { DOC_MESSAGES, DOC_REACTIONS, parseReactionKey, RefusalCode, type AttachmentRef, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
 
 /** Owner of each Yjs clientID in one document: a user id, or null for the server itself. */
 export type ClientOwners = Map<number, string | null>;
@@ -14,6 +14,16 @@ export interface StoredFacts {
 	event: unknown;
 	/** Set once the message was deleted for everyone. */
 	deletedAt?: number | null;
+	/** JSON of the message's attachments (null: none). */
+	attachments?: string | null;
+}
+
+/** What the server has on record for an upload a message names (ATTACH-2). */
+export interface UploadOnRecord {
+	ownerId: string;
+	ref: AttachmentRef;
+	/** The message key of this conversation that carries it; '(elsewhere)' for another conversation's message or a profile photo; null while free. */
+	attachedTo: string | null;
 }
 
 export interface GuardContext {
@@ -22,6 +32,8 @@ export interface GuardContext {
 	userId: string;
 	owners: ClientOwners;
 	stored(key: string): StoredFacts | undefined;
+	/** The upload with this id, if any (attachments are refused when absent). */
+	upload?(id: string): UploadOnRecord | undefined;
 	now: number;
 }
 
@@ -36,6 +48,8 @@ export type Verdict =
 			newClients: Set<number>;
 			/** Keys this update creates (messages the server has never seen). */
 			newMessages: number;
+			/** Uploads its messages carry, with the message key carrying each. */
+			attachments: Map<string, string>;
 	  }
 	/** The update builds on content the server does not have yet (it may be on its way): wait for it. */
 	| { kind: 'held'; reason: string; waitsFor: Dependency }
@@ -161,6 +175,8 @@ class Inspection {
 	#held: { reason: string; waitsFor: Dependency } | null = null;
 	/** Reactions values, checked once every message key of the update is claimed. */
 	readonly #reactionChecks: Array<() => void> = [];
+	/** Uploads the update's values carry, each with its message key: one message each (ATTACH-2). */
+	readonly #attachments = new Map<string, string>();
 
 	constructor(private readonly ctx: GuardContext) {
 		this.#store = ctx.doc.store;
@@ -214,7 +230,7 @@ class Inspection {
 		for (const check of this.#reactionChecks) check();
 		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
 		if (this.#held !== null) return { kind: 'held', ...this.#held };
-		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages };
+		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages, attachments: this.#attachments };
 	}
 
 	/**
@@ -414,6 +430,7 @@ class Inspection {
 			return;
 		}
 		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key));
+		this.#checkAttachments(value as { attachments?: AttachmentRef[]; deletedAt?: number }, key);
 		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
 	}
 
@@ -425,6 +442,41 @@ class Inspection {
 		if (!this.ctx.stored(messageId) && !this.#messages._map.has(messageId) && !this.#claimedKeys.has(messageId)) {
 			throw new Refusal(RefusalCode.InvalidMessage, 'a reaction to a message the conversation does not have', messageId);
 		}
+	}
+
+	/**
+	 * ATTACH-2: every file a message carries is an upload of its author's, described as the server
+	 * has it, carried by no other message; an edit keeps the message's files as they were.
+	 */
+	#checkAttachments(value: { attachments?: AttachmentRef[]; deletedAt?: number }, key: string): void {
+		if (value.deletedAt !== undefined) return;
+		const list = value.attachments ?? [];
+		const before = this.#attachmentsBefore(key);
+		if (before !== undefined && JSON.stringify(before.map((ref) => ref.id)) !== JSON.stringify(list.map((ref) => ref.id))) {
+			throw new Refusal(RefusalCode.InvalidMessage, 'an edit keeps the message\'s attachments', key);
+		}
+		for (const ref of list) {
+			const claimed = this.#attachments.get(ref.id);
+			if (claimed !== undefined && claimed !== key) throw new Refusal(RefusalCode.AttachmentTaken, 'this file is already attached to another message', key);
+			const upload = this.ctx.upload?.(ref.id);
+			if (!upload) throw new Refusal(RefusalCode.AttachmentUnknown, 'no such upload (it may have expired: upload the file again)', key);
+			if (upload.ownerId !== this.ctx.userId) throw new Refusal(RefusalCode.ForeignAttachment, 'this file was uploaded by someone else', key);
+			if (upload.attachedTo !== null && upload.attachedTo !== key) throw new Refusal(RefusalCode.AttachmentTaken, 'this file is already attached to another message', key);
+			if (JSON.stringify(upload.ref) !== JSON.stringify({ id: ref.id, name: ref.name, type: ref.type, size: ref.size, ...(ref.width !== undefined ? { width: ref.width, height: ref.height } : {}) })) {
+				throw new Refusal(RefusalCode.InvalidMessage, 'an attachment is described as its upload answered (id, name, type, size, width, height)', key);
+			}
+			this.#attachments.set(ref.id, key);
+		}
+	}
+
+	/** The attachments a key's message already has (stored, or in the document); undefined for a new message. */
+	#attachmentsBefore(key: string): AttachmentRef[] | undefined {
+		const stored = this.ctx.stored(key);
+		if (stored) return stored.attachments ? (JSON.parse(stored.attachments) as AttachmentRef[]) : [];
+		const item = this.#messages._map.get(key);
+		const value = item && !item.deleted ? (item.content.getContent()[0] as { attachments?: AttachmentRef[]; deletedAt?: unknown } | undefined) : undefined;
+		if (!value || value.deletedAt !== undefined) return undefined;
+		return value.attachments ?? [];
 	}
 
 	/** Whether the key's message was deleted for everyone: stored so, or its value in the document (this batch included) is a tombstone. */
@@ -517,7 +569,7 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'a message is a JSON object', key);
 	}
-	const { id, author, body, createdAt, editedAt, deletedAt, replyTo, ...rest } = value as Record<string, unknown>;
+	const { id, author, body, createdAt, editedAt, deletedAt, replyTo, attachments, ...rest } = value as Record<string, unknown>;
 	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
 	if (id !== undefined && id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'a message id in the value must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
@@ -539,12 +591,17 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 	if (replyTo !== undefined && (!isMessageId(replyTo) || replyTo === key)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'replyTo is the id of another message', key);
 	}
+	if (attachments !== undefined && !isAttachmentList(attachments)) {
+		throw new Refusal(RefusalCode.InvalidMessage, 'attachments are 1 to 10 uploads, each as its upload answered', key);
+	}
 	if (deletedAt !== undefined) {
-		if (replyTo !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
+		if (replyTo !== undefined || attachments !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
 		if (!isPlausibleTimestamp(deletedAt, ctx.now)) throw new Refusal(RefusalCode.InvalidMessage, 'deletedAt must be a time in ms between 2020 and a day from now', key);
 		if (body !== '' || editedAt !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
 		return;
 	}
+	// A file may go without a caption.
+	if (attachments !== undefined && body === '') return;
 	const checked = checkMessageBody(body);
 	if (!checked.ok) {
 		const text = checked.code === 'message-empty' ? 'the message is empty' : 'the message is longer than 2000 characters';

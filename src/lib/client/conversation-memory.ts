@@ -23,9 +23,9 @@ export function recallConversation(userId: string, conversationId: string): Reme
 /** What was known, with the summary's title and members merged in (pure: nothing is written). */
 export function mergeConversation(known: RememberedConversation | null, summary: ConversationSummary): RememberedConversation {
 	const people = new Map((known?.people ?? []).map((p) => [p.id, p]));
-	for (const { id, username, displayName } of summary.members) people.set(id, { id, username, displayName });
+	for (const { id, username, displayName, avatar } of summary.members) people.set(id, { id, username, displayName, avatar: avatar ?? null });
 	const author = summary.lastMessage?.author;
-	if (author) people.set(author.id, { id: author.id, username: author.username, displayName: author.displayName });
+	if (author) people.set(author.id, { id: author.id, username: author.username, displayName: author.displayName, avatar: author.avatar ?? people.get(author.id)?.avatar ?? null });
 	return { id: summary.id, kind: summary.kind, title: summary.title, people: [...people.values()] };
 }
 

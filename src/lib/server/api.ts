@@ -22,15 +22,45 @@ export function api<E extends RequestEvent>(handler: Handler<E>): Handler<E> {
 	};
 }
 
+/** Largest JSON body any endpoint reads (uploads stream their own, larger bodies). */
+export const JSON_BODY_MAX = 1024 * 1024;
+
+/** The body as text, refused (413) as soon as it passes `max` bytes, whatever Content-Length said. */
+async function readLimitedText(request: Request, max: number): Promise<string> {
+	const tooLarge = () => new ApiError(413, 'body-too-large', `The body is larger than ${max} bytes.`);
+	if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge();
+	if (!request.body) return '';
+	const reader = request.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		let chunk: ReadableStreamReadResult<Uint8Array>;
+		try {
+			chunk = await reader.read();
+		} catch {
+			throw new ApiError(400, 'invalid-json', 'The body could not be read.');
+		}
+		if (chunk.done) break;
+		size += chunk.value.byteLength;
+		if (size > max) {
+			void reader.cancel().catch(() => {});
+			throw tooLarge();
+		}
+		chunks.push(chunk.value);
+	}
+	return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 /** Parses a JSON body against a schema; wrong content type, bad JSON and bad shapes are 4xx. */
 export async function readJson<S extends z.ZodType>(event: RequestEvent, schema: S): Promise<z.infer<S>> {
 	const type = event.request.headers.get('content-type') ?? '';
 	if (!type.toLowerCase().startsWith('application/json')) {
 		throw new ApiError(415, 'unsupported-media-type', 'Send the body as application/json.');
 	}
+	const text = await readLimitedText(event.request, JSON_BODY_MAX);
 	let raw: unknown;
 	try {
-		raw = await event.request.json();
+		raw = JSON.parse(text);
 	} catch {
 		throw new ApiError(400, 'invalid-json', 'The body is not valid JSON.');
 	}

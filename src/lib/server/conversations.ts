@@ -121,6 +121,7 @@ function membersOf(db: Db, conversationIds: string[], isOnline: IsOnline): Map<s
 			id: users.id,
 			username: users.username,
 			displayName: users.displayName,
+			avatarId: users.avatarId,
 			lastSeenAt: users.lastSeenAt
 		})
 		.from(members)

@@ -2,13 +2,13 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, messages, reactions, users, type MessageRow } from './db/schema.ts';
 import type { MessageDto, PublicUser, ReactionDto } from '../shared/api-types.ts';
-import type { SystemEvent } from '../shared/protocol.ts';
+import type { AttachmentRef, SystemEvent } from '../shared/protocol.ts';
 
 export type { MessageDto };
 
 const messageColumns = {
 	row: messages,
-	author: { id: users.id, username: users.username, displayName: users.displayName }
+	author: { id: users.id, username: users.username, displayName: users.displayName, avatar: users.avatarId }
 };
 
 function toDto({ row, author }: { row: MessageRow; author: PublicUser }, reactionsOf: Map<string, ReactionDto[]>): MessageDto {
@@ -24,6 +24,7 @@ function toDto({ row, author }: { row: MessageRow; author: PublicUser }, reactio
 		deletedAt: row.deletedAt,
 		event: parseEvent(row.event),
 		replyTo: row.replyTo,
+		attachments: row.attachments === null ? [] : (JSON.parse(row.attachments) as AttachmentRef[]),
 		// A deleted message keeps none (the reactions stay in the table, unseen, until the user changes them).
 		reactions: row.deletedAt === null ? (reactionsOf.get(row.id) ?? []) : []
 	};
@@ -97,6 +98,7 @@ export interface AcceptedMessage {
 	/** A line the server writes into the timeline. */
 	event?: SystemEvent;
 	replyTo?: string;
+	attachments?: AttachmentRef[];
 }
 
 /**
@@ -112,7 +114,8 @@ export function prepareMessageWrites(db: Db) {
 			body: messages.body,
 			createdAt: messages.createdAt,
 			deletedAt: messages.deletedAt,
-			event: messages.event
+			event: messages.event,
+			attachments: messages.attachments
 		})
 		.from(messages)
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
@@ -134,7 +137,8 @@ export function prepareMessageWrites(db: Db) {
 			createdAt: sql.placeholder('createdAt'),
 			receivedAt: sql.placeholder('now'),
 			event: sql.placeholder('event'),
-			replyTo: sql.placeholder('replyTo')
+			replyTo: sql.placeholder('replyTo'),
+			attachments: sql.placeholder('attachments')
 		})
 		.prepare();
 	const react = db
@@ -168,7 +172,7 @@ export function prepareMessageWrites(db: Db) {
 		.prepare();
 	const remove = db
 		.update(messages)
-		.set({ body: '', deletedAt: sql`${sql.placeholder('now')}` })
+		.set({ body: '', attachments: null, deletedAt: sql`${sql.placeholder('now')}` })
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 
@@ -184,7 +188,7 @@ export function prepareMessageWrites(db: Db) {
 		insert(conversationId: string, message: AcceptedMessage, now: number): number {
 			const bumped = bumpSeq.get({ conversationId, now });
 			if (!bumped) throw new Error(`conversation ${conversationId} vanished`);
-			insert.run({ conversationId, ...message, event: message.event ? JSON.stringify(message.event) : null, replyTo: message.replyTo ?? null, seq: bumped.seq, now });
+			insert.run({ conversationId, ...message, event: message.event ? JSON.stringify(message.event) : null, replyTo: message.replyTo ?? null, attachments: message.attachments?.length ? JSON.stringify(message.attachments) : null, seq: bumped.seq, now });
 			return bumped.seq;
 		},
 		/**
@@ -217,4 +221,6 @@ export interface StoredMessage {
 	createdAt: number;
 	deletedAt: number | null;
 	event: SystemEvent | null;
+	/** JSON of its attachments; null when none. */
+	attachments: string | null;
 }

@@ -1,5 +1,6 @@
 import type { Db } from './db/index.ts';
 import type { Limiters, RateLimits } from './limiters.ts';
+import type { Uploads } from './uploads.ts';
 import type { MessageDto } from './messages.ts';
 import type { SystemEvent } from '../shared/protocol.ts';
 
@@ -49,6 +50,8 @@ export interface Runtime {
 	live: LiveServices;
 	/** The rate limits' buckets the HTTP routes draw on (made from config.limits). */
 	limiters: Limiters;
+	/** Uploaded files (DATA_DIR/uploads). */
+	uploads: Uploads;
 }
 
 // The SvelteKit build bundles its own copy of this module, so the process-wide value lives on globalThis.

@@ -9,8 +9,8 @@ import { PEOPLE_SEARCH_MAX_RESULTS } from '../shared/limits.ts';
 
 export type { PublicUser };
 
-export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName'>): PublicUser {
-	return { id: user.id, username: user.username, displayName: user.displayName };
+export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName' | 'avatarId'>): PublicUser {
+	return { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatarId };
 }
 
 export async function createUser(
@@ -26,7 +26,8 @@ export async function createUser(
 		displayName: input.displayName?.trim() || input.username,
 		passwordHash: await hashPassword(input.password),
 		createdAt: Date.now(),
-		lastSeenAt: null
+		lastSeenAt: null,
+		avatarId: null
 	};
 	// A concurrent sign-up may have taken the name while the password was hashing.
 	const inserted = db.insert(users).values(user).onConflictDoNothing().returning({ id: users.id }).all();
@@ -70,7 +71,7 @@ export function searchPeople(db: Db, me: string, prefix: string): PublicUser[] {
 	const byUsername = sql`${users.username} like ${pattern} escape '\\'`;
 	const byName = sql`${users.displayName} like ${pattern} escape '\\'`;
 	return db
-		.select({ id: users.id, username: users.username, displayName: users.displayName })
+		.select({ id: users.id, username: users.username, displayName: users.displayName, avatar: users.avatarId })
 		.from(users)
 		.where(and(ne(users.id, me), or(byUsername, byName)))
 		.orderBy(sql`${byUsername} desc`, users.username)
@@ -80,4 +81,8 @@ export function searchPeople(db: Db, me: string, prefix: string): PublicUser[] {
 
 export function updateDisplayName(db: Db, userId: string, displayName: string): User | undefined {
 	return db.update(users).set({ displayName }).where(eq(users.id, userId)).returning().get();
+}
+
+export function getUserById(db: Db, userId: string): User | undefined {
+	return db.select().from(users).where(eq(users.id, userId)).get();
 }

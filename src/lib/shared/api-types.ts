@@ -1,4 +1,4 @@
-import type { SystemEvent } from './protocol.ts';
+import type { AttachmentRef, SystemEvent } from './protocol.ts';
 
 /** Shapes the JSON API and the inbox channel send; shared by server and client. */
 
@@ -6,6 +6,8 @@ export interface PublicUser {
 	id: string;
 	username: string;
 	displayName: string;
+	/** The upload that is their profile photo (`GET /api/uploads/:id/thumbnail`, square); null: show initials. */
+	avatar: string | null;
 }
 
 export interface MemberDto extends PublicUser {
@@ -47,6 +49,8 @@ export interface MessageDto {
 	replyTo: string | null;
 	/** Reactions, each emoji with the members who reacted with it (none on a deleted message). */
 	reactions: ReactionDto[];
+	/** Files it carries (none on a deleted message): `GET /api/uploads/:id`, and `/thumbnail` for images. */
+	attachments: AttachmentRef[];
 }
 
 export interface ReactionDto {

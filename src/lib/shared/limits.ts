@@ -37,6 +37,29 @@ export function isMessageId(value: unknown): value is string {
 	return typeof value === 'string' && MESSAGE_ID.test(value);
 }
 
+/** Files one message may carry. */
+export const ATTACHMENTS_PER_MESSAGE_MAX = 10;
+/** Characters of an upload's file name as stored (longer ones are shortened, keeping the extension). */
+export const UPLOAD_NAME_MAX = 120;
+/** Upload ids are server-made ULIDs. */
+export const UPLOAD_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Whether `value` has the shape of an attachments list (1 to 10 references, distinct ids); the server checks each against its upload. */
+export function isAttachmentList(value: unknown): value is Array<{ id: string; name: string; type: string; size: number; width?: number; height?: number }> {
+	if (!Array.isArray(value) || value.length === 0 || value.length > ATTACHMENTS_PER_MESSAGE_MAX) return false;
+	const ids = new Set<string>();
+	for (const ref of value) {
+		if (typeof ref !== 'object' || ref === null || Array.isArray(ref)) return false;
+		const { id, name, type, size, width, height, ...rest } = ref as Record<string, unknown>;
+		if (Object.keys(rest).length > 0 || typeof id !== 'string' || !UPLOAD_ID.test(id) || ids.has(id)) return false;
+		if (typeof name !== 'string' || name.length > UPLOAD_NAME_MAX || typeof type !== 'string' || type.length > 100 || !Number.isSafeInteger(size)) return false;
+		if ((width === undefined) !== (height === undefined)) return false;
+		if (width !== undefined && (!Number.isSafeInteger(width) || !Number.isSafeInteger(height))) return false;
+		ids.add(id);
+	}
+	return true;
+}
+
 export type BodyCheck = { ok: true; body: string } | { ok: false; code: 'message-empty' | 'message-too-long' };
 
 /** Trims and checks a message body: 1 to 2000 characters (code points) after trimming. */

@@ -107,6 +107,12 @@ export interface StoredMessageValue {
 	/** The id of the message this one replies to (quoted above it); kept by edits. */
 	replyTo?: string;
 	/**
+	 * Files sent with the message (uploaded first, `POST /api/uploads`), each as the upload answered
+	 * it; `body` (the caption) may then be empty. The server checks every field against its upload,
+	 * that the upload is the author's and that no other message carries it (ATTACH-2). Edits keep them.
+	 */
+	attachments?: AttachmentRef[];
+	/**
 	 * Set by "delete for everyone": the value is then a tombstone `{ author, body: '', createdAt,
 	 * deletedAt }` replacing the message, so every device shows "message deleted" in its place while
 	 * the body is gone from every copy (the replaced value's content is garbage-collected). Final: the
@@ -118,6 +124,17 @@ export interface StoredMessageValue {
 	 * `author` is then the member who acted and `body` is empty. Clients cannot write these.
 	 */
 	event?: SystemEvent;
+}
+
+/** A file a message carries: what `POST /api/uploads` answered for it. Images have width and height (and a thumbnail). */
+export interface AttachmentRef {
+	id: string;
+	name: string;
+	/** The type the server decided from the content. */
+	type: string;
+	size: number;
+	width?: number;
+	height?: number;
 }
 
 /** A message as read from a document: the stored value with its key as `id`. */
@@ -191,7 +208,13 @@ export const RefusalCode = {
 	MessageTooLong: 'message-too-long',
 	OutOfOrder: 'out-of-order',
 	/** A value written under the key of a message its author deleted for everyone. */
-	MessageDeleted: 'message-deleted'
+	MessageDeleted: 'message-deleted',
+	/** An attachment naming no upload the server has (never made, or removed a day after it was made unattached). */
+	AttachmentUnknown: 'attachment-unknown',
+	/** An attachment naming someone else's upload. */
+	ForeignAttachment: 'foreign-attachment',
+	/** An attachment already carried by another message (or a profile photo). */
+	AttachmentTaken: 'attachment-taken'
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
 

@@ -19,7 +19,10 @@ const REFUSALS: Record<RefusalCode, string> = {
 	[RefusalCode.MessageEmpty]: 'The message is empty.',
 	[RefusalCode.MessageTooLong]: `The message is longer than ${MESSAGE_MAX_CHARS} characters.`,
 	[RefusalCode.MessageDeleted]: 'Not sent: this message was deleted.',
-	[RefusalCode.OutOfOrder]: NOT_SENT_TRY_AGAIN
+	[RefusalCode.OutOfOrder]: NOT_SENT_TRY_AGAIN,
+	[RefusalCode.AttachmentUnknown]: 'Not sent: the file is no longer on the server. Attach it again.',
+	[RefusalCode.ForeignAttachment]: 'Not sent: the file was uploaded under another account.',
+	[RefusalCode.AttachmentTaken]: 'Not sent: the file is already part of another message. Attach it again.'
 };
 
 const CLOSES: Record<CloseReason, string> = {

@@ -16,7 +16,9 @@ export const users = sqliteTable('users', {
 	passwordHash: text('password_hash').notNull(),
 	createdAt: integer('created_at').notNull(),
 	/** When the user's last sync connection closed, ms; null while never connected. */
-	lastSeenAt: integer('last_seen_at')
+	lastSeenAt: integer('last_seen_at'),
+	/** The upload that is their profile photo; null: initials on a colour. */
+	avatarId: text('avatar_id')
 });
 
 export const sessions = sqliteTable(
@@ -106,7 +108,9 @@ export const messages = sqliteTable(
 		/** JSON of a SystemEvent (src/lib/shared/protocol.ts) on lines the server writes into the timeline (joins, leaves, renames); null for messages. */
 		event: text('event'),
 		/** The id of the message this one replies to (in the same conversation; it may be deleted or not loaded). */
-		replyTo: text('reply_to')
+		replyTo: text('reply_to'),
+		/** JSON array of the message's attachments (AttachmentRef in src/lib/shared/protocol.ts); null when none. */
+		attachments: text('attachments')
 	},
 	(t) => [
 		primaryKey({ columns: [t.conversationId, t.id] }),
@@ -181,3 +185,38 @@ export const reactions = sqliteTable(
 	},
 	(t) => [primaryKey({ columns: [t.conversationId, t.messageId, t.userId] })]
 );
+
+/**
+ * Files people upload: owned by their uploader until a message (or their profile, as its photo)
+ * takes them, then readable by that conversation's members (or, for a photo, by everyone signed in).
+ * The bytes live under DATA_DIR/uploads, named by the row's id (never by anything the client sent).
+ */
+export const uploads = sqliteTable(
+	'uploads',
+	{
+		id: text('id').primaryKey(),
+		ownerId: text('owner_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		/** The file name the uploader gave, cleaned: shown and offered on download, never used as a path. */
+		name: text('name').notNull(),
+		/** Decided from the content's magic bytes, not from the name or the request's Content-Type. */
+		type: text('type').notNull(),
+		size: integer('size').notNull(),
+		/** Images only: the dimensions as displayed (after EXIF orientation), and a thumbnail exists. */
+		width: integer('width'),
+		height: integer('height'),
+		createdAt: integer('created_at').notNull(),
+		/** The message that carries it (attached once, ATTACH-2); null until then. */
+		conversationId: text('conversation_id').references(() => conversations.id, { onDelete: 'cascade' }),
+		messageId: text('message_id'),
+		/** Set while it is its owner's profile photo. */
+		avatar: integer('avatar', { mode: 'boolean' }).notNull().default(false)
+	},
+	(t) => [
+		index('uploads_owner_idx').on(t.ownerId),
+		index('uploads_message_idx').on(t.conversationId, t.messageId),
+		index('uploads_created_idx').on(t.createdAt)
+	]
+);
+export type UploadRow = typeof uploads.$inferSelect;
