@@ -22,6 +22,8 @@ export interface HistoryRow {
 	/** Rows cached before replies and reactions existed have neither. */
 	replyTo?: string | null;
 	reactions?: MessageDto['reactions'];
+	/** Rows cached before attachments existed have none. */
+	attachments?: MessageDto['attachments'];
 }
 
 const STORE = 'messages';
@@ -31,8 +33,8 @@ export function historyDatabaseName(userId: string): string {
 }
 
 export function rowOf(message: MessageDto): HistoryRow {
-	const { conversationId, id, seq, body, createdAt, editedAt, deletedAt, event, replyTo, reactions } = message;
-	return { conversationId, id, seq, author: message.author.id, body, createdAt, editedAt, deletedAt, event, replyTo, reactions };
+	const { conversationId, id, seq, body, createdAt, editedAt, deletedAt, event, replyTo, reactions, attachments } = message;
+	return { conversationId, id, seq, author: message.author.id, body, createdAt, editedAt, deletedAt, event, replyTo, reactions, attachments };
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

@@ -2,7 +2,7 @@ import type { Db } from './db/index.ts';
 import type { Limiters, RateLimits } from './limiters.ts';
 import type { Uploads } from './uploads.ts';
 import type { MessageDto } from './messages.ts';
-import type { SystemEvent } from '../shared/protocol.ts';
+import type { AttachmentRef, SystemEvent } from '../shared/protocol.ts';
 
 /** What the sync server offers to HTTP routes: writes through the live documents, and live notifications. */
 export interface LiveServices {
@@ -17,6 +17,7 @@ export interface LiveServices {
 		body: string;
 		createdAt: number;
 		replyTo?: string;
+		attachments?: AttachmentRef[];
 	}): Promise<{ outcome: 'created' | 'exists'; message: MessageDto } | { outcome: 'conflict' }>;
 	/** Writes a line into the conversation's timeline (a join, leave, removal or rename) as `actorId`'s doing. */
 	recordEvent(conversationId: string, actorId: string, event: SystemEvent): Promise<void>;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import {
+	ATTACHMENTS_PER_MESSAGE_MAX,
+	UPLOAD_ID,
 	DISPLAY_NAME_MAX,
 	GROUP_MAX_MEMBERS,
 	GROUP_TITLE_MAX,
@@ -48,7 +50,9 @@ export const newMessage = z.object({
 		.refine((value) => isPlausibleTimestamp(value), 'createdAt is a time in ms between 2020 and a day from now')
 		.optional(),
 	/** The id of the message this one replies to. */
-	replyTo: z.string().refine(isMessageId, 'replyTo is a message id (a ULID or UUID)').optional()
+	replyTo: z.string().refine(isMessageId, 'replyTo is a message id (a ULID or UUID)').optional(),
+	/** Ids of my uploads the message carries (the body may then be empty). */
+	attachments: z.array(z.string().regex(UPLOAD_ID, 'an upload id')).min(1).max(ATTACHMENTS_PER_MESSAGE_MAX).refine((ids) => new Set(ids).size === ids.length, 'each upload once').optional()
 });
 
 export const historyQuery = z.object({

@@ -46,6 +46,8 @@ export function editMessage(doc: Y.Doc, id: string, body: string, previous?: Mes
 	if (!current || current.deletedAt !== undefined || current.event || current.body === text) return false;
 	const value: StoredMessageValue = { author: current.author, body: text, createdAt: current.createdAt, editedAt: Date.now() };
 	if (current.replyTo) value.replyTo = current.replyTo;
+	// Files stay as they were: an edit changes the caption only (ATTACH-2).
+	if (current.attachments?.length) value.attachments = current.attachments;
 	messagesMap(doc).set(id, value);
 	return true;
 }

@@ -27,6 +27,7 @@ import { checkMessageBody } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
 import { CloseReason, decodeServerStateless, encodeStateless, reactionKey, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
+import type { AttachmentView } from '$lib/client/attachments';
 import { OlderHistory } from './older-history.ts';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
@@ -55,6 +56,10 @@ export interface ChatMessage {
 	replyTo?: string;
 	/** Each emoji with who reacted with it (none on a deleted message). */
 	reactions?: ReactionDto[];
+	/** Files it carries: uploaded ones by id, ones still on this device with a local URL. */
+	attachments?: AttachmentView[];
+	/** 0 to 1 while its files upload. */
+	progress?: number;
 }
 
 interface FailedMessage {
@@ -75,7 +80,7 @@ export interface EpochPosition {
 const FIRST_EPOCH: EpochPosition = { epoch: 0, firstSeq: 1 };
 
 function historyRow(conversationId: string, message: MessageValue & { reactions?: ReactionDto[] }, seq: number): HistoryRow {
-	const { id, author, body, createdAt, editedAt, deletedAt, event, replyTo, reactions } = message;
+	const { id, author, body, createdAt, editedAt, deletedAt, event, replyTo, reactions, attachments } = message;
 	return {
 		conversationId,
 		id,
@@ -87,13 +92,14 @@ function historyRow(conversationId: string, message: MessageValue & { reactions?
 		deletedAt: deletedAt ?? null,
 		event: event ?? null,
 		replyTo: replyTo ?? null,
-		reactions: reactions ?? []
+		reactions: reactions ?? [],
+		attachments: deletedAt ? [] : (attachments ?? [])
 	};
 }
 
 /** A history row as the timeline shows it (a deleted one as its placeholder). */
 function chatMessageOf(row: HistoryRow, reactions: ReactionDto[]): ChatMessage {
-	const { id, seq, author, body, createdAt, event, editedAt, deletedAt, replyTo } = row;
+	const { id, seq, author, body, createdAt, event, editedAt, deletedAt, replyTo, attachments } = row;
 	return {
 		id,
 		seq,
@@ -105,6 +111,7 @@ function chatMessageOf(row: HistoryRow, reactions: ReactionDto[]): ChatMessage {
 		...(editedAt !== null ? { editedAt } : {}),
 		...(deletedAt !== null ? { deletedAt } : {}),
 		...(replyTo ? { replyTo } : {}),
+		...(deletedAt === null && attachments?.length ? { attachments } : {}),
 		...(deletedAt === null && reactions.length > 0 ? { reactions } : {})
 	};
 }
@@ -117,8 +124,31 @@ function valueOf(row: HistoryRow): MessageValue {
 		body: row.body,
 		createdAt: row.createdAt,
 		...(row.editedAt !== null ? { editedAt: row.editedAt } : {}),
-		...(row.replyTo ? { replyTo: row.replyTo } : {})
+		...(row.replyTo ? { replyTo: row.replyTo } : {}),
+		...(row.attachments?.length ? { attachments: row.attachments } : {})
 	};
+}
+
+/** Object URLs of files still on this device (one per stored file, for as long as the page lives). */
+const localUrls = new WeakMap<Blob, string>();
+
+function localUrlOf(blob: Blob): string {
+	let url = localUrls.get(blob);
+	if (!url) localUrls.set(blob, (url = URL.createObjectURL(blob)));
+	return url;
+}
+
+/** An image's size as this browser decodes it (upright), so the message has its shape before the upload; nothing for other files. */
+async function imageSize(file: File): Promise<{ width?: number; height?: number }> {
+	if (!/^image\/(png|jpeg|webp|gif)$/.test(file.type)) return {};
+	try {
+		const bitmap = await createImageBitmap(file);
+		const size = { width: bitmap.width, height: bitmap.height };
+		bitmap.close();
+		return size;
+	} catch {
+		return {};
+	}
 }
 
 /** How often a refusal that names no message may start this device's copy of a conversation afresh. */
@@ -135,7 +165,10 @@ export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
  * written into the next epoch's document (EPOCH-3).
  */
 export class ConversationSync {
-	messages = $state.raw<ChatMessage[]>([]);
+	/** What the document and the history hold, and messages this device could not send. */
+	#list = $state.raw<ChatMessage[]>([]);
+	/** The timeline: {@link #list} and the messages with files still on their way from this device. */
+	messages = $derived.by(() => this.#withOutbox(this.#list));
 	access = $state<Access>('ok');
 	/** True once the locally stored document has been read. */
 	loaded = $state(false);
@@ -298,7 +331,7 @@ export class ConversationSync {
 		if (unsent) {
 			// Not on the server yet: the new text simply replaces the old, with no "edited" mark.
 			const current = messageOf(this.#doc, id)!;
-			messagesMap(this.#doc).set(id, { author: current.author, body: checked.body, createdAt: current.createdAt });
+			messagesMap(this.#doc).set(id, { author: current.author, body: checked.body, createdAt: current.createdAt, ...(current.attachments ? { attachments: current.attachments } : {}) });
 		} else if (editMessage(this.#doc, id, checked.body, previous && valueOf(previous))) this.#noteChanged(id);
 		else return;
 		await this.#stored();
@@ -384,8 +417,52 @@ export class ConversationSync {
 		}
 	}
 
+	/**
+	 * Sends files (several at once, with one caption): stored on this device first (the message shows
+	 * once they are), uploaded and sent whenever the server is reachable, by whichever tab is open.
+	 */
+	async sendFiles(files: File[], caption: string, replyTo?: string): Promise<void> {
+		const body = caption.trim();
+		if (body) {
+			const checked = checkMessageBody(body);
+			if (!checked.ok) throw new Error(reasonText(checked.code));
+		}
+		this.stopTyping();
+		const stored = await Promise.all(
+			files.map(async (file) => ({ name: file.name || 'file', type: file.type, size: file.size, blob: file as Blob, ...(await imageSize(file)) }))
+		);
+		await this.hub.outbox.add({ id: nextId(), conversationId: this.conversationId, body, createdAt: Date.now(), ...(replyTo ? { replyTo } : {}), files: stored });
+	}
+
+	/** Shows this conversation's messages with files still on this device after the others (a failed one with its reason). */
+	#withOutbox(list: ChatMessage[]): ChatMessage[] {
+		const outbox = this.hub.outbox;
+		const items = outbox.pending(this.conversationId);
+		if (items.length === 0) return list;
+		const progress = outbox.progress;
+		const shown = new Set(list.map((m) => m.id));
+		const extra: ChatMessage[] = [];
+		for (const item of items) {
+			if (shown.has(item.id)) {
+				outbox.forget(item.id);
+				continue;
+			}
+			extra.push({
+				id: item.id,
+				author: this.userId,
+				body: item.body,
+				createdAt: item.createdAt,
+				...(item.replyTo ? { replyTo: item.replyTo } : {}),
+				attachments: item.files.map((file) => ({ ...(file.upload ?? { name: file.name, type: file.type, size: file.size, ...(file.width ? { width: file.width, height: file.height } : {}) }), localUrl: localUrlOf(file.blob) })),
+				...(item.failed ? { delivery: 'failed' as const, reason: item.failed.reason } : { delivery: 'sending' as const, progress: progress[item.id] })
+			});
+		}
+		return [...list, ...extra];
+	}
+
 	/** Sends a failed message again, as a new message. */
 	async retry(id: string): Promise<void> {
+		if (this.hub.outbox.has(id)) return this.hub.outbox.retry(id);
 		const body = this.#failed.find((m) => m.id === id)?.body ?? this.#unsentBody(id);
 		if (body === undefined) return;
 		this.discard(id);
@@ -394,7 +471,8 @@ export class ConversationSync {
 
 	/** Drops a failed message from this device: from the failed list, or an unsent one from the document. */
 	discard(id: string): void {
-		if (this.#failed.some((m) => m.id === id)) {
+		if (this.hub.outbox.has(id)) void this.hub.outbox.discard(id);
+		else if (this.#failed.some((m) => m.id === id)) {
 			this.#setFailed(this.#failed.filter((m) => m.id !== id));
 		} else if (this.#unsentBody(id) !== undefined) {
 			messagesMap(this.#doc).delete(id);
@@ -740,7 +818,7 @@ export class ConversationSync {
 		const sent = list.filter((m) => m.seq !== undefined).sort((a, b) => a.seq! - b.seq!);
 		list.splice(0, list.length, ...sent, ...list.filter((m) => m.seq === undefined));
 		for (const failed of this.#failed) list.push({ ...failed, author: this.userId, delivery: 'failed' });
-		this.messages = list;
+		this.#list = list;
 		this.hasOlder = this.#older.hasOlder;
 		this.#keepForSearch();
 		// Whatever reached this device is delivered (✓✓ for its sender), open conversation or not.
@@ -763,7 +841,7 @@ export class ConversationSync {
 			this.#searchTimer = undefined;
 			if (this.#destroyed) return;
 			const inDocument = messagesMap(this.#doc);
-			const rows = this.messages.flatMap((m) => (m.seq !== undefined && inDocument.has(m.id) ? [historyRow(this.conversationId, m, m.seq)] : []));
+			const rows = this.#list.flatMap((m) => (m.seq !== undefined && inDocument.has(m.id) ? [historyRow(this.conversationId, m as MessageValue, m.seq)] : []));
 			void this.hub.history.put(rows);
 		}, 1000);
 	}

@@ -4,6 +4,7 @@ import { HistoryCache } from '$lib/client/history-cache';
 import type { Inbox } from '$lib/client/inbox.svelte';
 import { CloseReason, conversationDocName, decodeServerStateless, encodeStateless, SYNC_PATH, userDocName } from '$lib/shared/protocol';
 import { ConversationSync } from './conversation-sync.svelte.ts';
+import { FileOutbox } from './file-outbox.svelte.ts';
 
 /** After this many connection attempts in a row fail, the server counts as unreachable: "offline". */
 const UNREACHABLE_AFTER_ATTEMPTS = 3;
@@ -32,6 +33,8 @@ export class SyncHub {
 	#conversations = new Map<string, ConversationSync>();
 	/** Messages of ended epochs this device has seen, for every conversation. */
 	readonly history: HistoryCache;
+	/** Messages with files, kept on this device until they are sent. */
+	readonly outbox: FileOutbox;
 	#channel: HocuspocusProvider;
 	/** Connection attempts that ended without connecting, since the last connection. */
 	#failedAttempts = 0;
@@ -49,10 +52,15 @@ export class SyncHub {
 		readonly onSessionEnded: () => void
 	) {
 		this.history = new HistoryCache(userId);
+		this.outbox = new FileOutbox(userId);
 		const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${SYNC_PATH}`;
 		this.#socket = new HocuspocusProviderWebsocket({ url, delay: 250, minDelay: 250, factor: 1.5, maxDelay: 2500, autoConnect: navigator.onLine });
 		this.#socket.on('status', ({ status }: { status: string }) => {
-			if (status === 'connected') this.#failedAttempts = 0;
+			if (status === 'connected') {
+				this.#failedAttempts = 0;
+				// The server is reachable again: files waiting to go, go.
+				this.outbox.kick();
+			}
 			else if (status === 'disconnected') this.#failedAttempts += 1;
 			this.#show(status === 'connected' ? 'online' : this.#reachable() ? 'connecting' : 'offline');
 			if (status === 'disconnected' && this.#connectAfterClose && navigator.onLine) {
@@ -187,6 +195,7 @@ export class SyncHub {
 		removeEventListener('offline', this.#onOffline);
 		for (const conversation of this.#conversations.values()) conversation.destroy();
 		this.#conversations.clear();
+		this.outbox.destroy();
 		this.#channel.destroy();
 		this.#socket.destroy();
 	}

@@ -8,6 +8,8 @@ import { getMessage, listHistory } from '$lib/server/messages';
 import { getRuntime } from '$lib/server/runtime';
 import { historyQuery, newMessage } from '$lib/server/schemas';
 import { checkMessageBody, HISTORY_PAGE_DEFAULT } from '$lib/shared/limits';
+import type { AttachmentRef } from '$lib/shared/protocol';
+import { toAttachmentRef } from '$lib/server/uploads';
 
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
@@ -32,7 +34,8 @@ export const POST: RequestHandler = api(async (event) => {
 		if (existing.author.id !== user.id) throw new ApiError(409, 'id-conflict', 'Another message already has this id.');
 		return json({ message: existing }, { status: 200 });
 	}
-	const body = checkMessageBody(input.body);
+	const attachments = input.attachments?.map((uploadId) => attachable(uploadId, user.id, conversationId, id));
+	const body = attachments && input.body.trim() === '' ? ({ ok: true, body: '' } as const) : checkMessageBody(input.body);
 	if (!body.ok) {
 		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
 		throw new ApiError(400, body.code, text);
@@ -49,7 +52,8 @@ export const POST: RequestHandler = api(async (event) => {
 			id,
 			body: body.body,
 			createdAt: input.createdAt ?? Date.now(),
-			...(input.replyTo && input.replyTo !== id ? { replyTo: input.replyTo } : {})
+			...(input.replyTo && input.replyTo !== id ? { replyTo: input.replyTo } : {}),
+			...(attachments ? { attachments } : {})
 		});
 	} catch (error) {
 		limiters.messages.refund(user.id);
@@ -59,3 +63,14 @@ export const POST: RequestHandler = api(async (event) => {
 	if (sent.outcome === 'conflict') throw new ApiError(409, 'id-conflict', 'This message id is already taken.');
 	return json({ message: sent.message }, { status: sent.outcome === 'created' ? 201 : 200 });
 });
+
+/** One of my uploads that no other message carries (ATTACH-2), as the message will describe it. */
+function attachable(uploadId: string, userId: string, conversationId: string, messageId: string): AttachmentRef {
+	const row = getRuntime().uploads.find(uploadId);
+	if (!row) throw new ApiError(400, 'attachment-unknown', `No upload ${uploadId} (it may have expired: upload the file again).`);
+	if (row.ownerId !== userId) throw new ApiError(403, 'foreign-attachment', `Upload ${uploadId} is someone else's.`);
+	if (row.avatar || (row.messageId !== null && (row.conversationId !== conversationId || row.messageId !== messageId))) {
+		throw new ApiError(409, 'attachment-taken', `Upload ${uploadId} is already part of another message.`);
+	}
+	return toAttachmentRef(row);
+}
