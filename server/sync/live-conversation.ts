@@ -569,6 +569,7 @@ export class LiveConversation implements GroupMember {
 			if (authorMustBeMember && !deps.isMember(conversationId, value.author)) return null;
 			const seq = deps.writes.insertNew(conversationId, { ...value, authorId: value.author }, now);
 			if (seq === null) return null;
+			if (value.attachments?.length) this.#uploads().attach(conversationId, value.id, value.author, value.attachments.map((ref) => ref.id));
 			return this.#serverWrite(now, (writer) => {
 				writer.getMap<StoredMessageValue>(DOC_MESSAGES).set(value.id, storedValue(value));
 				writer.getMap<number>(DOC_SEQ).set(value.id, seq);

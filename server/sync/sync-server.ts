@@ -81,9 +81,9 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 	});
 
 	const live: LiveServices = {
-		send: ({ conversationId, authorId, id, body, createdAt, replyTo }) =>
+		send: ({ conversationId, authorId, id, body, createdAt, replyTo, attachments }) =>
 			documents.withConversation(conversationId, (conversation) => {
-				const outcome = conversation.sendFromServer({ id, author: authorId, body, createdAt, ...(replyTo ? { replyTo } : {}) });
+				const outcome = conversation.sendFromServer({ id, author: authorId, body, createdAt, ...(replyTo ? { replyTo } : {}), ...(attachments?.length ? { attachments } : {}) });
 				const message = getMessage(db, conversationId, id);
 				if (outcome === 'conflict' || !message || message.author.id !== authorId) return { outcome: 'conflict' as const };
 				return { outcome, message };
