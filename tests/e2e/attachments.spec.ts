@@ -145,3 +145,26 @@ test('[ATTACH-2] several files with one caption; a file that is not an image dow
 	await alice.context.close();
 	await bob.context.close();
 });
+
+test('[ATTACH-3] a profile photo shows, cropped square, in the other user’s list and header; initials when there is none', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await alice.page.getByLabel('Message', { exact: true }).fill('hi');
+	await alice.page.getByLabel('Message', { exact: true }).press('Enter');
+	await bob.page.goto(`/c/${id}`);
+	await expect(bob.page.locator('header').getByTestId('avatar-initials')).toBeVisible();
+
+	await alice.page.getByRole('button', { name: /^Profile/ }).click();
+	const sheet = alice.page.getByRole('dialog', { name: 'Profile' });
+	await sheet.getByTestId('photo-input').setInputFiles({ name: 'me.jpg', mimeType: 'image/jpeg', buffer: await photo(900, 600, '#e90') });
+	await expect(sheet.getByRole('button', { name: 'Change photo' })).toBeVisible();
+	await expect(sheet.getByTestId('avatar-photo')).toBeVisible();
+
+	const header = bob.page.locator('header').getByTestId('avatar-photo');
+	await expect(header).toBeVisible();
+	await expect.poll(() => header.evaluate((img: HTMLImageElement) => img.complete && `${img.naturalWidth}x${img.naturalHeight}`)).toBe('256x256');
+	await expect(bob.page.getByRole('complementary', { name: 'Conversations' }).getByTestId('avatar-photo')).toHaveCount(1);
+	await alice.context.close();
+	await bob.context.close();
+});

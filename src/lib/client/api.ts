@@ -45,6 +45,8 @@ export const api = {
 	markRead: (conversationId: string, seq: number) => call<{ readSeq: number }>('PUT', `/api/conversations/${conversationId}/read`, { seq }),
 	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`),
 	updateMe: (displayName: string) => call<{ user: User }>('PATCH', '/api/me', { displayName }),
+	setAvatar: (uploadId: string) => call<{ user: User }>('PUT', '/api/me/avatar', { uploadId }),
+	removeAvatar: () => call<{ user: User }>('DELETE', '/api/me/avatar'),
 	searchPeople: (q: string, signal?: AbortSignal) => call<{ users: User[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`, undefined, signal),
 	search: (q: string, signal?: AbortSignal) => call<SearchPage>('GET', `/api/search?${new URLSearchParams({ q, limit: '30' })}`, undefined, signal),
 	conversation: (conversationId: string) => call<{ conversation: NewConversation }>('GET', `/api/conversations/${conversationId}`),

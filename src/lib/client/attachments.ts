@@ -76,3 +76,11 @@ export function uploadMaxBytes(): number {
 	const stored = Number(typeof localStorage === 'undefined' ? NaN : localStorage.getItem(LIMIT_KEY));
 	return Number.isFinite(stored) && stored > 0 ? stored : DEFAULT_UPLOAD_MAX_BYTES;
 }
+
+/** A caption-less message in a list: "Photo", "3 photos", the file's name, or "3 files". */
+export function attachmentsPreview(attachments: ReadonlyArray<Pick<AttachmentView, 'type' | 'width' | 'height' | 'name'>> | undefined): string {
+	if (!attachments?.length) return '';
+	const images = attachments.filter(isImage).length;
+	if (images === attachments.length) return images === 1 ? 'Photo' : `${images} photos`;
+	return attachments.length === 1 ? attachments[0]!.name : `${attachments.length} files`;
+}
