@@ -1,10 +1,11 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
+import sharp from 'sharp';
 import { uniqueName } from '../utils/server.ts';
 import { serveApp } from './helpers.ts';
 
 /**
- * The pictures in docs/screenshots: a conversation with a reply and reactions, the group info panel,
+ * The pictures in docs/screenshots: a conversation with photos, a reply and reactions, the group info panel,
  * the people search and the install report,
  * on a phone (390×844) and a desktop (1280×800), light and dark. `npm run screenshots` makes them.
  */
@@ -36,6 +37,22 @@ async function post(who: Account, path: string, data: unknown): Promise<{ conver
 	return (await response.json()) as { conversation: { id: string } };
 }
 
+/** A picture drawn from SVG: a book cover, a face for a profile photo. */
+async function picture(svg: string, width: number, height: number): Promise<Buffer> {
+	return sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${svg}</svg>`)).jpeg({ quality: 85 }).toBuffer();
+}
+
+async function upload(who: Account, name: string, bytes: Buffer): Promise<string> {
+	const response = await who.context.request.post(`/api/uploads?name=${encodeURIComponent(name)}`, { headers: { 'content-type': 'application/octet-stream' }, data: bytes });
+	expect(response.status()).toBe(201);
+	return ((await response.json()) as { upload: { id: string } }).upload.id;
+}
+
+async function profilePhoto(who: Account, hue: number, initial: string): Promise<void> {
+	const id = await upload(who, 'me.jpg', await picture(`<rect width="100%" height="100%" fill="hsl(${hue},60%,70%)"/><circle cx="200" cy="160" r="80" fill="hsl(${hue},40%,35%)"/><rect x="90" y="260" width="220" height="200" rx="100" fill="hsl(${hue},40%,35%)"/><text x="200" y="185" font-size="70" text-anchor="middle" fill="#fff" font-family="sans-serif">${initial}</text>`, 400, 400));
+	expect((await who.context.request.put('/api/me/avatar', { data: { uploadId: id } })).ok()).toBe(true);
+}
+
 async function openAs(browser: Browser, who: Account, screen: keyof typeof SCREENS, scheme: 'light' | 'dark', path: string): Promise<Page> {
 	const context = await browser.newContext({ baseURL: app.url, colorScheme: scheme, ...SCREENS[screen], storageState: await who.context.storageState() });
 	const page = await context.newPage();
@@ -60,10 +77,19 @@ test('draw docs/screenshots', async ({ browser }) => {
 		[carol, 'Count me in. Thursday at 7?'],
 		[alice, 'Thursday it is 👍']
 	];
+	await profilePhoto(bob, 200, 'B');
+	await profilePhoto(carol, 330, 'C');
 	const ids: string[] = [];
-	for (const [who, body] of lines) {
+	for (const [index, [who, body]] of lines.entries()) {
 		const response = await who.context.request.post(`/api/conversations/${conversation.id}/messages`, { data: { body } });
 		ids.push(((await response.json()) as { message: { id: string } }).message.id);
+		if (index === 1) {
+			// Photos and a file (ATTACH-1), sent as the app sends them: uploads, then a message that carries them.
+			const cover = await upload(bob, 'cover.jpg', await picture('<defs><linearGradient id="g" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#1d3557"/><stop offset="1" stop-color="#a8dadc"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/><circle cx="300" cy="330" r="120" fill="#f1faee" opacity="0.9"/><text x="300" y="640" font-size="46" text-anchor="middle" fill="#f1faee" font-family="serif">The Left Hand</text><text x="300" y="700" font-size="46" text-anchor="middle" fill="#f1faee" font-family="serif">of Darkness</text>', 600, 800));
+			await who.context.request.post(`/api/conversations/${conversation.id}/messages`, { data: { body: 'My copy 📖', attachments: [cover] } });
+			const notes = await upload(carol, 'reading-plan.pdf', Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n'));
+			await carol.context.request.post(`/api/conversations/${conversation.id}/messages`, { data: { body: '', attachments: [notes] } });
+		}
 	}
 	// A reply and a few reactions (REPLY-1, REACT-1), made the way people make them: in the app.
 	await post(carol, `/api/conversations/${conversation.id}/messages`, { body: 'I’ll bring tea 🍵', replyTo: ids[3] });
@@ -103,6 +129,9 @@ test('draw docs/screenshots', async ({ browser }) => {
 			const page = await openAs(browser, alice, screen, scheme, `/c/${conversation.id}`);
 			await expect(page.getByTestId('quote')).toBeVisible();
 			await expect(page.getByTestId('reactions')).toHaveCount(2);
+			await expect.poll(() => page.getByTestId('thumbnail').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+			// The newest message is in view: nothing moved the timeline after it opened at the bottom.
+			await expect.poll(() => page.getByTestId('messages').evaluate((el) => Math.round(el.scrollHeight - el.scrollTop - el.clientHeight))).toBeLessThan(2);
 			await page.screenshot({ path: `${OUT}/conversation-rich-${screen}-${scheme}.png` });
 			await page.getByRole('button', { name: 'Group info' }).click();
 			const panel = page.getByRole('dialog', { name: 'Group info' });
