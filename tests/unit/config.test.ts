@@ -13,6 +13,14 @@ describe('configuration', () => {
 		expect(loadConfig({ EPOCH_MESSAGES: '8', EPOCH_BYTES: '8192', EPOCH_QUIET_MS: '0' }).epochLimits).toEqual({ messages: 8, bytes: 8192, quietMs: 0 });
 	});
 
+	it('[ATTACH-1] takes the upload cap and quota in bytes (defaults 25 MB and 1 GB), refusing nonsense', () => {
+		expect(loadConfig({}).uploads).toEqual({ maxBytes: 25_000_000, quotaBytes: 1_000_000_000 });
+		expect(loadConfig({ UPLOAD_MAX_BYTES: '200000', UPLOAD_QUOTA_BYTES: '5000000' }).uploads).toEqual({ maxBytes: 200_000, quotaBytes: 5_000_000 });
+		for (const [name, value] of [['UPLOAD_MAX_BYTES', '0'], ['UPLOAD_MAX_BYTES', 'big'], ['UPLOAD_QUOTA_BYTES', '-1']]) {
+			expect(() => loadConfig({ [name!]: value }), `${name}=${value}`).toThrow(new RegExp(name!));
+		}
+	});
+
 	it('[LIMIT-5] takes DOCUMENT_LINGER_MS in ms, 0 to unload at once', () => {
 		expect(loadConfig({ DOCUMENT_LINGER_MS: '0' }).documentLingerMs).toBe(0);
 		expect(loadConfig({ DOCUMENT_LINGER_MS: '5000' }).documentLingerMs).toBe(5000);
