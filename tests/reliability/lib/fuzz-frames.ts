@@ -15,6 +15,7 @@
  */
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
+import type { AttachmentRef } from '../../../src/lib/shared/protocol.ts';
 import { frame, encodeUpdate, MessageType, type YBlock, type YContent, type YDeletes, type YId, type YStruct } from '../../utils/frames.ts';
 import type { Random } from './random.ts';
 
@@ -35,6 +36,9 @@ export interface DocumentModel {
 	items: Array<{ client: number; clock: number; length: number; key: string | null }>;
 	/** Clock of each client in the document. */
 	state: Map<number, number>;
+	/** Uploads of the fuzzer's user (free, until a message takes one) and of the victim (ATTACH-2). */
+	ownUploads?: AttachmentRef[];
+	victimUploads?: AttachmentRef[];
 }
 
 export function modelOf(doc: Y.Doc, base: Omit<DocumentModel, 'serverClients' | 'items' | 'state'>): DocumentModel {
@@ -252,7 +256,26 @@ export class FrameFactory {
 			[1, () => ({ ...base, event: { type: 'renamed', title: 'owned' } })],
 			[1, () => ({ ...base, extra: { nested: [1, 2, 3] } })],
 			[1, () => r.pick([null, 0, 'text', [], [base], true])],
-			[1, () => ({ ...base, author: undefined })]
+			[1, () => ({ ...base, author: undefined })],
+			[3, () => ({ ...base, attachments: this.#attachments() })]
+		])();
+	}
+
+	/** Attachments (ATTACH-2): its own uploads (free or already taken), the victim's, unknown, tampered or malformed. */
+	#attachments(): unknown {
+		const r = this.random;
+		const own = this.model.ownUploads ?? [];
+		const victims = this.model.victimUploads ?? [];
+		const unknown = { id: r.ulid(), name: 'x.bin', type: 'application/octet-stream', size: 10 };
+		const mine = own.length ? r.pick(own) : unknown;
+		return r.weighted<() => unknown>([
+			[4, () => [mine]],
+			[2, () => [victims.length ? r.pick(victims) : unknown]],
+			[2, () => [unknown]],
+			[1, () => [{ ...mine, size: mine.size + 1 }]],
+			[1, () => [{ ...mine, type: 'image/png', width: 10, height: 10 }]],
+			[1, () => [mine, mine]],
+			[1, () => r.pick([[], Array.from({ length: 11 }, () => mine), 'x', { id: mine.id }, [mine.id], null])]
 		])();
 	}
 

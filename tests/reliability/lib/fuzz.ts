@@ -19,7 +19,7 @@ import { ulid } from 'ulid';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { messagesMap } from '../../../src/lib/shared/conversation-doc.ts';
-import { CloseReason, conversationDocName, decodeServerStateless } from '../../../src/lib/shared/protocol.ts';
+import { CloseReason, conversationDocName, decodeServerStateless, type AttachmentRef } from '../../../src/lib/shared/protocol.ts';
 import { decodeServerFrame, frame } from '../../utils/frames.ts';
 import { createAccount, createConversation, uniqueName, type Account } from '../../utils/server.ts';
 import { checkConversation, epochsEnded, withTimeout } from './checks.ts';
@@ -370,7 +370,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				ownKeys: keysOf(attacker.id),
 				victimId: victim.id,
 				victimClient: victimDevice.doc.clientID,
-				victimKeys: keysOf(victim.id)
+				victimKeys: keysOf(victim.id),
+				ownUploads: await uploads(server.url, attacker.token, 3),
+				victimUploads: await uploads(server.url, victim.token, 1)
 			});
 			setups.push({ conversationId, attacker, factory: new FrameFactory(stream, model, own.doc), epoch: own.epoch, own: own.doc });
 		}
@@ -434,7 +436,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 				violations.push(...problems);
 				if (problems.length === 0) loaded += 1;
 			}
-			fuzzedEpochs = await epochsEnded(server.url, setups.map((lane) => lane.conversationId), victim.token);
+			fuzzedEpochs = await epochsEnded(server.url, setups.map((lane) => lane.conversationId), victim.token).catch((error: unknown) => {
+				throw new Error(`${(error as Error).message}\n--- server output ---\n${server.output().slice(-4000)}`);
+			});
 			for (const [h, pair] of pairs.entries()) honestEpochs += await epochsEnded(server.url, [pair.conversationId], honestAccounts[h]!.token);
 		}
 
@@ -496,4 +500,15 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 /** The normal figure for honest p99 latency while fuzzing: see README.md, "Reliability". */
 export function latencyBound(baselineP99: number): number {
 	return Math.max(2 * baselineP99, baselineP99 + 10);
+}
+
+/** Small files uploaded as `token`'s user, for messages to carry (or to forge). */
+async function uploads(url: string, token: string, count: number): Promise<AttachmentRef[]> {
+	const refs: AttachmentRef[] = [];
+	for (let i = 0; i < count; i++) {
+		const response = await fetch(`${url}/api/uploads?name=fuzz-${i}.bin`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: `fuzz upload ${i} ${Math.random()}` });
+		if (response.status !== 201) throw new Error(`upload failed: ${response.status} ${await response.text()}`);
+		refs.push(((await response.json()) as { upload: AttachmentRef }).upload);
+	}
+	return refs;
 }
