@@ -63,7 +63,10 @@ const jsonErrors: Handle = async ({ event, resolve }) => {
 /** Security headers on every response the app makes, API errors from the handles below included. */
 const secured: Handle = async ({ event, resolve }) => {
 	let response = await resolve(event);
-	const headers = securityHeaders(event.url, getRuntime().config.allowedOrigins, response.headers.get('content-security-policy'));
+	// Only pages are finished from their own policy; anything else (an upload's sandbox) keeps its own or gets the strict one.
+	const isPage = response.headers.get('content-type')?.startsWith('text/html') ?? false;
+	const own = response.headers.get('content-security-policy');
+	const headers = securityHeaders(event.url, getRuntime().config.allowedOrigins, isPage ? own : null, isPage ? null : own);
 	try {
 		for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
 	} catch {

@@ -15,7 +15,8 @@ export function api<E extends RequestEvent>(handler: Handler<E>): Handler<E> {
 			if (error instanceof RateLimitedError) {
 				return errorResponse(error.status, error.code, error.message, { 'retry-after': String(error.retryAfterSeconds) });
 			}
-			if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message);
+			// A body refused before it was all read: answer, then close the connection instead of reading the rest.
+			if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message, error.status === 413 ? { connection: 'close' } : undefined);
 			reportFailure(`${event.request.method} ${event.url.pathname} failed`, error);
 			return errorResponse(500, 'internal', 'Something went wrong on the server.');
 		}
@@ -43,7 +44,8 @@ async function readLimitedText(request: Request, max: number): Promise<string> {
 		if (chunk.done) break;
 		size += chunk.value.byteLength;
 		if (size > max) {
-			void reader.cancel().catch(() => {});
+			// Left unread, not cancelled: cancelling destroys the socket before the 413 is written.
+			reader.releaseLock();
 			throw tooLarge();
 		}
 		chunks.push(chunk.value);

@@ -17,7 +17,7 @@ const NON_PAGE_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'
  * The headers for one SvelteKit response. `pagePolicy` is the CSP SvelteKit set on a page, if any.
  * Pages may be framed by the ALLOWED_ORIGINS (platforms that embed the chat), by no one otherwise.
  */
-export function securityHeaders(url: URL, allowedOrigins: string[], pagePolicy: string | null): Record<string, string> {
+export function securityHeaders(url: URL, allowedOrigins: string[], pagePolicy: string | null, ownPolicy: string | null = null): Record<string, string> {
 	const ancestors = allowedOrigins.length > 0 ? allowedOrigins.join(' ') : "'none'";
 	const policy = pagePolicy
 		? withDirectives(pagePolicy, {
@@ -25,7 +25,7 @@ export function securityHeaders(url: URL, allowedOrigins: string[], pagePolicy: 
 				'connect-src': `'self' ${url.protocol === 'https:' ? 'wss:' : 'ws:'}//${url.host}`,
 				'frame-ancestors': ancestors
 			})
-		: `${NON_PAGE_POLICY}; frame-ancestors ${ancestors}`;
+		: `${ownPolicy ?? NON_PAGE_POLICY}; frame-ancestors ${ancestors}`;
 	return {
 		...BASE_SECURITY_HEADERS,
 		'content-security-policy': policy,

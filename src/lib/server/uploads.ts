@@ -13,10 +13,12 @@ import type { AttachmentRef } from '../shared/protocol.ts';
 
 /** Uploads no message or profile took are removed this long after they were made (ATTACH-5). */
 export const UNATTACHED_TTL_MS = 24 * 60 * 60 * 1000;
+/** Files without a row (and temporary files) younger than this may belong to an upload still being stored. */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
 /** The longest side of a thumbnail, in pixels; profile photos are this square. */
 const THUMBNAIL_PX = 480;
 const AVATAR_PX = 256;
-/** Larger images (in pixels) are kept as files, with no thumbnail: decoding them costs too much. */
+/** Larger images (in pixels) are refused (`image-too-large`): decoding them costs too much. */
 const IMAGE_MAX_PIXELS = 50_000_000;
 /** Images the server decodes, re-encodes without metadata (EXIF location included) and shows inline. */
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
@@ -124,7 +126,8 @@ export class Uploads {
 				await rename(tmp, this.path(id, 'original'));
 				stored = { size, width: null, height: null };
 			}
-			if (stored.size > room) {
+			// Asked again now, with no await before the insert: uploads of the same user that finished meanwhile count.
+			if (stored.size > quotaBytes - this.used(ownerId)) {
 				await this.#removeFiles([id]);
 				throw overQuota();
 			}
@@ -140,6 +143,8 @@ export class Uploads {
 	async #storeImage(tmp: string, id: string, type: string): Promise<{ size: number; width: number; height: number }> {
 		const input = () => sharp(tmp, { limitInputPixels: IMAGE_MAX_PIXELS, animated: type === 'image/gif' || type === 'image/webp' });
 		const original = this.path(id, 'original');
+		const { width = 0, height = 0 } = await sharp(tmp).metadata().catch(() => ({ width: 0, height: 0 }));
+		if (width * height > IMAGE_MAX_PIXELS) throw new ApiError(400, 'image-too-large', `Images can be at most ${IMAGE_MAX_PIXELS / 1e6} million pixels.`);
 		try {
 			const encoded = input().autoOrient();
 			const format = type === 'image/jpeg' ? encoded.jpeg({ quality: 90 }) : type === 'image/png' ? encoded.png() : type === 'image/gif' ? encoded.gif() : encoded.webp({ quality: 90 });
@@ -217,7 +222,10 @@ export class Uploads {
 			.map((r) => r.id)
 			.filter((other) => other !== id);
 		this.db.transaction(() => {
-			if (id !== null) this.db.update(uploads).set({ avatar: true }).where(eq(uploads.id, id)).run();
+			// Conditional: a message may have taken the upload while its square was being made.
+			if (id !== null && this.db.update(uploads).set({ avatar: true }).where(and(eq(uploads.id, id), isNull(uploads.messageId))).run().changes !== 1) {
+				throw new ApiError(409, 'attachment-taken', 'This upload is already part of a message.');
+			}
 			for (const other of previous) this.db.delete(uploads).where(eq(uploads.id, other)).run();
 			this.db.update(users).set({ avatarId: id }).where(eq(users.id, userId)).run();
 		});
@@ -252,12 +260,14 @@ export class Uploads {
 		for (const file of readdirSync(this.dir)) {
 			const id = file.slice(0, 26);
 			if (file === 'tmp' || !UPLOAD_ID.test(id) || known.has(id)) continue;
-			rmSync(join(this.dir, file), { force: true });
+			// An upload being stored writes its files before its row: only old files are orphans.
+			const age = now - (await stat(join(this.dir, file)).catch(() => ({ mtimeMs: now }))).mtimeMs;
+			if (age > ORPHAN_AGE_MS) rmSync(join(this.dir, file), { force: true });
 		}
 		// Temporary files of uploads cut off by a restart.
 		for (const file of readdirSync(this.#tmp)) {
 			const age = now - (await stat(join(this.#tmp, file)).catch(() => ({ mtimeMs: now }))).mtimeMs;
-			if (age > 60 * 60 * 1000) rmSync(join(this.#tmp, file), { force: true });
+			if (age > ORPHAN_AGE_MS) rmSync(join(this.#tmp, file), { force: true });
 		}
 		return stale.length;
 	}
@@ -279,8 +289,12 @@ async function writeStream(body: ReadableStream<Uint8Array>, path: string, limit
 		await file.sync();
 		return size;
 	} catch (error) {
+		// Over the limit: the rest is left unread, not cancelled (cancelling destroys the request's socket, and the 413 would never reach the client).
+		if (error instanceof ApiError) {
+			reader.releaseLock();
+			throw error;
+		}
 		void reader.cancel().catch(() => {});
-		if (error instanceof ApiError) throw error;
 		throw new ApiError(400, 'upload-interrupted', 'The upload was cut off before the whole file arrived.');
 	} finally {
 		await file.close();
