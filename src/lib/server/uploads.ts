@@ -126,6 +126,8 @@ export class Uploads {
 				await rename(tmp, this.path(id, 'original'));
 				stored = { size, width: null, height: null };
 			}
+			// The files' directory entries are on disk before the row that names them.
+			await fsyncFile(this.dir);
 			// Asked again now, with no await before the insert: uploads of the same user that finished meanwhile count.
 			if (stored.size > quotaBytes - this.used(ownerId)) {
 				await this.#removeFiles([id]);
@@ -151,6 +153,7 @@ export class Uploads {
 			const info = await format.toFile(original);
 			await fsyncFile(original);
 			await sharp(tmp, { limitInputPixels: IMAGE_MAX_PIXELS }).autoOrient().resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toFile(this.path(id, 'thumbnail'));
+			await fsyncFile(this.path(id, 'thumbnail'));
 			// An animated image reports the height of all its frames stacked.
 			const pages = info.pageHeight && info.height > info.pageHeight ? info.pageHeight : info.height;
 			return { size: info.size, width: info.width, height: pages };
@@ -301,8 +304,9 @@ async function writeStream(body: ReadableStream<Uint8Array>, path: string, limit
 	}
 }
 
+/** fsync of a file, or of a directory (its entries). */
 async function fsyncFile(path: string): Promise<void> {
-	const file = await open(path, 'r+');
+	const file = await open(path, 'r');
 	try {
 		await file.sync();
 	} finally {
