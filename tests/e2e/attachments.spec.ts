@@ -168,3 +168,31 @@ test('[ATTACH-3] a profile photo shows, cropped square, in the other user’s li
 	await alice.context.close();
 	await bob.context.close();
 });
+
+test('[OFFLINE-9] a photo pasted into the composer, and a file dropped on it, are staged to send', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	await startDirect(alice.page, bob.username);
+	const bytes = [...(await photo(300, 200, '#28c'))];
+	await alice.page.getByLabel('Message', { exact: true }).evaluate((field, bytes) => {
+		const data = new DataTransfer();
+		data.items.add(new File([new Uint8Array(bytes)], 'pasted.jpg', { type: 'image/jpeg' }));
+		field.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+	}, bytes);
+	await expect(alice.page.getByTestId('staged-files')).toContainText('pasted.jpg');
+	await alice.page.locator('form.composer').evaluate((form) => {
+		const data = new DataTransfer();
+		data.items.add(new File(['timetable'], 'timetable.txt', { type: 'text/plain' }));
+		form.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+		form.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+	});
+	await expect(alice.page.getByTestId('staged-files').locator('li')).toHaveCount(2);
+	await alice.page.getByRole('button', { name: 'Remove pasted.jpg' }).click();
+	await alice.page.getByRole('button', { name: 'Send' }).click();
+	const sent = messages(alice.page).last();
+	await expect(sent).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
+	await expect(sent.getByTestId('file')).toContainText('timetable.txt');
+	await expect(sent.getByTestId('thumbnail')).toHaveCount(0);
+	await alice.context.close();
+	await bob.context.close();
+});
