@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
 import { storedValue } from '../../src/lib/shared/conversation-doc.ts';
-import { DOC_MESSAGES, DOC_REACTIONS, DOC_SEQ, parseReactionKey, type MessageValue, type RefusalCode, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
+import { DOC_MESSAGES, DOC_REACTIONS, DOC_SEQ, parseReactionKey, RefusalCode, type MessageValue, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
 import type { DocumentLog } from './document-log.ts';
@@ -30,6 +30,8 @@ export interface LiveDeps {
 	log: DocumentLog;
 	writes: MessageWrites;
 	isMember(conversationId: string, userId: string): boolean;
+	/** Whether nobody may send new messages to the conversation now (its owner closed it, CTX-2). */
+	isClosed?(conversationId: string): boolean;
 	/**
 	 * Fold the update log into a snapshot once at least this many updates are logged, and either
 	 * the conversation has been quiet for a moment or the log has grown to half the snapshot's size.
@@ -377,6 +379,12 @@ export class LiveConversation implements GroupMember {
 			if (verdict.kind === 'held') {
 				submission.waitsFor = verdict.waitsFor;
 				this.#hold(submission, now, results);
+				continue;
+			}
+			if (verdict.newMessages > 0 && deps.isClosed?.(conversationId)) {
+				const messageIds = [...verdict.keys].filter((key) => !key.startsWith(REACTIONS_PLACE) && !deps.writes.find(conversationId, key));
+				results.set(submission, { ok: false, refused: { code: RefusalCode.ConversationClosed, message: 'this conversation is closed', messageIds } });
+				refusedOrigins.add(origin);
 				continue;
 			}
 			if (verdict.hasNewContent && deps.admit) {

@@ -1,12 +1,12 @@
 /** The browser's view of the JSON API (docs/api.md): typed calls, one error type. */
 
 import { ApiError } from '$lib/shared/api-error';
-import type { ConversationSummary, MemberDto, MessageDto, PublicUser, SearchPage } from '$lib/shared/api-types';
+import type { ContextDto, ConversationSummary, MemberDto, MessageDto, PublicUser, SearchPage } from '$lib/shared/api-types';
 
 export type { ConversationSummary, MemberDto, MessageDto };
 export type User = PublicUser;
 
-export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members' | 'epoch' | 'epochFirstSeq'>;
+export type NewConversation = Pick<ConversationSummary, 'id' | 'kind' | 'title' | 'members' | 'epoch' | 'epochFirstSeq' | 'context' | 'status'>;
 
 export { ApiError };
 
@@ -50,6 +50,11 @@ export const api = {
 	searchPeople: (q: string, signal?: AbortSignal) => call<{ users: User[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`, undefined, signal),
 	search: (q: string, signal?: AbortSignal) => call<SearchPage>('GET', `/api/search?${new URLSearchParams({ q, limit: '30' })}`, undefined, signal),
 	conversation: (conversationId: string) => call<{ conversation: NewConversation }>('GET', `/api/conversations/${conversationId}`),
+	setStatus: (conversationId: string, status: 'open' | 'closed') => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { status }),
+	contextOf: (kind: string, externalId: string) => call<{ context: ContextDto }>('GET', `/api/contexts/${kind}/${encodeURIComponent(externalId)}`),
+	contextConversations: (kind: string, externalId: string) => call<{ conversations: ConversationSummary[] }>('GET', `/api/contexts/${kind}/${encodeURIComponent(externalId)}/conversations`),
+	contact: (kind: string, externalId: string, message: { id: string; body: string }) =>
+		call<{ conversation: NewConversation }>('POST', `/api/contexts/${kind}/${encodeURIComponent(externalId)}/conversations`, { message }),
 	rename: (conversationId: string, title: string) => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { title }),
 	addMembers: (conversationId: string, usernames: string[]) =>
 		call<{ conversation: NewConversation }>('POST', `/api/conversations/${conversationId}/members`, { members: usernames }),

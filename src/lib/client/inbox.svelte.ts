@@ -162,8 +162,10 @@ export class Inbox {
 
 	/** The name a conversation goes by for me: its title, or the other member's name. */
 	titleOf(conversation: ConversationSummary): string {
-		if (conversation.title) return conversation.title;
 		const other = conversation.members.find((m) => m.id !== this.me.id);
+		// About a post or a booking: who, and about what.
+		if (conversation.kind === 'context') return `${other?.displayName ?? 'Someone'} · ${conversation.context?.title ?? conversation.title ?? ''}`;
+		if (conversation.title) return conversation.title;
 		return other?.displayName ?? 'Just you';
 	}
 

@@ -43,6 +43,10 @@ export function describeEvent(event: SystemEvent, actorId: string, me: string, n
 			return `${actor} left`;
 		case 'renamed':
 			return `${actor} renamed the group to “${event.title}”`;
+		case 'closed':
+			return `${actor} closed the conversation`;
+		case 'reopened':
+			return `${actor} reopened the conversation`;
 	}
 }
 

@@ -4,7 +4,8 @@ import type { Db } from './db/index.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
-import type { ConversationDto, ConversationSummary, InboxActivity, MemberDto, MessageDto } from '../shared/api-types.ts';
+import type { ContextDto, ConversationDto, ConversationSummary, InboxActivity, MemberDto, MessageDto } from '../shared/api-types.ts';
+import { contextsById } from './contexts.ts';
 import { getMessage } from './messages.ts';
 import { getUsersByUsernames, toPublicUser } from './users.ts';
 
@@ -74,7 +75,10 @@ export function openDirectConversation(db: Db, me: User, username: string): { co
 			updatedAt: now,
 			lastSeq: 0,
 			epoch: 0,
-			epochFirstSeq: 1
+			epochFirstSeq: 1,
+			contextId: null,
+			initiatorId: null,
+			status: 'open'
 		};
 		tx.insert(conversations).values(conversation).run();
 		tx.insert(members)
@@ -97,7 +101,10 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 		updatedAt: now,
 		lastSeq: 0,
 		epoch: 0,
-		epochFirstSeq: 1
+		epochFirstSeq: 1,
+		contextId: null,
+		initiatorId: null,
+		status: 'open'
 	};
 	db.transaction((tx) => {
 		tx.insert(conversations).values(conversation).run();
@@ -139,11 +146,18 @@ function membersOf(db: Db, conversationIds: string[], isOnline: IsOnline): Map<s
 }
 
 export function conversationDto(db: Db, conversation: Conversation, isOnline: IsOnline = nobodyOnline): ConversationDto {
+	return dtoOf(conversation, membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? [], contextsById(db, [conversation.contextId]));
+}
+
+/** The fields every conversation shape shares, from its row, its members and the contexts looked up for it. */
+function dtoOf(conversation: Conversation, memberList: MemberDto[], contexts: Map<string, ContextDto>): ConversationDto {
 	return {
 		id: conversation.id,
 		kind: conversation.kind,
 		title: conversation.title,
-		members: membersOf(db, [conversation.id], isOnline).get(conversation.id) ?? [],
+		members: memberList,
+		context: conversation.contextId ? (contexts.get(conversation.contextId) ?? null) : null,
+		status: conversation.status,
 		epoch: conversation.epoch,
 		epochFirstSeq: conversation.epochFirstSeq
 	};
@@ -180,13 +194,9 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 		.orderBy(desc(conversations.updatedAt), desc(conversations.id))
 		.all();
 	const memberLists = membersOf(db, rows.map((row) => row.conversation.id), isOnline);
+	const contexts = contextsById(db, rows.map((row) => row.conversation.contextId));
 	return rows.map(({ conversation, unreadCount, markedUnread, lastMessageId }) => ({
-		id: conversation.id,
-		kind: conversation.kind,
-		title: conversation.title,
-		members: memberLists.get(conversation.id) ?? [],
-		epoch: conversation.epoch,
-		epochFirstSeq: conversation.epochFirstSeq,
+		...dtoOf(conversation, memberLists.get(conversation.id) ?? [], contexts),
 		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
 		unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 		markedUnread,
@@ -239,16 +249,12 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 	if (rows.length === 0) return new Map();
 	const memberList = membersOf(db, [conversationId], isOnline).get(conversationId) ?? [];
 	const lastMessage = lastMessageOf(db, conversationId);
+	const contexts = contextsById(db, [rows[0]!.conversation.contextId]);
 	return new Map(
 		rows.map(({ conversation, userId, markedUnread, unreadCount }) => [
 			userId,
 			{
-				id: conversation.id,
-				kind: conversation.kind,
-				title: conversation.title,
-				members: memberList,
-				epoch: conversation.epoch,
-				epochFirstSeq: conversation.epochFirstSeq,
+				...dtoOf(conversation, memberList, contexts),
 				lastMessage,
 				unreadCount,
 				markedUnread,
@@ -417,4 +423,28 @@ export function renameGroup(db: Db, me: User, conversationId: string, title: str
 	const conversation = requireGroupOwner(db, me, conversationId, 'rename the group');
 	const updated = db.update(conversations).set({ title, updatedAt: Date.now() }).where(eq(conversations.id, conversationId)).returning().get();
 	return conversationDto(db, updated ?? conversation);
+}
+
+/**
+ * Closes or reopens a group or a context conversation (its owner only): while closed nobody can
+ * send to it (`conversation-closed`, CTX-2). False when it already had that status.
+ */
+export function setConversationStatus(db: Db, me: User, conversationId: string, status: 'open' | 'closed'): boolean {
+	requireMembership(db, conversationId, me.id);
+	const conversation = getConversation(db, conversationId)!;
+	if (conversation.kind === 'direct') throw new ApiError(400, 'not-closable', 'A direct conversation cannot be closed.');
+	if (!isOwner(db, conversationId, me.id)) throw forbidden(`Only the owner can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
+	if (conversation.status === status) return false;
+	db.update(conversations).set({ status }).where(eq(conversations.id, conversationId)).run();
+	return true;
+}
+
+/** Whether nobody may send to the conversation now (a prepared check for every batch of updates). */
+export function prepareClosedCheck(db: Db): (conversationId: string) => boolean {
+	const stmt = db
+		.select({ status: conversations.status })
+		.from(conversations)
+		.where(eq(conversations.id, sql.placeholder('conversationId')))
+		.prepare();
+	return (conversationId) => stmt.get({ conversationId })?.status === 'closed';
 }

@@ -69,7 +69,14 @@ export const searchQuery = z.object({
 /** A display name as people will see it: the name rule (src/lib/shared/names.ts) is checked by the route. */
 export const profileUpdate = z.object({ displayName: z.string().trim().min(1, 'a display name cannot be empty').max(DISPLAY_NAME_MAX) });
 
-export const groupUpdate = z.object({ title: z.string().trim().min(1, 'a group needs a title').max(GROUP_TITLE_MAX) });
+export const groupUpdate = z
+	.object({
+		title: z.string().trim().min(1, 'a group needs a title').max(GROUP_TITLE_MAX).optional(),
+		/** Close (nobody can send) or reopen a group or context conversation. */
+		status: z.enum(['open', 'closed']).optional()
+	})
+	.strict()
+	.refine((value) => value.title !== undefined || value.status !== undefined, 'give a title or a status');
 
 /** People search: a prefix of a username (an optional leading @) or of a display name. */
 export const peopleQuery = z.object({
@@ -79,3 +86,26 @@ export const peopleQuery = z.object({
 		.transform((q) => q.replace(/^@/, ''))
 		.pipe(z.string().min(PEOPLE_SEARCH_MIN_CHARS, `type at least ${PEOPLE_SEARCH_MIN_CHARS} characters`).max(DISPLAY_NAME_MAX))
 });
+
+const webUrl = z
+	.string()
+	.max(2000)
+	.refine((value) => {
+		try {
+			return ['http:', 'https:'].includes(new URL(value).protocol);
+		} catch {
+			return false;
+		}
+	}, 'an http(s) URL');
+
+/** A context's card: what its conversations show about it. */
+export const contextCard = z
+	.object({
+		title: z.string().trim().min(1).max(GROUP_TITLE_MAX * 2),
+		url: webUrl.nullable().optional(),
+		imageUrl: webUrl.nullable().optional()
+	})
+	.strict();
+
+/** Starting (or opening) my conversation about a context, with its first message if there is one. */
+export const contextStart = z.object({ message: newMessage.optional() }).strict();

@@ -22,11 +22,28 @@ export interface MemberDto extends PublicUser {
 	lastSeenAt: number | null;
 }
 
+/** A thing on a host platform that conversations are about: a post, a booking, a pattern. */
+export interface ContextDto {
+	kind: string;
+	externalId: string;
+	title: string;
+	/** Where it is on the host platform. */
+	url: string | null;
+	imageUrl: string | null;
+	/** Who is contacted about it. */
+	ownerId: string;
+}
+
 export interface ConversationDto {
 	id: string;
-	kind: 'direct' | 'group';
+	/** `context`: about one context, between its owner and the member who started it. */
+	kind: 'direct' | 'group' | 'context';
 	title: string | null;
 	members: MemberDto[];
+	/** What a `context` conversation is about; null otherwise. */
+	context: ContextDto | null;
+	/** `closed`: nobody can send until it is reopened (`conversation-closed`). */
+	status: 'open' | 'closed';
 	/** The conversation's current epoch: its document is `conversationDocName(id, epoch)` (docs/protocol.md). */
 	epoch: number;
 	/** The first sequence number of the current epoch: messages before it are in the history (REST) only. */

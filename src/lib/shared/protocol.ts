@@ -147,7 +147,10 @@ export type SystemEvent =
 	| { type: 'members-added'; userIds: string[] }
 	| { type: 'member-removed'; userId: string }
 	| { type: 'member-left' }
-	| { type: 'renamed'; title: string };
+	| { type: 'renamed'; title: string }
+	/** The owner closed the conversation (nobody can send until it is reopened), or reopened it. */
+	| { type: 'closed' }
+	| { type: 'reopened' };
 
 /**
  * Reasons the server gives when it refuses a document (auth `permission-denied` message) or
@@ -214,7 +217,9 @@ export const RefusalCode = {
 	/** An attachment naming someone else's upload. */
 	ForeignAttachment: 'foreign-attachment',
 	/** An attachment already carried by another message (or a profile photo). */
-	AttachmentTaken: 'attachment-taken'
+	AttachmentTaken: 'attachment-taken',
+	/** A new message written to a conversation its owner closed. */
+	ConversationClosed: 'conversation-closed'
 } as const;
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
 

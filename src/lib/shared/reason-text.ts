@@ -22,7 +22,8 @@ const REFUSALS: Record<RefusalCode, string> = {
 	[RefusalCode.OutOfOrder]: NOT_SENT_TRY_AGAIN,
 	[RefusalCode.AttachmentUnknown]: 'Not sent: the file is no longer on the server. Attach it again.',
 	[RefusalCode.ForeignAttachment]: 'Not sent: the file was uploaded under another account.',
-	[RefusalCode.AttachmentTaken]: 'Not sent: the file is already part of another message. Attach it again.'
+	[RefusalCode.AttachmentTaken]: 'Not sent: the file is already part of another message. Attach it again.',
+	[RefusalCode.ConversationClosed]: 'Not sent: this conversation was closed.'
 };
 
 const CLOSES: Record<CloseReason, string> = {

@@ -35,11 +35,37 @@ export const sessions = sqliteTable(
 	(t) => [index('sessions_user_idx').on(t.userId)]
 );
 
+/**
+ * A thing on a host platform that conversations can be about (a post for sale, a booking, a
+ * pattern): `(kind, externalId)` names it; its owner is who is contacted about it.
+ */
+export const contexts = sqliteTable(
+	'contexts',
+	{
+		id: text('id').primaryKey(),
+		/** Data, not code: `post`, `booking`, `pattern`, or any a platform adds. */
+		kind: text('kind').notNull(),
+		externalId: text('external_id').notNull(),
+		title: text('title').notNull(),
+		url: text('url'),
+		imageUrl: text('image_url'),
+		/** Who is contacted about it (the post's creator, the pattern's designer, a booking's support). */
+		ownerId: text('owner_id')
+			.notNull()
+			.references(() => users.id),
+		createdAt: integer('created_at').notNull(),
+		updatedAt: integer('updated_at').notNull()
+	},
+	(t) => [uniqueIndex('contexts_kind_external_idx').on(t.kind, t.externalId), index('contexts_owner_idx').on(t.ownerId)]
+);
+export type ContextRow = typeof contexts.$inferSelect;
+
 export const conversations = sqliteTable(
 	'conversations',
 	{
 		id: text('id').primaryKey(),
-		kind: text('kind', { enum: ['direct', 'group'] }).notNull(),
+		/** `context`: about one context, between its owner and one initiator (one per pair and context). */
+		kind: text('kind', { enum: ['direct', 'group', 'context'] }).notNull(),
 		title: text('title'),
 		/** For direct conversations: the two user ids, sorted, joined by ':'. Unique, so a pair never gets two. */
 		directKey: text('direct_key').unique(),
@@ -57,9 +83,17 @@ export const conversations = sqliteTable(
 		 */
 		epoch: integer('epoch').notNull().default(0),
 		/** The first sequence number of the current epoch: every message before it is in the history only. */
-		epochFirstSeq: integer('epoch_first_seq').notNull().default(1)
+		epochFirstSeq: integer('epoch_first_seq').notNull().default(1),
+		/** For context conversations: what it is about, and who started it (unique together). */
+		contextId: text('context_id').references(() => contexts.id),
+		initiatorId: text('initiator_id').references(() => users.id),
+		/** `closed`: nobody can send (`conversation-closed`) until it is reopened. */
+		status: text('status', { enum: ['open', 'closed'] }).notNull().default('open')
 	},
-	(t) => [index('conversations_updated_idx').on(t.updatedAt)]
+	(t) => [
+		index('conversations_updated_idx').on(t.updatedAt),
+		uniqueIndex('conversations_context_initiator_idx').on(t.contextId, t.initiatorId)
+	]
 );
 
 export const members = sqliteTable(

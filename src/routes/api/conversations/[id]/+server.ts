@@ -1,7 +1,7 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson, requireUser } from '$lib/server/api';
-import { conversationDto, getConversation, renameGroup, requireMembership } from '$lib/server/conversations';
+import { conversationDto, getConversation, renameGroup, requireMembership, setConversationStatus } from '$lib/server/conversations';
 import { getRuntime } from '$lib/server/runtime';
 import { groupUpdate } from '$lib/server/schemas';
 
@@ -14,13 +14,18 @@ export const GET: RequestHandler = api((event) => {
 	return json({ conversation: conversationDto(db, conversation, live.isOnline) });
 });
 
-/** The owner renames a group; the timeline gets a line saying so. */
+/** The owner renames a group, or closes or reopens a group or context conversation; the timeline gets a line saying so. */
 export const PATCH: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
-	const { title } = await readJson(event, groupUpdate);
+	const { title, status } = await readJson(event, groupUpdate);
 	const { db, live } = getRuntime();
-	const conversation = renameGroup(db, user, event.params.id, title);
-	await live.recordEvent(event.params.id, user.id, { type: 'renamed', title });
+	if (title !== undefined) {
+		renameGroup(db, user, event.params.id, title);
+		await live.recordEvent(event.params.id, user.id, { type: 'renamed', title });
+	}
+	if (status !== undefined && setConversationStatus(db, user, event.params.id, status)) {
+		await live.recordEvent(event.params.id, user.id, { type: status === 'closed' ? 'closed' : 'reopened' });
+	}
 	live.conversationChanged(event.params.id);
-	return json({ conversation });
+	return json({ conversation: conversationDto(db, getConversation(db, event.params.id)!, live.isOnline) });
 });

@@ -1,0 +1,26 @@
+import type { RequestHandler } from './$types';
+import { json } from '@sveltejs/kit';
+import { api, readJson, requireUser } from '$lib/server/api';
+import { contextParams } from '$lib/server/context-params';
+import { conversationIdsAbout, requireContext, toContextDto, upsertContext } from '$lib/server/contexts';
+import { getRuntime } from '$lib/server/runtime';
+import { contextCard } from '$lib/server/schemas';
+
+/** A context's card, for anyone signed in (a "Contact" page shows it before the first message). */
+export const GET: RequestHandler = api((event) => {
+	requireUser(event);
+	const { kind, externalId } = contextParams(event.params);
+	return json({ context: toContextDto(requireContext(getRuntime().db, kind, externalId)) });
+});
+
+/** Creates a context I own (a post of mine), or updates its card; someone else's is 403 `not-context-owner`. */
+export const PUT: RequestHandler = api(async (event) => {
+	const user = requireUser(event);
+	const { kind, externalId } = contextParams(event.params);
+	const card = await readJson(event, contextCard);
+	const { db, live } = getRuntime();
+	const { context, created } = upsertContext(db, user.id, kind, externalId, card);
+	// Its conversations' cards change on every member's devices.
+	if (!created) for (const id of conversationIdsAbout(db, context, user.id)) live.conversationChanged(id);
+	return json({ context: toContextDto(context) }, { status: created ? 201 : 200 });
+});
