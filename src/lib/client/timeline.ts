@@ -47,6 +47,8 @@ export function describeEvent(event: SystemEvent, actorId: string, me: string, n
 			return `${actor} closed the conversation`;
 		case 'reopened':
 			return `${actor} reopened the conversation`;
+		case 'staff-joined':
+			return `${actor} from support joined`;
 	}
 }
 

@@ -1,4 +1,4 @@
-import type { RequestEvent } from '@sveltejs/kit';
+import { isRedirect, type RequestEvent } from '@sveltejs/kit';
 import type { z } from 'zod';
 import type { User } from './db/schema.ts';
 import { ApiError, errorResponse, RateLimitedError, unauthenticated } from './errors.ts';
@@ -12,6 +12,8 @@ export function api<E extends RequestEvent>(handler: Handler<E>): Handler<E> {
 		try {
 			return await handler(event);
 		} catch (error) {
+			// SvelteKit's own control flow (a redirect after a sign-in link) passes through.
+			if (isRedirect(error)) throw error;
 			if (error instanceof RateLimitedError) {
 				return errorResponse(error.status, error.code, error.message, { 'retry-after': String(error.retryAfterSeconds) });
 			}

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
-import { contexts, conversations, members, type ContextRow, type Conversation } from './db/schema.ts';
+import { contexts, conversations, members, users, type ContextRow, type Conversation } from './db/schema.ts';
 import { ApiError, notFound } from './errors.ts';
 import type { ContextDto } from '../shared/api-types.ts';
 
@@ -37,20 +37,27 @@ export interface ContextInput {
 	imageUrl?: string | null;
 }
 
+/** Who is writing a context: a user for their own, or a platform for any of its users' (it may set the owner and the audience). */
+export type ContextWriter = { userId: string } | { platformId: string; ownerId: string; audience: 'owner' | 'support' };
+
 /**
- * Creates the context with `ownerId` as its owner, or updates its card (title, link, image) when
- * it is already theirs. A context someone else owns is refused (403 `not-context-owner`).
+ * Creates the context, or updates its card (title, link, image) when the writer may: a user their
+ * own (not a platform's), a platform its own. Anything else is 403 `not-context-owner`.
  */
-export function upsertContext(db: Db, ownerId: string, kind: string, externalId: string, input: ContextInput): { context: ContextRow; created: boolean } {
+export function upsertContext(db: Db, writer: ContextWriter, kind: string, externalId: string, input: ContextInput): { context: ContextRow; created: boolean } {
+	const platformId = 'platformId' in writer ? writer.platformId : null;
+	const ownerId = 'platformId' in writer ? writer.ownerId : writer.userId;
+	const audience = 'platformId' in writer ? writer.audience : 'owner';
 	return db.transaction(
 		(tx) => {
 			const existing = tx.select().from(contexts).where(and(eq(contexts.kind, kind), eq(contexts.externalId, externalId))).get();
 			const now = Date.now();
 			if (existing) {
-				if (existing.ownerId !== ownerId) throw new ApiError(403, 'not-context-owner', 'This context belongs to someone else.');
+				const mayWrite = platformId !== null ? existing.platformId === platformId : existing.platformId === null && existing.ownerId === ownerId;
+				if (!mayWrite) throw new ApiError(403, 'not-context-owner', 'This context belongs to someone else.');
 				const context = tx
 					.update(contexts)
-					.set({ title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, updatedAt: now })
+					.set({ title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, ownerId, audience, updatedAt: now })
 					.where(eq(contexts.id, existing.id))
 					.returning()
 					.get()!;
@@ -58,7 +65,7 @@ export function upsertContext(db: Db, ownerId: string, kind: string, externalId:
 				tx.update(conversations).set({ title: input.title }).where(eq(conversations.contextId, existing.id)).run();
 				return { context, created: false };
 			}
-			const context: ContextRow = { id: ulid(), kind, externalId, title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, ownerId, createdAt: now, updatedAt: now };
+			const context: ContextRow = { id: ulid(), kind, externalId, title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, ownerId, platformId, audience, createdAt: now, updatedAt: now };
 			tx.insert(contexts).values(context).run();
 			return { context, created: true };
 		},
@@ -97,16 +104,29 @@ export function openContextConversation(db: Db, context: ContextRow, initiatorId
 				status: 'open'
 			};
 			tx.insert(conversations).values(conversation).run();
+			// A support context (a booking): every staff member of its platform sees and answers it.
+			const staff = context.audience === 'support' && context.platformId ? staffOf(tx as unknown as Db, context.platformId).filter((id) => id !== context.ownerId && id !== initiatorId) : [];
 			tx.insert(members)
 				.values([
 					{ conversationId: conversation.id, userId: context.ownerId, role: 'owner' as const, joinedAt: now },
-					{ conversationId: conversation.id, userId: initiatorId, role: 'member' as const, joinedAt: now }
+					{ conversationId: conversation.id, userId: initiatorId, role: 'member' as const, joinedAt: now },
+					...staff.map((userId) => ({ conversationId: conversation.id, userId, role: 'staff' as const, joinedAt: now }))
 				])
 				.run();
 			return { conversation, created: true };
 		},
 		{ behavior: 'immediate' }
 	);
+}
+
+/** The ids of a platform's support staff. */
+export function staffOf(db: Db, platformId: string): string[] {
+	return db
+		.select({ id: users.id })
+		.from(users)
+		.where(and(eq(users.platformId, platformId), eq(users.staff, true)))
+		.all()
+		.map((row) => row.id);
 }
 
 /** Ids of the conversations about a context that `userId` is a member of: all of them for its owner, their own for anyone else. */

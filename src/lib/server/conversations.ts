@@ -399,13 +399,16 @@ export function removeGroupMember(db: Db, me: User, conversationId: string, user
 	}, { behavior: 'immediate' });
 }
 
-function isOwner(db: Db, conversationId: string, userId: string): boolean {
-	const row = db
+function roleIn(db: Db, conversationId: string, userId: string): MemberDto['role'] | undefined {
+	return db
 		.select({ role: members.role })
 		.from(members)
 		.where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
-		.get();
-	return row?.role === 'owner';
+		.get()?.role;
+}
+
+function isOwner(db: Db, conversationId: string, userId: string): boolean {
+	return roleIn(db, conversationId, userId) === 'owner';
 }
 
 function requireGroupOwner(db: Db, me: User, conversationId: string, verb = 'add members'): Conversation {
@@ -426,14 +429,16 @@ export function renameGroup(db: Db, me: User, conversationId: string, title: str
 }
 
 /**
- * Closes or reopens a group or a context conversation (its owner only): while closed nobody can
+ * Closes or reopens a group or a context conversation (its owner, or a support agent of a support
+ * conversation): while closed nobody can
  * send to it (`conversation-closed`, CTX-2). False when it already had that status.
  */
 export function setConversationStatus(db: Db, me: User, conversationId: string, status: 'open' | 'closed'): boolean {
 	requireMembership(db, conversationId, me.id);
 	const conversation = getConversation(db, conversationId)!;
 	if (conversation.kind === 'direct') throw new ApiError(400, 'not-closable', 'A direct conversation cannot be closed.');
-	if (!isOwner(db, conversationId, me.id)) throw forbidden(`Only the owner can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
+	const role = roleIn(db, conversationId, me.id);
+	if (role !== 'owner' && role !== 'staff') throw forbidden(`Only the owner or support staff can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
 	if (conversation.status === status) return false;
 	db.update(conversations).set({ status }).where(eq(conversations.id, conversationId)).run();
 	return true;

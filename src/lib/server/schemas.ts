@@ -109,3 +109,12 @@ export const contextCard = z
 
 /** Starting (or opening) my conversation about a context, with its first message if there is one. */
 export const contextStart = z.object({ message: newMessage.optional() }).strict();
+
+/** A platform's user, as its server describes them. */
+export const platformUser = z.object({ displayName: z.string().trim().min(1).max(DISPLAY_NAME_MAX), staff: z.boolean().optional() }).strict();
+
+/** A platform's context: its card, the platform user who owns it, and who answers (`support`: its staff). */
+export const platformContext = contextCard.extend({
+	owner: z.string().regex(/^[\x21-\x7e]{1,200}$/, 'the platform’s id for the owner'),
+	audience: z.enum(['owner', 'support']).optional()
+});

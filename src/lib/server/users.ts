@@ -27,7 +27,10 @@ export async function createUser(
 		passwordHash: await hashPassword(input.password),
 		createdAt: Date.now(),
 		lastSeenAt: null,
-		avatarId: null
+		avatarId: null,
+		platformId: null,
+		externalId: null,
+		staff: false
 	};
 	// A concurrent sign-up may have taken the name while the password was hashing.
 	const inserted = db.insert(users).values(user).onConflictDoNothing().returning({ id: users.id }).all();

@@ -11,7 +11,8 @@ export interface PublicUser {
 }
 
 export interface MemberDto extends PublicUser {
-	role: 'owner' | 'member';
+	/** `staff`: a platform's support agent in a support conversation. */
+	role: 'owner' | 'member' | 'staff';
 	/** This member has read every message with seq ≤ readSeq. */
 	readSeq: number;
 	/** At least one of this member's devices has every message with seq ≤ deliveredSeq. */

@@ -150,7 +150,9 @@ export type SystemEvent =
 	| { type: 'renamed'; title: string }
 	/** The owner closed the conversation (nobody can send until it is reopened), or reopened it. */
 	| { type: 'closed' }
-	| { type: 'reopened' };
+	| { type: 'reopened' }
+	/** A platform's support agent joined the support conversation (its author). */
+	| { type: 'staff-joined' };
 
 /**
  * Reasons the server gives when it refuses a document (auth `permission-denied` message) or

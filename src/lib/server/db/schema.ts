@@ -9,7 +9,9 @@ import {
 	uniqueIndex
 } from 'drizzle-orm/sqlite-core';
 
-export const users = sqliteTable('users', {
+export const users = sqliteTable(
+	'users',
+	{
 	id: text('id').primaryKey(),
 	username: text('username').notNull().unique(),
 	displayName: text('display_name').notNull(),
@@ -18,8 +20,38 @@ export const users = sqliteTable('users', {
 	/** When the user's last sync connection closed, ms; null while never connected. */
 	lastSeenAt: integer('last_seen_at'),
 	/** The upload that is their profile photo; null: initials on a colour. */
-	avatarId: text('avatar_id')
+	avatarId: text('avatar_id'),
+	/** Users a host platform made: its id and the platform's own id for them (unique together). They sign in through the platform only. */
+	platformId: text('platform_id'),
+	externalId: text('external_id'),
+	/** One of the platform's support staff: every support conversation of the platform is theirs to answer. */
+	staff: integer('staff', { mode: 'boolean' }).notNull().default(false)
+}, (t) => [uniqueIndex('users_platform_external_idx').on(t.platformId, t.externalId)]);
+
+/**
+ * A host platform (a marketplace, a booking site) registered with `npm run platform -- add`: its
+ * server manages its users and contexts with its secret and signs its users in with short-lived
+ * tokens signed by it. The secret is never in git: the command prints it once.
+ */
+export const platforms = sqliteTable('platforms', {
+	id: text('id').primaryKey(),
+	name: text('name').notNull(),
+	/** The HS256 key its tokens are signed with (base64url, 32 random bytes). */
+	secret: text('secret').notNull(),
+	createdAt: integer('created_at').notNull()
 });
+export type PlatformRow = typeof platforms.$inferSelect;
+
+/** Sign-in tokens already exchanged (replay protection), kept until they expire. */
+export const platformTokenUses = sqliteTable(
+	'platform_token_uses',
+	{
+		platformId: text('platform_id').notNull(),
+		jti: text('jti').notNull(),
+		expiresAt: integer('expires_at').notNull()
+	},
+	(t) => [primaryKey({ columns: [t.platformId, t.jti] })]
+);
 
 export const sessions = sqliteTable(
 	'sessions',
@@ -53,6 +85,10 @@ export const contexts = sqliteTable(
 		ownerId: text('owner_id')
 			.notNull()
 			.references(() => users.id),
+		/** The platform that manages it (only it may change it), or null for a user's own. */
+		platformId: text('platform_id'),
+		/** `support`: a booking's support side: every staff member of its platform answers (role `staff`). */
+		audience: text('audience', { enum: ['owner', 'support'] }).notNull().default('owner'),
 		createdAt: integer('created_at').notNull(),
 		updatedAt: integer('updated_at').notNull()
 	},
@@ -105,7 +141,8 @@ export const members = sqliteTable(
 		userId: text('user_id')
 			.notNull()
 			.references(() => users.id, { onDelete: 'cascade' }),
-		role: text('role', { enum: ['owner', 'member'] }).notNull(),
+		/** `staff`: a platform's support agent in a support conversation (sees and answers it). */
+		role: text('role', { enum: ['owner', 'member', 'staff'] }).notNull(),
 		joinedAt: integer('joined_at').notNull(),
 		/** Messages with seq ≤ readSeq count as read by this member. Only ever grows. */
 		readSeq: integer('read_seq').notNull().default(0),

@@ -19,7 +19,7 @@ export const PUT: RequestHandler = api(async (event) => {
 	const { kind, externalId } = contextParams(event.params);
 	const card = await readJson(event, contextCard);
 	const { db, live } = getRuntime();
-	const { context, created } = upsertContext(db, user.id, kind, externalId, card);
+	const { context, created } = upsertContext(db, { userId: user.id }, kind, externalId, card);
 	// Its conversations' cards change on every member's devices.
 	if (!created) for (const id of conversationIdsAbout(db, context, user.id)) live.conversationChanged(id);
 	return json({ context: toContextDto(context) }, { status: created ? 201 : 200 });
