@@ -132,3 +132,65 @@ describe('conversations about a context (a post, a booking, a pattern)', () => {
 		expect([empty.status, empty.body.error.code]).toEqual([400, 'invalid-request']);
 	});
 });
+
+describe('the conversation list: archive, status filter, pages', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let ana: Account;
+	let ben: Account;
+	const ids: string[] = [];
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		[ana, ben] = [await createAccount(server.url), await createAccount(server.url)];
+		for (let i = 0; i < 5; i++) ids.push(await createConversation(server.url, ana, [ben], `Group ${i}`));
+	});
+
+	afterAll(async () => {
+		await server.close();
+		data.remove();
+	});
+
+	const list = async (token: string, query = '') => (await api<{ conversations: ConversationSummary[]; nextCursor: string | null }>(server.url, `/api/conversations${query}`, { token })).body;
+
+	it('[CTX-3] archiving hides a conversation from my main list only, until a new message brings it back', async () => {
+		const id = ids[0]!;
+		expect((await api(server.url, `/api/conversations/${id}/archive`, { method: 'PUT', token: ana.token })).status).toBe(204);
+		expect((await list(ana.token, '?archived=false')).conversations.map((c) => c.id)).not.toContain(id);
+		expect((await list(ana.token, '?archived=true')).conversations.map((c) => c.id)).toEqual([id]);
+		expect((await list(ben.token, '?archived=false')).conversations.map((c) => c.id)).toContain(id);
+		// A message arrives: it is back.
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		await api(server.url, `/api/conversations/${id}/messages`, { token: ben.token, body: { body: 'are you there?' } });
+		expect((await list(ana.token, '?archived=true')).conversations).toEqual([]);
+		const back = (await list(ana.token)).conversations.find((c) => c.id === id)!;
+		expect(back.archivedAt).not.toBeNull();
+		expect(back.updatedAt).toBeGreaterThan(back.archivedAt!);
+		// Archived again, then brought back by hand.
+		await api(server.url, `/api/conversations/${id}/archive`, { method: 'PUT', token: ana.token });
+		await api(server.url, `/api/conversations/${id}/archive`, { method: 'DELETE', token: ana.token });
+		expect((await list(ana.token, '?archived=true')).conversations).toEqual([]);
+		const stranger = await createAccount(server.url);
+		expect((await api(server.url, `/api/conversations/${id}/archive`, { method: 'PUT', token: stranger.token })).status).toBe(403);
+	});
+
+	it('[CTX-3] the list pages with a cursor, newest activity first, and filters by status', async () => {
+		const all = (await list(ana.token)).conversations.map((c) => c.id);
+		const paged: string[] = [];
+		let cursor: string | null = null;
+		do {
+			const page: { conversations: ConversationSummary[]; nextCursor: string | null } = await list(ana.token, `?limit=2${cursor ? `&before=${cursor}` : ''}`);
+			expect(page.conversations.length).toBeLessThanOrEqual(2);
+			paged.push(...page.conversations.map((c) => c.id));
+			cursor = page.nextCursor;
+		} while (cursor);
+		expect(paged).toEqual(all);
+		await api(server.url, `/api/conversations/${ids[2]}`, { method: 'PATCH', token: ana.token, body: { status: 'closed' } });
+		expect((await list(ana.token, '?status=closed')).conversations.map((c) => c.id)).toEqual([ids[2]]);
+		expect((await list(ana.token, '?status=open')).conversations.map((c) => c.id)).not.toContain(ids[2]);
+		for (const bad of ['?limit=0', '?limit=x', '?before=nope', '?status=gone', '?archived=maybe']) {
+			const response = await api<{ error: { code: string } }>(server.url, `/api/conversations${bad}`, { token: ana.token });
+			expect([bad, response.status, response.body.error.code]).toEqual([bad, 400, 'invalid-request']);
+		}
+	});
+});

@@ -43,6 +43,7 @@ export const api = {
 	createGroup: (title: string, members: string[]) =>
 		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'group', title, members }),
 	markRead: (conversationId: string, seq: number) => call<{ readSeq: number }>('PUT', `/api/conversations/${conversationId}/read`, { seq }),
+	setArchived: (conversationId: string, archived: boolean) => call<void>(archived ? 'PUT' : 'DELETE', `/api/conversations/${conversationId}/archive`),
 	markUnread: (conversationId: string) => call<void>('PUT', `/api/conversations/${conversationId}/unread`),
 	updateMe: (displayName: string) => call<{ user: User }>('PATCH', '/api/me', { displayName }),
 	setAvatar: (uploadId: string) => call<{ user: User }>('PUT', '/api/me/avatar', { uploadId }),

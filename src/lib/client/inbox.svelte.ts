@@ -141,6 +141,12 @@ export class Inbox {
 		});
 	}
 
+	/** Archives a conversation for me (out of the main list until something newer arrives), or brings it back. */
+	async setArchived(conversationId: string, archived: boolean): Promise<void> {
+		this.#update(conversationId, (c) => ({ ...c, archivedAt: archived ? Math.max(Date.now(), c.updatedAt) : null }));
+		await api.setArchived(conversationId, archived);
+	}
+
 	async markUnread(conversationId: string): Promise<void> {
 		this.#update(conversationId, (c) => ({ ...c, markedUnread: true, unreadCount: Math.max(1, c.unreadCount) }));
 		await api.markUnread(conversationId);

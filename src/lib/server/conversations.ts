@@ -171,11 +171,13 @@ export function getConversation(db: Db, conversationId: string): Conversation | 
  * My conversations, most recent activity first, each with its last message and my unread count
  * (or just the one conversation `onlyId`).
  */
-export function listConversations(db: Db, userId: string, isOnline: IsOnline = nobodyOnline, onlyId?: string): ConversationSummary[] {
+export function listConversations(db: Db, userId: string, isOnline: IsOnline = nobodyOnline, onlyId?: string, page?: ListPage): ConversationSummary[] {
+	const archived = sql`(${members.archivedAt} is not null and ${conversations.updatedAt} <= ${members.archivedAt})`;
 	const rows = db
 		.select({
 			conversation: conversations,
 			markedUnread: members.markedUnread,
+			archivedAt: members.archivedAt,
 			unreadCount: sql<number>`(
 				select count(*) from ${messages}
 				where ${messages.conversationId} = ${conversations.id}
@@ -190,18 +192,38 @@ export function listConversations(db: Db, userId: string, isOnline: IsOnline = n
 		})
 		.from(members)
 		.innerJoin(conversations, eq(conversations.id, members.conversationId))
-		.where(and(eq(members.userId, userId), onlyId === undefined ? undefined : eq(members.conversationId, onlyId)))
+		.where(
+			and(
+				eq(members.userId, userId),
+				onlyId === undefined ? undefined : eq(members.conversationId, onlyId),
+				page?.status === undefined ? undefined : eq(conversations.status, page.status),
+				page?.archived === undefined ? undefined : page.archived ? archived : sql`not ${archived}`,
+				page?.before === undefined
+					? undefined
+					: sql`(${conversations.updatedAt} < ${page.before.updatedAt} or (${conversations.updatedAt} = ${page.before.updatedAt} and ${conversations.id} < ${page.before.id}))`
+			)
+		)
 		.orderBy(desc(conversations.updatedAt), desc(conversations.id))
+		.limit(page?.limit ?? -1)
 		.all();
 	const memberLists = membersOf(db, rows.map((row) => row.conversation.id), isOnline);
 	const contexts = contextsById(db, rows.map((row) => row.conversation.contextId));
-	return rows.map(({ conversation, unreadCount, markedUnread, lastMessageId }) => ({
+	return rows.map(({ conversation, unreadCount, markedUnread, archivedAt, lastMessageId }) => ({
 		...dtoOf(conversation, memberLists.get(conversation.id) ?? [], contexts),
+		archivedAt,
 		lastMessage: lastMessageId ? (getMessage(db, conversation.id, lastMessageId) ?? null) : null,
 		unreadCount: markedUnread ? Math.max(1, unreadCount) : unreadCount,
 		markedUnread,
 		updatedAt: conversation.updatedAt
 	}));
+}
+
+/** A page of my conversation list: newest activity first, after a cursor, of one status, archived or not. */
+export interface ListPage {
+	limit?: number;
+	before?: { updatedAt: number; id: string };
+	status?: 'open' | 'closed';
+	archived?: boolean;
 }
 
 /** Each of `userIds` (those who are members) with their unread count and mark, and the conversation. */
@@ -211,6 +233,7 @@ function memberStates(db: Db, conversationId: string, userIds: string[]) {
 			conversation: conversations,
 			userId: members.userId,
 			markedUnread: members.markedUnread,
+			archivedAt: members.archivedAt,
 			unreadCount: sql<number>`(
 				select count(*) from ${messages}
 				where ${messages.conversationId} = ${conversations.id}
@@ -251,10 +274,11 @@ export function summariesFor(db: Db, conversationId: string, userIds: string[], 
 	const lastMessage = lastMessageOf(db, conversationId);
 	const contexts = contextsById(db, [rows[0]!.conversation.contextId]);
 	return new Map(
-		rows.map(({ conversation, userId, markedUnread, unreadCount }) => [
+		rows.map(({ conversation, userId, markedUnread, unreadCount, archivedAt }) => [
 			userId,
 			{
 				...dtoOf(conversation, memberList, contexts),
+				archivedAt,
 				lastMessage,
 				unreadCount,
 				markedUnread,
@@ -452,4 +476,14 @@ export function prepareClosedCheck(db: Db): (conversationId: string) => boolean 
 		.where(eq(conversations.id, sql.placeholder('conversationId')))
 		.prepare();
 	return (conversationId) => stmt.get({ conversationId })?.status === 'closed';
+}
+
+/** Archives the conversation for me (hidden from my main list until something newer arrives), or brings it back. */
+export function setArchived(db: Db, me: User, conversationId: string, archived: boolean): void {
+	requireMembership(db, conversationId, me.id);
+	const updatedAt = getConversation(db, conversationId)!.updatedAt;
+	db.update(members)
+		.set({ archivedAt: archived ? Math.max(Date.now(), updatedAt) : null })
+		.where(and(eq(members.conversationId, conversationId), eq(members.userId, me.id)))
+		.run();
 }

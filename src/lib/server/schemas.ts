@@ -118,3 +118,15 @@ export const platformContext = contextCard.extend({
 	owner: z.string().regex(/^[\x21-\x7e]{1,200}$/, 'the platform’s id for the owner'),
 	audience: z.enum(['owner', 'support']).optional()
 });
+
+/** `GET /api/conversations`: a page (`limit`, `before` = the previous page's `nextCursor`), by status, archived or not. */
+export const conversationListQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(200).optional(),
+	before: z
+		.string()
+		.regex(/^\d{1,16}\.[0-9A-HJKMNP-TV-Z]{26}$/, 'the nextCursor of the previous page')
+		.transform((value) => ({ updatedAt: Number(value.split('.')[0]), id: value.split('.')[1]! }))
+		.optional(),
+	status: z.enum(['open', 'closed']).optional(),
+	archived: z.enum(['true', 'false']).transform((value) => value === 'true').optional()
+});

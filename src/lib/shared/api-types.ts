@@ -12,7 +12,7 @@ export interface PublicUser {
 
 export interface MemberDto extends PublicUser {
 	/** `staff`: a platform's support agent in a support conversation. */
-	role: 'owner' | 'member' | 'staff';
+	role: 'owner' | 'member' | 'staff' | 'moderator';
 	/** This member has read every message with seq ≤ readSeq. */
 	readSeq: number;
 	/** At least one of this member's devices has every message with seq ≤ deliveredSeq. */
@@ -89,6 +89,13 @@ export interface ConversationSummary extends ConversationDto {
 	unreadCount: number;
 	markedUnread: boolean;
 	updatedAt: number;
+	/** When I archived it, or null. It is archived (hidden from my main list) while no activity is newer: see {@link isArchived}. */
+	archivedAt: number | null;
+}
+
+/** Archived for me: archived, and nothing arrived since (a new message brings it back, as on WhatsApp). */
+export function isArchived(summary: Pick<ConversationSummary, 'archivedAt' | 'updatedAt'>): boolean {
+	return summary.archivedAt !== null && summary.updatedAt <= summary.archivedAt;
 }
 
 /** One message found by `GET /api/search`. */

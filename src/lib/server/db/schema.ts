@@ -142,14 +142,16 @@ export const members = sqliteTable(
 			.notNull()
 			.references(() => users.id, { onDelete: 'cascade' }),
 		/** `staff`: a platform's support agent in a support conversation (sees and answers it). */
-		role: text('role', { enum: ['owner', 'member', 'staff'] }).notNull(),
+		role: text('role', { enum: ['owner', 'member', 'staff', 'moderator'] }).notNull(),
 		joinedAt: integer('joined_at').notNull(),
 		/** Messages with seq ≤ readSeq count as read by this member. Only ever grows. */
 		readSeq: integer('read_seq').notNull().default(0),
 		/** Messages with seq ≤ deliveredSeq reached at least one of this member's devices. Only ever grows. */
 		deliveredSeq: integer('delivered_seq').notNull().default(0),
 		/** The member marked the conversation unread; cleared when they read further. */
-		markedUnread: integer('marked_unread', { mode: 'boolean' }).notNull().default(false)
+		markedUnread: integer('marked_unread', { mode: 'boolean' }).notNull().default(false),
+		/** When the member archived it: hidden from their main list until a message newer than this arrives. */
+		archivedAt: integer('archived_at')
 	},
 	(t) => [
 		primaryKey({ columns: [t.conversationId, t.userId] }),

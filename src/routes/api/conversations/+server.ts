@@ -2,15 +2,22 @@ import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson, requireUser } from '$lib/server/api';
 import { countInvited, createGroupConversation, listConversations, openDirectConversation } from '$lib/server/conversations';
-import { RateLimitedError } from '$lib/server/errors';
+import { ApiError, RateLimitedError } from '$lib/server/errors';
 import { checkAll, takeAll, type Charge } from '$lib/server/limiters';
 import { getRuntime } from '$lib/server/runtime';
-import { newConversation } from '$lib/server/schemas';
+import { conversationListQuery, newConversation } from '$lib/server/schemas';
 
+/** My conversations, newest activity first: all of them, or a page (`limit`, `before`), filtered by status or archive. */
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
+	const parsed = conversationListQuery.safeParse(Object.fromEntries(event.url.searchParams));
+	if (!parsed.success) throw new ApiError(400, 'invalid-request', `${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+	const page = parsed.data;
 	const { db, live } = getRuntime();
-	return json({ conversations: listConversations(db, user.id, live.isOnline) });
+	const list = listConversations(db, user.id, live.isOnline, undefined, page);
+	const last = list.at(-1);
+	const nextCursor = page.limit !== undefined && list.length === page.limit && last ? `${last.updatedAt}.${last.id}` : null;
+	return json({ conversations: list, nextCursor });
 });
 
 /**
