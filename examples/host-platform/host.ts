@@ -89,7 +89,7 @@ export async function startHostPlatform(options: HostOptions): Promise<{ url: st
 				return send(200, page(POST.title, `${header}<h1>${escapeHtml(POST.title)}</h1><p>Sold by ${escapeHtml(owner.name)}. 120 €.</p>${action}`));
 			}
 			if (url.pathname === BOOKING.path) {
-				const action = me ? `<a class="cta" target="_blank" href="${escapeHtml(await chatLink(me, me.staff ? '/' : contactPath(BOOKING)))}">${me.staff ? 'Support inbox' : 'Contact support'}</a>` : '<p>Sign in to contact support.</p>';
+				const action = me ? `<a class="cta" target="_blank" href="${escapeHtml(await chatLink(me, me.staff ? '/staff' : contactPath(BOOKING)))}">${me.staff ? 'Support inbox' : 'Contact support'}</a>` : '<p>Sign in to contact support.</p>';
 				return send(200, page(BOOKING.title, `${header}<h1>${escapeHtml(BOOKING.title)}</h1><p>Seat 14B.</p>${action}`));
 			}
 			return send(200, page('Campus market', `${header}<ul><li><a href="${POST.path}">${escapeHtml(POST.title)}</a></li><li><a href="${BOOKING.path}">${escapeHtml(BOOKING.title)}</a></li></ul>`));

@@ -59,7 +59,7 @@ test('[PLATFORM-1] [PLATFORM-2] [CTX-1] from the host’s post page to a deliver
 	for (const page of [buyer, seller, stranger]) await page.context().close();
 });
 
-test('[PLATFORM-3] “Contact support” about a booking: every staff member sees it, and the customer sees who answered', async ({ browser }) => {
+test('[PLATFORM-3] “Contact support” about a booking: every staff member sees it in the support inbox, the customer sees who answered, the other agents too', async ({ browser }) => {
 	const customer = await openChat(await onHost(browser, 'carol', BOOKING.path), 'Contact support');
 	await expect(customer.getByTestId('context-card')).toContainText('Booking 8841');
 	await customer.getByLabel('Your message').fill('My seat number is wrong');
@@ -69,12 +69,22 @@ test('[PLATFORM-3] “Contact support” about a booking: every staff member see
 
 	const sam = await openChat(await onHost(browser, 'sam', BOOKING.path), 'Support inbox');
 	const tess = await openChat(await onHost(browser, 'tess', BOOKING.path), 'Support inbox');
-	for (const agent of [sam, tess]) await agent.goto(`${app.url}/c/${id}`);
+	// The support inbox: the booking's conversation, not answered yet, with its unread count.
+	const samsEntry = sam.getByTestId('staff-inbox').getByRole('link');
+	await expect(samsEntry).toHaveCount(1);
+	await expect(samsEntry.getByTestId('answered-by')).toHaveText('Not answered yet');
+	await expect(samsEntry.getByLabel('1 unread')).toBeVisible();
+	await samsEntry.click();
+	await sam.waitForURL(`**/c/${id}`);
+	await tess.goto(`${app.url}/c/${id}`);
 	await expect(messages(tess).filter({ hasText: 'My seat number is wrong' })).toHaveCount(1);
 	await send(sam, 'Fixed: you are in 14B now.');
 	const answer = messages(customer).filter({ hasText: 'Fixed: you are in 14B now.' });
 	await expect(answer).toHaveCount(1);
 	await expect(answer).toContainText('Sam');
 	await expect(messages(tess).filter({ hasText: 'Fixed: you are in 14B now.' })).toContainText('Sam');
+	// The other agent sees who answered.
+	await tess.goto(`${app.url}/staff`);
+	await expect(tess.getByTestId('staff-inbox').getByTestId('answered-by')).toHaveText('Answered by Sam');
 	for (const page of [customer, sam, tess]) await page.context().close();
 });

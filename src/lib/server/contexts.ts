@@ -11,7 +11,7 @@ export const CONTEXT_KIND = /^[a-z][a-z0-9_-]{0,31}$/;
 export const CONTEXT_EXTERNAL_ID = /^[\x21-\x7e]{1,200}$/;
 
 export function toContextDto(row: ContextRow): ContextDto {
-	return { kind: row.kind, externalId: row.externalId, title: row.title, url: row.url, imageUrl: row.imageUrl, ownerId: row.ownerId };
+	return { kind: row.kind, externalId: row.externalId, title: row.title, url: row.url, imageUrl: row.imageUrl, ownerId: row.ownerId, audience: row.audience };
 }
 
 /** The contexts with these ids (nulls skipped), by id. */

@@ -129,6 +129,7 @@ function membersOf(db: Db, conversationIds: string[], isOnline: IsOnline): Map<s
 			username: users.username,
 			displayName: users.displayName,
 			avatarId: users.avatarId,
+			staff: users.staff,
 			lastSeenAt: users.lastSeenAt
 		})
 		.from(members)

@@ -9,8 +9,8 @@ import { PEOPLE_SEARCH_MAX_RESULTS } from '../shared/limits.ts';
 
 export type { PublicUser };
 
-export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName' | 'avatarId'>): PublicUser {
-	return { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatarId };
+export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName' | 'avatarId'> & { staff?: boolean }): PublicUser {
+	return { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatarId, ...(user.staff ? { staff: true } : {}) };
 }
 
 export async function createUser(

@@ -8,6 +8,8 @@ export interface PublicUser {
 	displayName: string;
 	/** The upload that is their profile photo (`GET /api/uploads/:id/thumbnail`, square); null: show initials. */
 	avatar: string | null;
+	/** One of a host platform's support staff. */
+	staff?: boolean;
 }
 
 export interface MemberDto extends PublicUser {
@@ -33,6 +35,8 @@ export interface ContextDto {
 	imageUrl: string | null;
 	/** Who is contacted about it. */
 	ownerId: string;
+	/** `support`: a platform's staff answer (a booking); `owner`: its owner does (a post). */
+	audience: 'owner' | 'support';
 }
 
 export interface ConversationDto {
