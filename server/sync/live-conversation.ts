@@ -32,6 +32,8 @@ export interface LiveDeps {
 	isMember(conversationId: string, userId: string): boolean;
 	/** Whether nobody may send new messages to the conversation now (its owner closed it, CTX-2). */
 	isClosed?(conversationId: string): boolean;
+	/** Whether the user may delete others' messages in the conversation (MOD-1). */
+	isModerator?(conversationId: string, userId: string): boolean;
 	/**
 	 * Fold the update log into a snapshot once at least this many updates are logged, and either
 	 * the conversation has been quiet for a moment or the log has grown to half the snapshot's size.
@@ -369,7 +371,8 @@ export class LiveConversation implements GroupMember {
 				refusedOrigins.add(origin);
 				continue;
 			}
-			const verdict = inspectUpdate({ doc: this.doc, userId, owners: this.owners, stored, upload: (id) => this.#uploadOnRecord(id, claims), now }, update);
+			const isModerator = () => deps.isModerator?.(conversationId, userId) ?? false;
+			const verdict = inspectUpdate({ doc: this.doc, userId, owners: this.owners, stored, upload: (id) => this.#uploadOnRecord(id, claims), isModerator, now }, update);
 			if (verdict.kind === 'refused') {
 				const { code, message, messageIds } = verdict;
 				results.set(submission, { ok: false, refused: { code, message, messageIds } });

@@ -1,6 +1,6 @@
 import { Hocuspocus } from '@hocuspocus/server';
 import { ulid } from 'ulid';
-import { prepareClosedCheck, prepareMembershipCheck } from '../../src/lib/server/conversations.ts';
+import { prepareClosedCheck, prepareMembershipCheck, prepareModeratorCheck } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { getMessage, prepareMessageWrites } from '../../src/lib/server/messages.ts';
 import type { LiveServices } from '../../src/lib/server/runtime.ts';
@@ -59,6 +59,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		writes: prepareMessageWrites(db),
 		isMember,
 		isClosed: prepareClosedCheck(db),
+		isModerator: prepareModeratorCheck(db),
 		compactEvery,
 		compactor,
 		commits: new CommitGroup(db),

@@ -34,6 +34,8 @@ export interface GuardContext {
 	stored(key: string): StoredFacts | undefined;
 	/** The upload with this id, if any (attachments are refused when absent). */
 	upload?(id: string): UploadOnRecord | undefined;
+	/** Whether the connected user moderates this conversation (asked only when they write someone else's key). */
+	isModerator?(): boolean;
 	now: number;
 }
 
@@ -175,6 +177,8 @@ class Inspection {
 	#held: { reason: string; waitsFor: Dependency } | null = null;
 	/** Reactions values, checked once every message key of the update is claimed. */
 	readonly #reactionChecks: Array<() => void> = [];
+	/** Others' messages this update deletes as their conversation's moderator, with their authors (MOD-1). */
+	readonly #moderated = new Map<string, string>();
 	/** Uploads the update's values carry, each with its message key: one message each (ATTACH-2). */
 	readonly #attachments = new Map<string, string>();
 
@@ -414,7 +418,14 @@ class Inspection {
 			this.#claimedKeys.add(key);
 			return true;
 		}
-		if (owner !== this.ctx.userId) throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
+		if (owner !== this.ctx.userId) {
+			// A moderator may replace another member's message with its tombstone, and nothing else (MOD-1).
+			if (owner !== SERVER && owner !== '(unbound)' && this.ctx.isModerator?.()) {
+				this.#moderated.set(key, owner);
+				return false;
+			}
+			throw new Refusal(RefusalCode.ForeignMessage, 'this message belongs to someone else', key);
+		}
 		return false;
 	}
 
@@ -429,7 +440,11 @@ class Inspection {
 			this.#reactionChecks.push(() => this.#checkReactions(value, reaction.messageId));
 			return;
 		}
-		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key));
+		const moderatedAuthor = this.#moderated.get(key);
+		if (moderatedAuthor !== undefined && (typeof value !== 'object' || value === null || (value as { deletedAt?: unknown }).deletedAt === undefined)) {
+			throw new Refusal(RefusalCode.ForeignMessage, 'a moderator may only delete someone else\'s message (its tombstone), not change it', key);
+		}
+		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key), moderatedAuthor);
 		this.#checkAttachments(value as { attachments?: AttachmentRef[]; deletedAt?: number }, key);
 		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
 	}
@@ -529,7 +544,8 @@ class Inspection {
 					}
 					const key = placeKey(this.#rootName(struct.parent), struct.parentSub);
 					this.namedKeys.add(key);
-					if (this.#ownerOfKey(key) !== this.ctx.userId) {
+					// A moderator's tombstone in this update replaces the value it deletes (MOD-1).
+					if (this.#ownerOfKey(key) !== this.ctx.userId && !this.#moderated.has(key)) {
 						throw new Refusal(RefusalCode.ForeignMessage, 'the update deletes a message that belongs to someone else', key);
 					}
 					keys.add(key);
@@ -564,13 +580,14 @@ export function reactionPlace(key: string): { messageId: string; userId: string;
 	return { ...parsed, key: own };
 }
 
-function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined, deletedBefore: boolean): void {
+/** `authorId`: who the value must name as author: the connected user, or the author of the message a moderator deletes. */
+function checkMessageValue(value: unknown, key: string, ctx: GuardContext, createdAtBefore: number | undefined, deletedBefore: boolean, authorId = ctx.userId): void {
 	if (!isMessageId(key)) throw new Refusal(RefusalCode.InvalidMessage, 'message ids are ULIDs or UUIDs', key);
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new Refusal(RefusalCode.InvalidMessage, 'a message is a JSON object', key);
 	}
 	const { id, author, body, createdAt, editedAt, deletedAt, replyTo, attachments, ...rest } = value as Record<string, unknown>;
-	if (author !== ctx.userId) throw new Refusal(RefusalCode.ForeignAuthor, 'the author must be the connected user', key);
+	if (author !== authorId) throw new Refusal(RefusalCode.ForeignAuthor, authorId === ctx.userId ? 'the author must be the connected user' : 'a deleted message keeps its author', key);
 	if (id !== undefined && id !== key) throw new Refusal(RefusalCode.InvalidMessage, 'a message id in the value must equal its key', key);
 	if (Object.keys(rest).length > 0) throw new Refusal(RefusalCode.InvalidMessage, `unknown message fields: ${Object.keys(rest).join(', ')}`, key);
 	if (createdAtBefore !== undefined ? createdAt !== createdAtBefore : !isPlausibleTimestamp(createdAt, ctx.now)) {

@@ -59,6 +59,8 @@ export const api = {
 	rename: (conversationId: string, title: string) => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { title }),
 	addMembers: (conversationId: string, usernames: string[]) =>
 		call<{ conversation: NewConversation }>('POST', `/api/conversations/${conversationId}/members`, { members: usernames }),
+	setRole: (conversationId: string, username: string, role: 'moderator' | 'member') =>
+		call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}/members/${encodeURIComponent(username)}`, { role }),
 	removeMember: (conversationId: string, username: string) =>
 		call<void>('DELETE', `/api/conversations/${conversationId}/members/${encodeURIComponent(username)}`)
 };

@@ -488,3 +488,36 @@ export function setArchived(db: Db, me: User, conversationId: string, archived: 
 		.where(and(eq(members.conversationId, conversationId), eq(members.userId, me.id)))
 		.run();
 }
+
+/**
+ * Whether the user may delete others' messages here (MOD-1): a `moderator`, a group's owner, or a
+ * support agent in a support conversation.
+ */
+export function prepareModeratorCheck(db: Db): (conversationId: string, userId: string) => boolean {
+	const stmt = db
+		.select({ one: sql<number>`1` })
+		.from(members)
+		.innerJoin(conversations, eq(conversations.id, members.conversationId))
+		.where(
+			and(
+				eq(members.conversationId, sql.placeholder('conversationId')),
+				eq(members.userId, sql.placeholder('userId')),
+				sql`(${members.role} in ('moderator', 'staff') or (${members.role} = 'owner' and ${conversations.kind} = 'group'))`
+			)
+		)
+		.prepare();
+	return (conversationId, userId) => stmt.get({ conversationId, userId }) !== undefined;
+}
+
+/** The owner of a group or a context conversation makes a member a moderator (MOD-1), or a member again. */
+export function setMemberRole(db: Db, me: User, conversationId: string, username: string, role: 'moderator' | 'member'): void {
+	requireMembership(db, conversationId, me.id);
+	const conversation = getConversation(db, conversationId)!;
+	if (conversation.kind === 'direct') throw new ApiError(400, 'not-a-group', 'A direct conversation has no roles.');
+	if (!isOwner(db, conversationId, me.id)) throw forbidden('Only the owner can change roles.');
+	const [target] = getUsersByUsernames(db, [username]);
+	const current = target ? roleIn(db, conversationId, target.id) : undefined;
+	if (!target || current === undefined) throw new ApiError(404, 'not-a-member', `${username} is not a member of this conversation.`);
+	if (current === 'owner' || current === 'staff') throw new ApiError(400, 'invalid-request', `The ${current}'s role does not change.`);
+	db.update(members).set({ role }).where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id))).run();
+}

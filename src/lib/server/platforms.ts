@@ -35,7 +35,11 @@ export function authenticatePlatform(db: Db, header: string | null): PlatformRow
 	const refuse = () => new ApiError(401, 'invalid-platform-key', 'Authenticate as Basic <platform id>:<secret>.');
 	const match = /^Basic\s+([A-Za-z0-9+/=]{1,200})$/.exec(header ?? '');
 	if (!match) throw refuse();
-	const [id, secret] = Buffer.from(match[1]!, 'base64').toString('utf8').split(':');
+	// The id ends at the first colon; the secret is all the rest (RFC 7617), so `<id>:<secret>:x` is a wrong secret.
+	const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+	const colon = decoded.indexOf(':');
+	const id = colon > 0 ? decoded.slice(0, colon) : undefined;
+	const secret = colon > 0 ? decoded.slice(colon + 1) : undefined;
 	const platform = id ? db.select().from(platforms).where(eq(platforms.id, id)).get() : undefined;
 	const given = Buffer.from(secret ?? '');
 	const expected = Buffer.from(platform?.secret ?? 'x'.repeat(43));
@@ -144,7 +148,8 @@ export async function exchangeSignInToken(db: Db, token: string, now = Date.now(
 		throw refuse(error instanceof joseErrors.JWTExpired ? 'The sign-in token has expired: open the link from the platform again.' : 'The sign-in token is not valid.');
 	}
 	if (claims.exp! - now / 1000 > TOKEN_MAX_LIFETIME_S) throw refuse(`A sign-in token may live at most ${TOKEN_MAX_LIFETIME_S / 60} minutes.`);
-	if (!claims.sub || claims.sub.length > 200 || !claims.jti || claims.jti.length > 200) throw refuse('The sign-in token has no valid sub or jti.');
+	// jose checks that they are present, not that they are strings.
+	if (typeof claims.sub !== 'string' || !claims.sub || claims.sub.length > 200 || typeof claims.jti !== 'string' || !claims.jti || claims.jti.length > 200) throw refuse('The sign-in token has no valid sub or jti.');
 	const replayed = !recordUse(db, platform.id, claims.jti, claims.exp! * 1000, now);
 	let user = findPlatformUser(db, platform.id, claims.sub);
 	if (!user && typeof claims.name === 'string' && claims.name.trim()) user = upsertPlatformUser(db, platform, claims.sub, { displayName: claims.name.trim().slice(0, 64) }).user;

@@ -17,7 +17,8 @@ export const GET: RequestHandler = api(async (event) => {
 	const { db, config, live } = getRuntime();
 	const token = event.url.searchParams.get('token') ?? '';
 	const next = event.url.searchParams.get('next') ?? '/';
-	if (!next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) throw new ApiError(400, 'invalid-request', 'next is a path of this app.');
+	// Browsers drop tabs and newlines from a Location (`/<tab>/evil.example` is `//evil.example`): no control characters.
+	if (!next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /\p{Cc}/u.test(next)) throw new ApiError(400, 'invalid-request', 'next is a path of this app.');
 	if (token.length === 0 || token.length > 4096) throw new ApiError(400, 'invalid-request', 'token is the sign-in token the platform made.');
 	const { user, replayed } = await exchangeSignInToken(db, token);
 	if (replayed) {
