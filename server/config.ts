@@ -44,6 +44,10 @@ const schema = z.object({
 	DOCUMENT_LINGER_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 	EPOCH_MESSAGES: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_EPOCH_LIMITS.messages),
 	EPOCH_BYTES: z.coerce.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EPOCH_LIMITS.bytes),
+	ADMIN_USERNAMES: z
+		.string()
+		.default('')
+		.transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
 	UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(1e9).default(25_000_000),
 	UPLOAD_QUOTA_BYTES: z.coerce.number().int().min(1024).max(1e12).default(1_000_000_000),
 	EPOCH_QUIET_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_EPOCH_LIMITS.quietMs)
@@ -67,6 +71,8 @@ export interface Config {
 	epochLimits: EpochLimits;
 	/** Largest upload and each user's total, bytes (UPLOAD_MAX_BYTES, UPLOAD_QUOTA_BYTES). */
 	uploads: UploadLimits;
+	/** Who sees the admin view (ADMIN_USERNAMES, comma-separated usernames). */
+	adminUsernames: string[];
 }
 
 /** Reads the environment once; a bad value stops the start with a message naming it. */
@@ -99,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		},
 		documentLingerMs: c.DOCUMENT_LINGER_MS,
 		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES, quietMs: c.EPOCH_QUIET_MS },
-		uploads: { maxBytes: c.UPLOAD_MAX_BYTES, quotaBytes: c.UPLOAD_QUOTA_BYTES }
+		uploads: { maxBytes: c.UPLOAD_MAX_BYTES, quotaBytes: c.UPLOAD_QUOTA_BYTES },
+		adminUsernames: c.ADMIN_USERNAMES
 	};
 }

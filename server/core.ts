@@ -49,7 +49,8 @@ export function startCore(config: Config): Core {
 			allowedOrigins: config.allowedOrigins,
 			secureCookies: config.secureCookies,
 			trustProxy: config.trustProxy,
-			limits: config.limits
+			limits: config.limits,
+			adminUsernames: config.adminUsernames
 		}
 	});
 	let closed = false;

@@ -99,6 +99,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		revoke: (conversationId, userId) => authentication.revoke(conversationId, userId),
 		removedFromConversation: (conversationId, userId) => inbox.removedFromConversation(conversationId, userId),
 		isOnline: inbox.isOnline,
+		onlineCount: () => inbox.presence.onlineUsers().length,
 		conversationChanged: (conversationId, userIds) => inbox.conversationChanged(conversationId, userIds),
 		receiptsChanged: (conversationId, userId, markers) => signals.receiptsChanged(conversationId, userId, markers)
 	};

@@ -29,6 +29,8 @@ export interface LiveServices {
 	removedFromConversation(conversationId: string, userId: string): void;
 	/** Whether the user has any sync connection open. */
 	isOnline(userId: string): boolean;
+	/** How many users have a sync connection open now. */
+	onlineCount(): number;
 	/** Tells every member's devices (their user channels) the conversation's new summary. */
 	conversationChanged(conversationId: string, userIds?: string[]): void;
 	/** Publishes a member's moved receipt markers to the conversation's open documents and every member's inbox. */
@@ -38,6 +40,8 @@ export interface LiveServices {
 export interface RuntimeConfig {
 	sessionDays: number;
 	allowedOrigins: string[];
+	/** Usernames with the admin view (ADMIN_USERNAMES): from configuration, never from a request. */
+	adminUsernames: string[];
 	/** Set the Secure flag on cookies even when the request itself looks like plain http. */
 	secureCookies: boolean;
 	/** The client address is X-Forwarded-For's first entry (set by a reverse proxy), not the socket's. */

@@ -10,6 +10,8 @@ export interface PublicUser {
 	avatar: string | null;
 	/** One of a host platform's support staff. */
 	staff?: boolean;
+	/** Only in `GET /api/me`: I have the admin view. */
+	admin?: boolean;
 }
 
 export interface MemberDto extends PublicUser {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson, requireUser } from '$lib/server/api';
+import { isAdmin } from '$lib/server/admin-stats';
 import { listConversations } from '$lib/server/conversations';
 import { ApiError } from '$lib/server/errors';
 import { getRuntime } from '$lib/server/runtime';
@@ -8,7 +9,11 @@ import { profileUpdate } from '$lib/server/schemas';
 import { toPublicUser, updateDisplayName } from '$lib/server/users';
 import { checkDisplayName } from '$lib/shared/names';
 
-export const GET: RequestHandler = api((event) => json({ user: toPublicUser(requireUser(event)) }));
+/** Me, and whether I have the admin view (ADMIN_USERNAMES). */
+export const GET: RequestHandler = api((event) => {
+	const user = requireUser(event);
+	return json({ user: { ...toPublicUser(user), ...(isAdmin(user, getRuntime().config.adminUsernames) ? { admin: true } : {}) } });
+});
 
 /** Changes my display name; every conversation I am in shows it from now on, on every device. */
 export const PATCH: RequestHandler = api(async (event) => {
