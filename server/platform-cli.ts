@@ -1,5 +1,7 @@
 /**
- * npm run platform -- add <id> [--name "Campus market"]   registers a host platform, prints its secret once
+ * npm run platform -- add <id> [--name "Campus market"] [--origin https://market.example]...
+ *                                                         registers a host platform, prints its secret once;
+ *                                                         its origins may frame the chat (frame-ancestors)
  * npm run platform -- list                                the registered platforms (no secrets)
  * npm run platform -- remove <id>                         unregisters one (its users and contexts stay)
  *
@@ -14,7 +16,7 @@ import { migrateDatabase, openDatabase } from '../src/lib/server/db/index.ts';
 import { listPlatforms, registerPlatform, removePlatform } from '../src/lib/server/platforms.ts';
 import { loadConfig } from './config.ts';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { name: { type: 'string' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { name: { type: 'string' }, origin: { type: 'string', multiple: true } } });
 const [command, id] = positionals;
 const config = loadConfig();
 mkdirSync(config.dataDir, { recursive: true });
@@ -23,16 +25,16 @@ migrateDatabase(db, fileURLToPath(new URL('../drizzle', import.meta.url)));
 
 try {
 	if (command === 'add' && id) {
-		const platform = registerPlatform(db, id, values.name ?? id);
-		console.log(`platform ${platform.id} ("${platform.name}") registered.`);
+		const platform = registerPlatform(db, id, values.name ?? id, values.origin ?? []);
+		console.log(`platform ${platform.id} ("${platform.name}") registered${values.origin?.length ? `; its pages at ${(JSON.parse(platform.origins) as string[]).join(', ')} may frame the chat` : ''}.`);
 		console.log(`secret: ${platform.secret}`);
 		console.log('Keep it on the platform\'s server only; it is not shown again.');
 	} else if (command === 'list') {
-		for (const platform of listPlatforms(db)) console.log(`${platform.id}\t${platform.name}\t${new Date(platform.createdAt).toISOString()}`);
+		for (const platform of listPlatforms(db)) console.log(`${platform.id}\t${platform.name}\t${(JSON.parse(platform.origins) as string[]).join(' ') || '-'}\t${new Date(platform.createdAt).toISOString()}`);
 	} else if (command === 'remove' && id) {
 		console.log(removePlatform(db, id) ? `platform ${id} removed.` : `no platform ${id}.`);
 	} else {
-		console.error('usage: npm run platform -- add <id> [--name NAME] | list | remove <id>');
+		console.error('usage: npm run platform -- add <id> [--name NAME] [--origin URL]... | list | remove <id>');
 		process.exitCode = 2;
 	}
 } catch (error) {

@@ -4,6 +4,7 @@ import { deleteSessionCookie, secureCookies, setSessionCookie } from '$lib/serve
 import { errorResponse } from '$lib/server/errors';
 import { isAllowedOrigin } from '$lib/server/origin';
 import { getRuntime } from '$lib/server/runtime';
+import { platformOrigins } from '$lib/server/platforms';
 import { securityHeaders } from '$lib/server/security-headers';
 import { SESSION_COOKIE, validateSessionToken } from '$lib/server/session';
 
@@ -68,7 +69,9 @@ const secured: Handle = async ({ event, resolve }) => {
 	// Only pages are finished from their own policy; anything else (an upload's sandbox) keeps its own or gets the strict one.
 	const isPage = response.headers.get('content-type')?.startsWith('text/html') ?? false;
 	const own = response.headers.get('content-security-policy');
-	const headers = securityHeaders(event.url, getRuntime().config.allowedOrigins, isPage ? own : null, isPage ? null : own);
+	// Pages may be framed by ALLOWED_ORIGINS and by the registered platforms' origins.
+	const { config, db } = getRuntime();
+	const headers = securityHeaders(event.url, [...new Set([...config.allowedOrigins, ...platformOrigins(db)])], isPage ? own : null, isPage ? null : own);
 	try {
 		for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
 	} catch {

@@ -153,7 +153,7 @@ test('[ATTACH-3] a profile photo shows, cropped square, in the other user’s li
 	await alice.page.getByLabel('Message', { exact: true }).fill('hi');
 	await alice.page.getByLabel('Message', { exact: true }).press('Enter');
 	await bob.page.goto(`/c/${id}`);
-	await expect(bob.page.locator('header').getByTestId('avatar-initials')).toBeVisible();
+	await expect(bob.page.locator('section.chat > header').getByTestId('avatar-initials')).toBeVisible();
 
 	await alice.page.getByRole('button', { name: /^Profile/ }).click();
 	const sheet = alice.page.getByRole('dialog', { name: 'Profile' });
@@ -161,7 +161,7 @@ test('[ATTACH-3] a profile photo shows, cropped square, in the other user’s li
 	await expect(sheet.getByRole('button', { name: 'Change photo' })).toBeVisible();
 	await expect(sheet.getByTestId('avatar-photo')).toBeVisible();
 
-	const header = bob.page.locator('header').getByTestId('avatar-photo');
+	const header = bob.page.locator('section.chat > header').getByTestId('avatar-photo');
 	await expect(header).toBeVisible();
 	await expect.poll(() => header.evaluate((img: HTMLImageElement) => img.complete && `${img.naturalWidth}x${img.naturalHeight}`)).toBe('256x256');
 	await expect(bob.page.getByRole('complementary', { name: 'Conversations' }).getByTestId('avatar-photo')).toHaveCount(1);

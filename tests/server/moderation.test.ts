@@ -87,7 +87,7 @@ describe('moderators delete others’ messages, and nothing more', () => {
 		expect((await row(id))?.body).toBe('keep me as I am');
 	});
 
-	it('[MOD-1] a group’s owner moderates; roles are the owner’s to give, and only to members', async () => {
+	it('[MOD-1] a group’s owner moderates; roles are the owner’s to give, and only to members; a moderator closes and reopens', async () => {
 		const id = await sent(cal, 'off topic');
 		expect(await attempt(owner, (doc) => deleteForEveryone(doc, id))).toBe('accepted');
 		const notOwner = await api<{ error: { code: string } }>(server.url, `/api/conversations/${conversationId}/members/${ben.username}`, { method: 'PATCH', token: ben.token, body: { role: 'moderator' } });
@@ -97,6 +97,10 @@ describe('moderators delete others’ messages, and nothing more', () => {
 		expect([notMember.status, notMember.body.error.code]).toEqual([404, 'not-a-member']);
 		const badRole = await api<{ error: { code: string } }>(server.url, `/api/conversations/${conversationId}/members/${ben.username}`, { method: 'PATCH', token: owner.token, body: { role: 'owner' } });
 		expect([badRole.status, badRole.body.error.code]).toEqual([400, 'invalid-request']);
+		// A moderator closes and reopens the conversation too (CTX-2).
+		const closed = await api<{ conversation: { status: string } }>(server.url, `/api/conversations/${conversationId}`, { method: 'PATCH', token: cal.token, body: { status: 'closed' } });
+		expect(closed.body.conversation.status).toBe('closed');
+		await api(server.url, `/api/conversations/${conversationId}`, { method: 'PATCH', token: cal.token, body: { status: 'open' } });
 		// Back to member: no longer a moderator.
 		await api(server.url, `/api/conversations/${conversationId}/members/${cal.username}`, { method: 'PATCH', token: owner.token, body: { role: 'member' } });
 		const other = await sent(ben, 'one more');

@@ -1,3 +1,6 @@
+import sharp from 'sharp';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -123,6 +126,55 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		// The right key works.
 		const created = await platformPut<{ user: PublicUser }>('/users/alice', body);
 		expect(created.status).toBe(201);
+	});
+
+	it('[PLATFORM-4] a platform registered with its origins may frame the chat’s pages (frame-ancestors), and bad origins are refused', async () => {
+		registerPlatform(server.app.core.db, 'framer', 'Framer', ['https://framer.example/some/page', 'http://localhost:4000']);
+		// The origins are read again within a few seconds (the command runs in another process).
+		await waitFor(async () => ((await fetch(`${server.url}/login`)).headers.get('content-security-policy') ?? '').includes('https://framer.example'), 8000, 'the new frame-ancestors');
+		const policy = (await fetch(`${server.url}/login`)).headers.get('content-security-policy') ?? '';
+		expect(policy).toMatch(/frame-ancestors [^;]*https:\/\/framer\.example/);
+		expect(policy).toMatch(/frame-ancestors [^;]*http:\/\/localhost:4000/);
+		expect(() => registerPlatform(server.app.core.db, 'badorigin', 'x', ['javascript:alert(1)'])).toThrow(/origin/);
+		expect(() => registerPlatform(server.app.core.db, 'badorigin', 'x', ['not a url'])).toThrow(/origin/);
+	});
+
+	it('[PLATFORM-1] a user’s photo comes from the platform’s URL through the upload pipeline: fetched once per URL, a square thumbnail, an unreachable one a clear error', async () => {
+		const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#38c' } }).jpeg().toBuffer();
+		let fetched = 0;
+		const photos = createServer((request, response) => {
+			if (request.url !== '/me.jpg') {
+				response.writeHead(404);
+				response.end();
+				return;
+			}
+			fetched += 1;
+			response.writeHead(200, { 'content-type': 'image/jpeg' });
+			response.end(photo);
+		});
+		await new Promise<void>((resolve) => photos.listen(0, '127.0.0.1', resolve));
+		const base = `http://127.0.0.1:${(photos.address() as AddressInfo).port}`;
+		try {
+			const put = (body: unknown) => api<{ user: { avatar: string | null }; error?: { code: string } }>(server.url, '/api/platform/users/pic', { method: 'PUT', headers: { authorization: basic('market', marketSecret) }, body });
+			const first = await put({ displayName: 'Pic', avatarUrl: `${base}/me.jpg` });
+			expect(first.status).toBe(201);
+			expect(first.body.user.avatar).toMatch(/^[0-9A-Z]{26}$/);
+			const viewer = await createAccount(server.url);
+			const thumbnail = await fetch(`${server.url}/api/uploads/${first.body.user.avatar}/thumbnail`, { headers: { authorization: `Bearer ${viewer.token}` } });
+			const meta = await sharp(Buffer.from(await thumbnail.arrayBuffer())).metadata();
+			expect([thumbnail.status, meta.width, meta.height]).toEqual([200, 256, 256]);
+			// The same URL again: not fetched again.
+			expect((await put({ displayName: 'Pic', avatarUrl: `${base}/me.jpg` })).body.user.avatar).toBe(first.body.user.avatar);
+			expect(fetched).toBe(1);
+			const unreachable = await put({ displayName: 'Pic', avatarUrl: `${base}/gone.jpg` });
+			expect([unreachable.status, unreachable.body.error?.code]).toEqual([400, 'avatar-unreachable']);
+			const removed = await put({ displayName: 'Pic', avatarUrl: null });
+			expect(removed.body.user.avatar).toBeNull();
+			const notHttp = await put({ displayName: 'Pic', avatarUrl: 'file:///etc/passwd' });
+			expect(notHttp.status).toBe(400);
+		} finally {
+			photos.close();
+		}
 	});
 
 	it('[PLATFORM-1] users are upserted by the platform’s own id (201 then 200), named <platform>_<id>, with no password; bad ids and bodies are 400', async () => {
@@ -503,7 +555,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		expect(usage.code).toBe(2);
 		// The refused adds registered nothing.
 		const after = await cli('list');
-		expect(after.stdout.trim().split('\n').map((line) => line.split('\t')[0]).sort()).toEqual(['market', 'other', 'shop']);
+		expect(after.stdout.trim().split('\n').map((line) => line.split('\t')[0]).sort()).toEqual(list.stdout.trim().split('\n').map((line) => line.split('\t')[0]).sort());
 		// A second add did not change the secret.
 		expect((await platformPut('/users/kim', { displayName: 'Kim' }, shop)).status).toBe(200);
 

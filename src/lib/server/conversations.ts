@@ -454,8 +454,8 @@ export function renameGroup(db: Db, me: User, conversationId: string, title: str
 }
 
 /**
- * Closes or reopens a group or a context conversation (its owner, or a support agent of a support
- * conversation): while closed nobody can
+ * Closes or reopens a group or a context conversation (its owner, a moderator, or a support agent of
+ * a support conversation): while closed nobody can
  * send to it (`conversation-closed`, CTX-2). False when it already had that status.
  */
 export function setConversationStatus(db: Db, me: User, conversationId: string, status: 'open' | 'closed'): boolean {
@@ -463,7 +463,7 @@ export function setConversationStatus(db: Db, me: User, conversationId: string, 
 	const conversation = getConversation(db, conversationId)!;
 	if (conversation.kind === 'direct') throw new ApiError(400, 'not-closable', 'A direct conversation cannot be closed.');
 	const role = roleIn(db, conversationId, me.id);
-	if (role !== 'owner' && role !== 'staff') throw forbidden(`Only the owner or support staff can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
+	if (role !== 'owner' && role !== 'staff' && role !== 'moderator') throw forbidden(`Only the owner, a moderator or support staff can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
 	if (conversation.status === status) return false;
 	db.update(conversations).set({ status }).where(eq(conversations.id, conversationId)).run();
 	return true;

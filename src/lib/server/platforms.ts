@@ -14,13 +14,37 @@ export const SIGN_IN_AUDIENCE = 'basement-chat';
 /** A sign-in token may live at most this long (its `exp` after its `iat`, and after now). */
 const TOKEN_MAX_LIFETIME_S = 10 * 60;
 
-/** Registers a platform and returns it with its new secret (shown once, never in git). */
-export function registerPlatform(db: Db, id: string, name: string): PlatformRow {
+/**
+ * Registers a platform and returns it with its new secret (shown once, never in git). `origins`:
+ * where its pages are, which may frame the chat (frame-ancestors).
+ */
+export function registerPlatform(db: Db, id: string, name: string, origins: string[] = []): PlatformRow {
 	if (!PLATFORM_ID.test(id)) throw new Error('a platform id is 2 to 16 lower-case letters and digits, starting with a letter');
-	const platform: PlatformRow = { id, name, secret: encodeBase64urlNoPadding(randomBytes(32)), createdAt: Date.now() };
+	const cleaned = origins.map((origin) => {
+		let url: URL;
+		try {
+			url = new URL(origin);
+		} catch {
+			throw new Error(`"${origin}" is not an origin like https://market.example`);
+		}
+		if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`"${origin}" is not an http(s) origin`);
+		return url.origin;
+	});
+	const platform: PlatformRow = { id, name, secret: encodeBase64urlNoPadding(randomBytes(32)), origins: JSON.stringify(cleaned), createdAt: Date.now() };
 	db.insert(platforms).values(platform).run();
 	return platform;
 }
+
+/** The registered platforms' origins (read again at most every few seconds: the command runs in another process). */
+export function platformOrigins(db: Db, now = Date.now()): string[] {
+	if (originsCache?.db !== db || now - originsCache.at > ORIGINS_CACHE_MS) {
+		const origins = db.select({ origins: platforms.origins }).from(platforms).all().flatMap((row) => JSON.parse(row.origins) as string[]);
+		originsCache = { db, at: now, origins: [...new Set(origins)] };
+	}
+	return originsCache.origins;
+}
+const ORIGINS_CACHE_MS = 5000;
+let originsCache: { db: Db; at: number; origins: string[] } | undefined;
 
 export function listPlatforms(db: Db): PlatformRow[] {
 	return db.select().from(platforms).all();
@@ -77,7 +101,7 @@ export function upsertPlatformUser(db: Db, platform: PlatformRow, externalId: st
 				let username = usernameFor(platform.id, externalId);
 				// Two external ids that clean to the same name: the second gets a suffix.
 				if (tx.select({ id: users.id }).from(users).where(eq(users.username, username)).get()) username = `${username.slice(0, 25)}_${ulid().slice(-6).toLowerCase()}`;
-				user = { id: ulid(), username, displayName: input.displayName, passwordHash: '', createdAt: Date.now(), lastSeenAt: null, avatarId: null, platformId: platform.id, externalId, staff };
+				user = { id: ulid(), username, displayName: input.displayName, passwordHash: '', createdAt: Date.now(), lastSeenAt: null, avatarId: null, platformId: platform.id, externalId, staff, avatarSource: null };
 				tx.insert(users).values(user).run();
 			}
 			const joined = staff && !existing?.staff ? joinSupportConversations(tx as unknown as Db, platform.id, user.id) : [];

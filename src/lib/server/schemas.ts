@@ -111,7 +111,9 @@ export const contextCard = z
 export const contextStart = z.object({ message: newMessage.optional() }).strict();
 
 /** A platform's user, as its server describes them. */
-export const platformUser = z.object({ displayName: z.string().trim().min(1).max(DISPLAY_NAME_MAX), staff: z.boolean().optional() }).strict();
+export const platformUser = z
+	.object({ displayName: z.string().trim().min(1).max(DISPLAY_NAME_MAX), staff: z.boolean().optional(), avatarUrl: webUrl.nullable().optional() })
+	.strict();
 
 /** A platform's context: its card, the platform user who owns it, and who answers (`support`: its staff). */
 export const platformContext = contextCard.extend({

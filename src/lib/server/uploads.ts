@@ -206,6 +206,24 @@ export class Uploads {
 			.map((row) => row.id);
 	}
 
+	/**
+	 * Fetches a photo from a host platform's URL (http(s), the same size cap, 10 s at most) through
+	 * the upload pipeline (typed, re-encoded, metadata stripped) and makes it the user's profile photo.
+	 */
+	async avatarFromUrl(userId: string, url: string): Promise<void> {
+		const response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(10_000) }).catch(() => null);
+		if (!response?.ok || !response.body) throw new ApiError(400, 'avatar-unreachable', `The photo at ${url} could not be fetched.`);
+		const length = response.headers.get('content-length');
+		const upload = await this.receive(userId, response.body, length === null ? null : Number(length), 'photo');
+		try {
+			await this.setAvatar(userId, upload.id);
+		} catch (error) {
+			await this.#removeFiles([upload.id]);
+			this.db.delete(uploads).where(eq(uploads.id, upload.id)).run();
+			throw error;
+		}
+	}
+
 	/** Makes an image upload of the user's their profile photo (a square thumbnail); the previous photo is erased. */
 	async setAvatar(userId: string, id: string | null): Promise<void> {
 		let row: UploadRow | undefined;

@@ -30,7 +30,8 @@ export async function createUser(
 		avatarId: null,
 		platformId: null,
 		externalId: null,
-		staff: false
+		staff: false,
+		avatarSource: null
 	};
 	// A concurrent sign-up may have taken the name while the password was hashing.
 	const inserted = db.insert(users).values(user).onConflictDoNothing().returning({ id: users.id }).all();

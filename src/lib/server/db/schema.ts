@@ -25,7 +25,9 @@ export const users = sqliteTable(
 	platformId: text('platform_id'),
 	externalId: text('external_id'),
 	/** One of the platform's support staff: every support conversation of the platform is theirs to answer. */
-	staff: integer('staff', { mode: 'boolean' }).notNull().default(false)
+	staff: integer('staff', { mode: 'boolean' }).notNull().default(false),
+	/** The URL the platform gave for their photo, as last fetched into `avatarId` (fetched again only when it changes). */
+	avatarSource: text('avatar_source')
 }, (t) => [uniqueIndex('users_platform_external_idx').on(t.platformId, t.externalId)]);
 
 /**
@@ -38,6 +40,8 @@ export const platforms = sqliteTable('platforms', {
 	name: text('name').notNull(),
 	/** The HS256 key its tokens are signed with (base64url, 32 random bytes). */
 	secret: text('secret').notNull(),
+	/** JSON array of the origins of its pages, which may frame the chat (frame-ancestors). */
+	origins: text('origins').notNull().default('[]'),
 	createdAt: integer('created_at').notNull()
 });
 export type PlatformRow = typeof platforms.$inferSelect;

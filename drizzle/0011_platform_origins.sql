@@ -1,0 +1,1 @@
+ALTER TABLE `platforms` ADD `origins` text DEFAULT '[]' NOT NULL;
