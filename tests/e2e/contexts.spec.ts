@@ -50,3 +50,33 @@ test('[CTX-1] [CTX-2] “Message the seller”: the first message opens the conv
 	await seller.context.close();
 	await buyer.context.close();
 });
+
+test('[CTX-3] a list of many conversations loads a page at a time as it scrolls; archived ones sit behind their row', async ({ browser }) => {
+	const ana = await signUp(browser, app.url, 'ana');
+	const ben = await signUp(browser, app.url, 'ben');
+	for (let i = 0; i < 105; i++) {
+		const response = await ana.context.request.post('/api/conversations', { data: { kind: 'group', title: `Group ${String(i).padStart(3, '0')}`, members: [ben.username] } });
+		expect(response.status()).toBe(201);
+	}
+	// A second device of Ana's (her session, nothing stored yet) loads the list from the server.
+	const device = await browser.newContext({ baseURL: app.url, storageState: { cookies: (await ana.context.storageState()).cookies, origins: [] } });
+	const page = await device.newPage();
+	await page.goto('/');
+	const rows = page.getByRole('complementary', { name: 'Conversations' }).locator('a.with-pic');
+	await expect(rows).toHaveCount(100);
+	await expect(page.getByRole('button', { name: 'Load older conversations' })).toBeVisible();
+	await page.getByRole('complementary', { name: 'Conversations' }).locator('ul.list').evaluate((list) => list.scrollTo(0, list.scrollHeight));
+	await expect(rows).toHaveCount(105);
+	await expect(page.getByRole('button', { name: 'Load older conversations' })).toHaveCount(0);
+
+	// Archive the newest from its header: it leaves the list, and shows behind "Archived (1)".
+	await rows.first().click();
+	await page.getByRole('button', { name: 'Archive chat' }).click();
+	await expect(rows).toHaveCount(104);
+	await page.getByTestId('archive-toggle').click();
+	await expect(rows).toHaveCount(1);
+	await expect(rows.first()).toContainText('Group 104');
+	await device.close();
+	await ana.context.close();
+	await ben.context.close();
+});

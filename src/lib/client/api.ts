@@ -37,7 +37,8 @@ export const api = {
 	signup: (input: { username: string; password: string; displayName?: string }) => call<{ user: User }>('POST', '/api/auth/signup', input),
 	login: (input: { username: string; password: string }) => call<{ user: User }>('POST', '/api/auth/login', input),
 	logout: () => call<void>('POST', '/api/auth/logout'),
-	conversations: () => call<{ conversations: ConversationSummary[] }>('GET', '/api/conversations'),
+	conversations: (limit: number, before?: string) =>
+		call<{ conversations: ConversationSummary[]; nextCursor: string | null }>('GET', `/api/conversations?${new URLSearchParams({ limit: String(limit), ...(before ? { before } : {}) })}`),
 	openDirect: (username: string) =>
 		call<{ conversation: NewConversation }>('POST', '/api/conversations', { kind: 'direct', members: [username] }),
 	createGroup: (title: string, members: string[]) =>

@@ -18,6 +18,9 @@ export interface Toast {
  * (new conversations, last messages, unread counts, receipts, presence), and refreshed from the
  * server on reconnect and now and then.
  */
+/** Conversations the list loads at a time. */
+const LIST_PAGE = 100;
+
 export class Inbox {
 	conversations = $state.raw<ConversationSummary[]>([]);
 	toasts = $state.raw<Toast[]>([]);
@@ -57,17 +60,50 @@ export class Inbox {
 		removeEventListener('online', this.#refresh);
 	}
 
+	/** More conversations exist on the server than this list has loaded (older activity). */
+	hasMore = $state(false);
+	/** How many conversations the list wants loaded: a page more each time the reader reaches the end. */
+	#wanted = LIST_PAGE;
+	#loading: Promise<void> | null = null;
+
+	/**
+	 * Loads the list from the server, a page at a time, as far as the reader has scrolled: someone in
+	 * thousands of conversations loads the recent ones, not all. The range loaded is the server's
+	 * answer (a conversation left elsewhere goes); older ones this device holds stay until reached.
+	 */
 	async refresh(): Promise<void> {
 		const asked = this.#changes;
 		try {
-			const { conversations } = await api.conversations();
+			const fetched: ConversationSummary[] = [];
+			let cursor: string | undefined;
+			let more = false;
+			do {
+				const page = await api.conversations(LIST_PAGE, cursor);
+				fetched.push(...page.conversations);
+				cursor = page.nextCursor ?? undefined;
+				more = cursor !== undefined;
+			} while (more && fetched.length < this.#wanted);
 			// A summary pushed or changed here while the request was under way is newer than this answer.
 			const newer = (id: string) => (this.#changedAt.get(id) ?? 0) > asked;
-			this.#set(conversations.flatMap((c) => (newer(c.id) ? (this.get(c.id) ?? []) : c)));
-			for (const conversation of conversations) this.#acknowledge(conversation);
+			const oldest = fetched.at(-1);
+			const fetchedIds = new Set(fetched.map((c) => c.id));
+			const beyond = more && oldest ? this.conversations.filter((c) => !fetchedIds.has(c.id) && c.updatedAt < oldest.updatedAt) : [];
+			this.#set([...fetched.flatMap((c) => (newer(c.id) ? (this.get(c.id) ?? []) : c)), ...beyond]);
+			this.hasMore = more;
+			for (const conversation of fetched) this.#acknowledge(conversation);
 		} catch {
 			// Offline or the server is away: keep showing this device's copy.
 		}
+	}
+
+	/** The reader reached the end of the list: load the next page. */
+	loadMore(): Promise<void> {
+		if (!this.hasMore) return Promise.resolve();
+		if (!this.#loading) {
+			this.#wanted = this.conversations.length + LIST_PAGE;
+			this.#loading = this.refresh().finally(() => (this.#loading = null));
+		}
+		return this.#loading;
 	}
 
 	get(id: string): ConversationSummary | undefined {
