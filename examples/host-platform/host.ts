@@ -4,8 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A tiny host platform on its own origin: a campus marketplace post with "Message the seller" and a
- * bus booking with "Contact support". It never runs chat code: its server registers its users and
+ * A tiny host platform on its own origin: a campus marketplace post with "Message the seller", a
+ * knitting pattern with "Ask the designer" and a bus booking with "Contact support". It never runs chat code: its server registers its users and
  * contexts through the chat's platform API, and its pages link to the chat with a sign-in token it
  * signs for whoever is looking (opened in a new tab, so the chat's own cookie is first-party).
  */
@@ -28,11 +28,13 @@ export const PEOPLE: Person[] = [
 	{ id: 'alice', name: 'Alice (seller)' },
 	{ id: 'bob', name: 'Bob (buyer)' },
 	{ id: 'carol', name: 'Carol (buyer)' },
+	{ id: 'dina', name: 'Dina (designer)' },
 	{ id: 'sam', name: 'Sam', staff: true },
 	{ id: 'tess', name: 'Tess', staff: true }
 ];
 
 export const POST = { kind: 'post', externalId: 'market/123', title: 'Road bike, 54 cm', owner: 'alice', path: '/posts/123' };
+export const PATTERN = { kind: 'pattern', externalId: '77', title: 'Cable-knit scarf pattern', owner: 'dina', path: '/patterns/77' };
 export const BOOKING = { kind: 'booking', externalId: '8841', title: 'Booking 8841: Lisbon → Porto bus, 12 Dec', owner: 'sam', audience: 'support' as const, path: '/bookings/8841' };
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -88,11 +90,17 @@ export async function startHostPlatform(options: HostOptions): Promise<{ url: st
 				else if (me) action = `<a class="cta" target="_blank" href="${escapeHtml(await chatLink(me, contactPath(POST)))}">Message the seller</a>`;
 				return send(200, page(POST.title, `${header}<h1>${escapeHtml(POST.title)}</h1><p>Sold by ${escapeHtml(owner.name)}. 120 €.</p>${action}`));
 			}
+			if (url.pathname === PATTERN.path) {
+				const designer = PEOPLE.find((p) => p.id === PATTERN.owner)!;
+				let action = '<p>Sign in to ask the designer.</p>';
+				if (me) action = `<a class="cta" target="_blank" href="${escapeHtml(await chatLink(me, contactPath(PATTERN)))}">${me.id === designer.id ? 'Questions about this pattern' : 'Ask the designer'}</a>`;
+				return send(200, page(PATTERN.title, `${header}<h1>${escapeHtml(PATTERN.title)}</h1><p>By ${escapeHtml(designer.name)}.</p>${action}`));
+			}
 			if (url.pathname === BOOKING.path) {
 				const action = me ? `<a class="cta" target="_blank" href="${escapeHtml(await chatLink(me, me.staff ? '/staff' : contactPath(BOOKING)))}">${me.staff ? 'Support inbox' : 'Contact support'}</a>` : '<p>Sign in to contact support.</p>';
 				return send(200, page(BOOKING.title, `${header}<h1>${escapeHtml(BOOKING.title)}</h1><p>Seat 14B.</p>${action}`));
 			}
-			return send(200, page('Campus market', `${header}<ul><li><a href="${POST.path}">${escapeHtml(POST.title)}</a></li><li><a href="${BOOKING.path}">${escapeHtml(BOOKING.title)}</a></li></ul>`));
+			return send(200, page('Campus market', `${header}<ul><li><a href="${POST.path}">${escapeHtml(POST.title)}</a></li><li><a href="${PATTERN.path}">${escapeHtml(PATTERN.title)}</a></li><li><a href="${BOOKING.path}">${escapeHtml(BOOKING.title)}</a></li></ul>`));
 		})().catch((error: unknown) => {
 			response.writeHead(500);
 			response.end(String(error));
@@ -104,6 +112,7 @@ export async function startHostPlatform(options: HostOptions): Promise<{ url: st
 	// The platform's server tells the chat who its people are and what can be talked about.
 	for (const person of PEOPLE) await platformCall(`/users/${person.id}`, { displayName: person.name, staff: person.staff ?? false });
 	await platformCall(`/contexts/${POST.kind}/${encodeURIComponent(POST.externalId)}`, { title: POST.title, url: base + POST.path, owner: POST.owner });
+	await platformCall(`/contexts/${PATTERN.kind}/${PATTERN.externalId}`, { title: PATTERN.title, url: base + PATTERN.path, owner: PATTERN.owner });
 	await platformCall(`/contexts/${BOOKING.kind}/${encodeURIComponent(BOOKING.externalId)}`, { title: BOOKING.title, url: base + BOOKING.path, owner: BOOKING.owner, audience: BOOKING.audience });
 
 	return { url: base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };

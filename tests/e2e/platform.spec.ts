@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { BOOKING, POST, startHostPlatform } from '../../examples/host-platform/host.ts';
+import { BOOKING, PATTERN, POST, startHostPlatform } from '../../examples/host-platform/host.ts';
 import { registerPlatform } from '../../src/lib/server/platforms.ts';
 import { messages, send, serveApp } from './helpers.ts';
 
@@ -87,4 +87,17 @@ test('[PLATFORM-3] “Contact support” about a booking: every staff member see
 	await tess.goto(`${app.url}/staff`);
 	await expect(tess.getByTestId('staff-inbox').getByTestId('answered-by')).toHaveText('Answered by Sam');
 	for (const page of [customer, sam, tess]) await page.context().close();
+});
+
+test('[PLATFORM-1] [CTX-1] a reader asks a pattern’s designer; the designer finds the question under the pattern and answers', async ({ browser }) => {
+	const reader = await openChat(await onHost(browser, 'carol', PATTERN.path), 'Ask the designer');
+	await expect(reader.getByTestId('context-card')).toContainText(PATTERN.title);
+	await reader.getByLabel('Your message').fill('Which needle size for row 12?');
+	await reader.getByRole('button', { name: 'Send' }).click();
+	await reader.waitForURL(/\/c\/[0-9A-Z]{26}$/);
+	const designer = await openChat(await onHost(browser, 'dina', PATTERN.path), 'Questions about this pattern');
+	await designer.getByTestId('context-conversations').getByRole('link').click();
+	await send(designer, '4 mm, same as the ribbing');
+	await expect(messages(reader).filter({ hasText: '4 mm, same as the ribbing' })).toHaveCount(1);
+	for (const page of [reader, designer]) await page.context().close();
 });
