@@ -384,14 +384,16 @@ export class LiveConversation implements GroupMember {
 				this.#hold(submission, now, results);
 				continue;
 			}
-			if (verdict.newMessages > 0 && deps.isClosed?.(conversationId)) {
-				const messageIds = [...verdict.keys].filter((key) => !key.startsWith(REACTIONS_PLACE) && !deps.writes.find(conversationId, key));
+			// A value under a key the server has no row for is a new message, whether or not the key was used before (CTX-2).
+			const unstored = verdict.valueKeys.size > 0 ? [...verdict.valueKeys].filter((key) => !stored(key)) : [];
+			if (unstored.length > 0 && deps.isClosed?.(conversationId)) {
+				const messageIds = unstored;
 				results.set(submission, { ok: false, refused: { code: RefusalCode.ConversationClosed, message: 'this conversation is closed', messageIds } });
 				refusedOrigins.add(origin);
 				continue;
 			}
 			if (verdict.hasNewContent && deps.admit) {
-				const budget = deps.admit(userId, Math.max(1, verdict.newMessages));
+				const budget = deps.admit(userId, Math.max(1, verdict.newMessages, unstored.length));
 				if (!budget.ok) {
 					submission.waitsFor = undefined;
 					submission.notBefore = now + budget.retryAfterMs;

@@ -52,6 +52,8 @@ export type Verdict =
 			newMessages: number;
 			/** Uploads its messages carry, with the message key carrying each. */
 			attachments: Map<string, string>;
+			/** Message keys the update gives a value (not only deletes): what a closed conversation refuses when new (CTX-2). */
+			valueKeys: Set<string>;
 	  }
 	/** The update builds on content the server does not have yet (it may be on its way): wait for it. */
 	| { kind: 'held'; reason: string; waitsFor: Dependency }
@@ -177,6 +179,8 @@ class Inspection {
 	#held: { reason: string; waitsFor: Dependency } | null = null;
 	/** Reactions values, checked once every message key of the update is claimed. */
 	readonly #reactionChecks: Array<() => void> = [];
+	/** Message keys given a value by this update. */
+	readonly #valueKeys = new Set<string>();
 	/** Others' messages this update deletes as their conversation's moderator, with their authors (MOD-1). */
 	readonly #moderated = new Map<string, string>();
 	/** Uploads the update's values carry, each with its message key: one message each (ATTACH-2). */
@@ -234,7 +238,7 @@ class Inspection {
 		for (const check of this.#reactionChecks) check();
 		if (this.#checkDeletions(ds, blocks, keys)) hasNewContent = true;
 		if (this.#held !== null) return { kind: 'held', ...this.#held };
-		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages, attachments: this.#attachments };
+		return { kind: 'accepted', hasNewContent, keys, newClients, newMessages, attachments: this.#attachments, valueKeys: this.#valueKeys };
 	}
 
 	/**
@@ -430,7 +434,11 @@ class Inspection {
 	}
 
 	#checkContent(item: Y.Item, key: string): void {
-		if (item.content instanceof Y.ContentDeleted) return;
+		if (item.content instanceof Y.ContentDeleted) {
+			// Written and deleted within the update: for a moderator that would remove the message, not tombstone it (MOD-1).
+			if (this.#moderated.has(key)) throw new Refusal(RefusalCode.ForeignMessage, 'a moderator may only replace someone else\'s message with its tombstone', key);
+			return;
+		}
 		if (!(item.content instanceof Y.ContentAny) || item.content.arr.length !== 1) {
 			throw new Refusal(RefusalCode.UnsupportedContent, 'message values must be plain JSON objects', key);
 		}
@@ -445,6 +453,7 @@ class Inspection {
 			throw new Refusal(RefusalCode.ForeignMessage, 'a moderator may only delete someone else\'s message (its tombstone), not change it', key);
 		}
 		checkMessageValue(value, key, this.ctx, this.#createdAtOf(key), this.#isDeleted(key), moderatedAuthor);
+		this.#valueKeys.add(key);
 		this.#checkAttachments(value as { attachments?: AttachmentRef[]; deletedAt?: number }, key);
 		if (!this.#createdInUpdate.has(key)) this.#createdInUpdate.set(key, (value as { createdAt: number }).createdAt);
 	}

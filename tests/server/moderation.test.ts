@@ -107,3 +107,67 @@ describe('moderators delete others’ messages, and nothing more', () => {
 		expect(await attempt(cal, (doc) => deleteForEveryone(doc, other))).toBe(RefusalCode.ForeignMessage);
 	});
 });
+
+describe('hostile updates around moderation and closed conversations', () => {
+	const data = tempDataDir();
+	let server: TestServer;
+	let owner: Account;
+	let ben: Account;
+	let conversationId: string;
+	const open: SyncClient[] = [];
+
+	beforeAll(async () => {
+		server = await startTestServer(data.dir);
+		[owner, ben] = [await createAccount(server.url), await createAccount(server.url)];
+		conversationId = await createConversation(server.url, owner, [ben], 'Hostile');
+	});
+
+	afterAll(async () => {
+		for (const c of open) c.destroy();
+		await server.close();
+		data.remove();
+	});
+
+	async function client(account: Account): Promise<SyncClient> {
+		const c = connectClient(server.wsUrl, conversationId, account.token, new Y.Doc());
+		open.push(c);
+		await c.synced;
+		return c;
+	}
+
+	it('[MOD-1] a moderator cannot remove a message by writing and deleting a value in one update', async () => {
+		const writer = await client(ben);
+		const id = ulid();
+		writeMessage(writer.doc, { id, author: ben.id, body: 'stays, with a placeholder if deleted' });
+		await waitFor(() => sequenceOf(writer.doc, id) !== undefined, 5000, 'the acknowledgement');
+		const moderator = await client(owner);
+		moderator.doc.transact(() => {
+			messagesMap(moderator.doc).set(id, { author: ben.id, body: '', createdAt: messageOf(moderator.doc, id)!.createdAt, deletedAt: Date.now() });
+			messagesMap(moderator.doc).delete(id);
+		});
+		await waitFor(() => moderator.rejected.length > 0, 5000, 'the refusal');
+		expect(moderator.rejected[0]!.code).toBe(RefusalCode.ForeignMessage);
+		const history = await api<{ messages: MessageDto[] }>(server.url, `/api/conversations/${conversationId}/messages`, { token: owner.token });
+		expect(history.body.messages.find((m) => m.id === id)).toMatchObject({ body: 'stays, with a placeholder if deleted', deletedAt: null });
+	});
+
+	it('[CTX-2] a key written and deleted while open cannot carry a message into the conversation once it is closed', async () => {
+		const sneaky = await client(ben);
+		const keys = [ulid(), ulid()];
+		for (const key of keys) {
+			sneaky.doc.transact(() => {
+				messagesMap(sneaky.doc).set(key, { author: ben.id, body: 'placeholder', createdAt: Date.now() });
+				messagesMap(sneaky.doc).delete(key);
+			});
+		}
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		await api(server.url, `/api/conversations/${conversationId}`, { method: 'PATCH', token: owner.token, body: { status: 'closed' } });
+		const later = await client(ben);
+		// The key exists (deleted) in the document: writing it again is still a new message.
+		messagesMap(later.doc).set(keys[0]!, { author: ben.id, body: 'sent after the close', createdAt: Date.now() });
+		await waitFor(() => later.rejected.length > 0, 5000, 'the refusal');
+		expect(later.rejected[0]).toMatchObject({ code: RefusalCode.ConversationClosed, messageIds: [keys[0]] });
+		const history = await api<{ messages: MessageDto[] }>(server.url, `/api/conversations/${conversationId}/messages`, { token: owner.token });
+		expect(history.body.messages.some((m) => m.body === 'sent after the close')).toBe(false);
+	});
+});
