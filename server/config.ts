@@ -48,6 +48,7 @@ const schema = z.object({
 		.string()
 		.default('')
 		.transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
+	FETCH_PRIVATE_ADDRESSES: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
 	UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(1e9).default(25_000_000),
 	UPLOAD_QUOTA_BYTES: z.coerce.number().int().min(1024).max(1e12).default(1_000_000_000),
 	EPOCH_QUIET_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_EPOCH_LIMITS.quietMs)
@@ -105,7 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		},
 		documentLingerMs: c.DOCUMENT_LINGER_MS,
 		epochLimits: { messages: c.EPOCH_MESSAGES, bytes: c.EPOCH_BYTES, quietMs: c.EPOCH_QUIET_MS },
-		uploads: { maxBytes: c.UPLOAD_MAX_BYTES, quotaBytes: c.UPLOAD_QUOTA_BYTES },
+		uploads: { maxBytes: c.UPLOAD_MAX_BYTES, quotaBytes: c.UPLOAD_QUOTA_BYTES, fetchPrivate: c.FETCH_PRIVATE_ADDRESSES },
 		adminUsernames: c.ADMIN_USERNAMES
 	};
 }

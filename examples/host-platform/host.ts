@@ -63,7 +63,7 @@ export async function startHostPlatform(options: HostOptions): Promise<{ url: st
 			.sign(key);
 		return `${chatUrl}/api/platform/sign-in?${new URLSearchParams({ token, next })}`;
 	}
-	const contactPath = (c: { kind: string; externalId: string }) => `/contact/${c.kind}/${encodeURIComponent(c.externalId)}`;
+	const contactPath = (c: { kind: string; externalId: string }) => `/contact/${c.kind}/${encodeURIComponent(c.externalId)}?platform=${platformId}`;
 
 	const page = (title: string, body: string) =>
 		`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>body{font:16px system-ui;max-width:40rem;margin:2rem auto;padding:0 1rem}a.cta{display:inline-block;padding:.6rem 1rem;border-radius:.5rem;background:#2563eb;color:#fff;text-decoration:none}</style></head><body>${body}</body></html>`;

@@ -51,8 +51,8 @@ describe('the admin view', () => {
 		await api(server.url, '/api/platform/users/sam', { method: 'PUT', headers: basic, body: { displayName: 'Sam', staff: true } });
 		await api(server.url, '/api/platform/contexts/booking/1', { method: 'PUT', headers: basic, body: { title: 'Booking 1', owner: 'sam', audience: 'support' } });
 		const [first, second] = [await createAccount(server.url), await createAccount(server.url)];
-		const answered = await api<{ conversation: { id: string } }>(server.url, '/api/contexts/booking/1/conversations', { token: first.token, body: { message: { body: 'help' } } });
-		await api(server.url, '/api/contexts/booking/1/conversations', { token: second.token, body: { message: { body: 'help me too' } } });
+		const answered = await api<{ conversation: { id: string } }>(server.url, '/api/contexts/booking/1/conversations?platform=market', { token: first.token, body: { message: { body: 'help' } } });
+		await api(server.url, '/api/contexts/booking/1/conversations?platform=market', { token: second.token, body: { message: { body: 'help me too' } } });
 		const sam = server.app.core.db.$client.prepare("select id from users where username = 'market_sam'").get() as { id: string };
 		// Platform users have no password: a bearer token for Sam, made as the login route makes one.
 		const samToken = generateSessionToken();

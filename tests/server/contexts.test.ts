@@ -21,7 +21,7 @@ describe('conversations about a context (a post, a booking, a pattern)', () => {
 		[seller, buyer, other] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
 		const created = await api<{ context: ContextDto }>(server.url, post, { method: 'PUT', token: seller.token, body: { title: 'Bike, barely used', url: 'https://market.example/p/123', imageUrl: 'https://market.example/p/123.jpg' } });
 		expect(created.status).toBe(201);
-		expect(created.body.context).toEqual({ kind: 'post', externalId: 'marketplace/123', title: 'Bike, barely used', url: 'https://market.example/p/123', imageUrl: 'https://market.example/p/123.jpg', ownerId: seller.id, audience: 'owner' });
+		expect(created.body.context).toEqual({ kind: 'post', externalId: 'marketplace/123', title: 'Bike, barely used', url: 'https://market.example/p/123', imageUrl: 'https://market.example/p/123.jpg', ownerId: seller.id, audience: 'owner', platform: null });
 	});
 
 	afterAll(async () => {

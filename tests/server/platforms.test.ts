@@ -9,7 +9,7 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlatform } from '../../src/lib/server/platforms.ts';
 import type { ContextDto, ConversationDto, ConversationSummary, MessageDto, PublicUser } from '../../src/lib/shared/api-types.ts';
-import { api, createAccount, startTestServer, tempDataDir, waitFor, type Account, type TestServer } from '../utils/server.ts';
+import { api, createAccount, spawnServer, startTestServer, tempDataDir, waitFor, type Account, type TestServer } from '../utils/server.ts';
 
 type ErrorBody = { error: { code: string } };
 type Start = { conversation: ConversationDto; message?: MessageDto };
@@ -82,7 +82,8 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 	}
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
+		// Photos come from a local server in these tests (ATTACH-1); private addresses are refused by default (checked below).
+		server = await startTestServer(data.dir, { FETCH_PRIVATE_ADDRESSES: 'true' });
 		marketSecret = registerPlatform(server.app.core.db, 'market', 'Campus market').secret;
 		otherSecret = registerPlatform(server.app.core.db, 'other', 'Other site').secret;
 		market = basic('market', marketSecret);
@@ -172,6 +173,27 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 			expect(removed.body.user.avatar).toBeNull();
 			const notHttp = await put({ displayName: 'Pic', avatarUrl: 'file:///etc/passwd' });
 			expect(notHttp.status).toBe(400);
+			// By default a platform cannot make the chat fetch from this machine or a private network
+			// (a server of its own, in its own process: the runtime is one per process).
+			const strictData = tempDataDir();
+			const registered = await new Promise<string>((resolve) => {
+				const child = spawn(process.execPath, ['--import', 'tsx', 'server/platform-cli.ts', 'add', 'market'], { cwd: ROOT, env: { ...process.env, DATA_DIR: strictData.dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+				let out = '';
+				child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+				child.once('close', () => resolve(out));
+			});
+			const secret = /secret: (\S+)/.exec(registered)![1]!;
+			const strict = await spawnServer(strictData.dir);
+			try {
+				for (const url of [`${base}/me.jpg`, 'http://localhost:1/me.jpg', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/me.jpg', 'http://10.1.2.3/me.jpg']) {
+					const refused = await api<ErrorBody>(strict.url, '/api/platform/users/pic', { method: 'PUT', headers: { authorization: basic('market', secret) }, body: { displayName: 'Pic', avatarUrl: url } });
+					expect([url, refused.status, refused.body.error.code]).toEqual([url, 400, 'avatar-unreachable']);
+				}
+				expect(fetched).toBe(1);
+			} finally {
+				await strict.kill('SIGTERM');
+				strictData.remove();
+			}
 		} finally {
 			photos.close();
 		}
@@ -222,7 +244,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		expect(server.app.core.db.$client.prepare("select count(*) as n from users where external_id = 'carl'").get()).toEqual({ n: 0 });
 	});
 
-	it('[PLATFORM-1] contexts: the platform creates and updates its own for its users; a user’s or another platform’s context is 403, an owner it has not created 404, bad input 400', async () => {
+	it('[PLATFORM-1] contexts: the platform creates and updates its own for its users; namespaces never meet (another platform or a user writing the same id makes their own), a user cannot write into a platform’s, an owner it has not created 404, bad input 400', async () => {
 		const alice = (await platformPut<{ user: PublicUser }>('/users/alice', { displayName: 'Alice' })).body.user;
 		const bob = (await platformPut<{ user: PublicUser }>('/users/bob', { displayName: 'Bob' })).body.user;
 		const path = `/contexts/post/${encodeURIComponent('market/123')}`;
@@ -236,7 +258,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		const handed = await platformPut<{ context: ContextDto }>(path, { title: 'Road bike, 54 cm', owner: 'bob' });
 		expect([handed.status, handed.body.context.ownerId]).toEqual([200, bob.id]);
 		await platformPut(path, { title: 'Road bike, 54 cm', owner: 'alice' });
-		const seen = await api<{ context: ContextDto }>(server.url, `/api/contexts${path.slice('/contexts'.length)}`, { token: local.token });
+		const seen = await api<{ context: ContextDto }>(server.url, `/api/contexts${path.slice('/contexts'.length)}?platform=market`, { token: local.token });
 		expect(seen.body.context).toMatchObject({ title: 'Road bike, 54 cm', ownerId: alice.id });
 
 		// An owner the platform has not created (or that only another platform has) is 404.
@@ -248,22 +270,25 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		const localOwner = await platformPut<ErrorBody>('/contexts/post/market-9', { title: 'x', owner: local.username });
 		expect([localOwner.status, localOwner.body.error.code]).toEqual([404, 'user-not-found']);
 
-		// Another platform cannot touch the market's context, even naming one of its own users.
-		const otherPlatform = await platformPut<ErrorBody>(path, { title: 'Taken over', owner: 'zed' }, basic('other', otherSecret));
-		expect([otherPlatform.status, otherPlatform.body.error.code]).toEqual([403, 'not-context-owner']);
-		// A user’s own context is theirs: no platform rewrites it.
-		const own = await api<{ context: ContextDto }>(server.url, '/api/contexts/post/users-own', { method: 'PUT', token: local.token, body: { title: 'My lamp' } });
-		expect(own.status).toBe(201);
-		const overUser = await platformPut<ErrorBody>('/contexts/post/users-own', { title: 'Mine now', owner: 'alice' });
-		expect([overUser.status, overUser.body.error.code]).toEqual([403, 'not-context-owner']);
-		// And no user rewrites a platform’s context, not even its owner signed in through the platform.
-		const byUser = await api<ErrorBody>(server.url, `/api/contexts${path.slice('/contexts'.length)}`, { method: 'PUT', token: local.token, body: { title: 'Mine now' } });
-		expect([byUser.status, byUser.body.error.code]).toEqual([403, 'not-context-owner']);
+		// Namespaces never meet: another platform writing the same (kind, id) makes its own context,
+		// a user writing it makes their own, and the market's stays as it was (CTX-1).
+		const otherPlatform = await platformPut<{ context: ContextDto }>(path, { title: 'Other site’s post', owner: 'zed' }, basic('other', otherSecret));
+		expect([otherPlatform.status, otherPlatform.body.context.platform]).toEqual([201, 'other']);
+		const byUser = await api<{ context: ContextDto }>(server.url, `/api/contexts${path.slice('/contexts'.length)}`, { method: 'PUT', token: local.token, body: { title: 'Mine now' } });
+		expect([byUser.status, byUser.body.context.platform]).toEqual([201, null]);
+		// A user cannot write into a platform's namespace, not even the context's owner signed in through the platform.
+		const intoPlatform = await api<ErrorBody>(server.url, `/api/contexts${path.slice('/contexts'.length)}?platform=market`, { method: 'PUT', token: local.token, body: { title: 'Mine now' } });
+		expect([intoPlatform.status, intoPlatform.body.error.code]).toEqual([403, 'not-context-owner']);
 		const aliceCookie = await sessionFor('alice');
-		const byOwner = await as<ErrorBody>(aliceCookie, `/api/contexts${path.slice('/contexts'.length)}`, { method: 'PUT', body: { title: 'Mine, renamed by me' } });
+		const byOwner = await as<ErrorBody>(aliceCookie, `/api/contexts${path.slice('/contexts'.length)}?platform=market`, { method: 'PUT', body: { title: 'Mine, renamed by me' } });
 		expect([byOwner.status, byOwner.body.error.code]).toEqual([403, 'not-context-owner']);
-		const after = await api<{ context: ContextDto }>(server.url, `/api/contexts${path.slice('/contexts'.length)}`, { token: local.token });
-		expect(after.body.context).toMatchObject({ title: 'Road bike, 54 cm', ownerId: alice.id });
+		const after = await api<{ context: ContextDto }>(server.url, `/api/contexts${path.slice('/contexts'.length)}?platform=market`, { token: local.token });
+		expect(after.body.context).toMatchObject({ title: 'Road bike, 54 cm', ownerId: alice.id, platform: 'market' });
+		// Someone else's own context is theirs.
+		const theirs = await api<ErrorBody>(server.url, `/api/contexts${path.slice('/contexts'.length)}`, { method: 'PUT', token: (await createAccount(server.url)).token, body: { title: 'Taken over' } });
+		expect([theirs.status, theirs.body.error.code]).toEqual([403, 'not-context-owner']);
+		const badPlatform = await api<ErrorBody>(server.url, `/api/contexts${path.slice('/contexts'.length)}?platform=Not_A_Platform`, { token: local.token });
+		expect([badPlatform.status, badPlatform.body.error.code]).toEqual([400, 'invalid-context']);
 
 		const badBodies: unknown[] = [
 			{ owner: 'alice' },
@@ -283,7 +308,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 			const response = await platformPut<ErrorBody>(`/contexts/${bad}`, { title: 'x', owner: 'alice' });
 			expect([bad, response.status, response.body.error.code]).toEqual([bad, 400, 'invalid-context']);
 		}
-		const missing = await api(server.url, '/api/contexts/post/market-10', { token: local.token });
+		const missing = await api(server.url, '/api/contexts/post/market-10?platform=market', { token: local.token });
 		expect(missing.status).toBe(404);
 	});
 
@@ -307,7 +332,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		expect([bare.status, bare.code, bare.cookie]).toEqual([401, 'invalid-sign-in-token', null]);
 		const erin = await sessionFor('erin', 'Erin');
 		const other = await signIn(jwt, '/x', erin);
-		expect([other.status, other.code]).toEqual([401, 'invalid-sign-in-token']);
+		expect([other.status, other.code]).toEqual([409, 'signed-in-as-someone-else']);
 		expect((await as<{ user: PublicUser }>(erin, '/api/me')).body.user.username).toBe('market_erin');
 		const same = await signIn(jwt, '/again', first.cookie!);
 		expect([same.status, same.location]).toEqual([303, '/again']);
@@ -320,12 +345,15 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		const noName = await signIn(await token({ sub: 'dana' }));
 		expect(noName.status).toBe(303);
 
-		// Signing in as someone else from Erin's browser replaces her session: her old cookie is dead.
-		const switched = await signIn(await token({ sub: 'dana' }), '/', erin);
-		expect(switched.status).toBe(303);
-		expect(switched.cookie).not.toBe(erin);
-		expect((await as<{ user: PublicUser }>(switched.cookie!, '/api/me')).body.user.id).toBe(me.body.user.id);
-		expect((await as(erin, '/api/me')).status).toBe(401);
+		// A link never switches the account of a browser signed in as someone else (a link sent by
+		// another user must not sign the victim in as them): 409, Erin stays Erin, and the token is not spent.
+		const fresh = await token({ sub: 'dana' });
+		const switched = await signIn(fresh, '/', erin);
+		expect([switched.status, switched.code]).toEqual([409, 'signed-in-as-someone-else']);
+		// At most Erin's own session cookie comes back (refreshed, as on every request).
+		expect([null, erin]).toContain(switched.cookie);
+		expect((await as<{ user: PublicUser }>(erin, '/api/me')).body.user.username).toBe('market_erin');
+		expect((await signIn(fresh, '/')).status).toBe(303);
 	});
 
 	it('[PLATFORM-2] every bad token is 401 invalid-sign-in-token: signature, alg, aud, iss, unknown platform, expiry, lifetime, sub, jti, unknown user without a name', async () => {
@@ -414,14 +442,14 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 
 		const carol = await sessionFor('carol', 'Carol');
 		const carolId = (await as<{ user: PublicUser }>(carol, '/api/me')).body.user.id;
-		const start = await as<Start>(carol, '/api/contexts/booking/8841/conversations', { method: 'POST', body: { message: { id: ulid(), body: 'My bus was cancelled' } } });
+		const start = await as<Start>(carol, '/api/contexts/booking/8841/conversations?platform=market', { method: 'POST', body: { message: { id: ulid(), body: 'My bus was cancelled' } } });
 		expect(start.status).toBe(201);
 		expect(start.body.conversation).toMatchObject({ kind: 'context', status: 'open', title: 'Booking 8841', context: { kind: 'booking', externalId: '8841', ownerId: desk.id } });
 		const roles = (c: ConversationDto) => c.members.map((m) => [m.id, m.role]).sort();
 		expect(roles(start.body.conversation)).toEqual([[desk.id, 'owner'], [carolId, 'member'], [sam.id, 'staff'], [tess.id, 'staff']].sort());
 		expect(start.body.conversation.members.map((m) => m.id)).not.toContain(foreignStaff.id);
 		// A customer with a chat account of their own (a bearer token) gets the staff too.
-		const bearer = await api<Start>(server.url, '/api/contexts/booking/8841/conversations', { token: local.token, body: {} });
+		const bearer = await api<Start>(server.url, '/api/contexts/booking/8841/conversations?platform=market', { token: local.token, body: {} });
 		expect(bearer.status).toBe(201);
 		expect(roles(bearer.body.conversation)).toEqual([[desk.id, 'owner'], [local.id, 'member'], [sam.id, 'staff'], [tess.id, 'staff']].sort());
 
@@ -440,7 +468,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		// A post (audience owner, the default) is between its owner and the buyer only, staff or not.
 		await platformPut('/users/seller', { displayName: 'Seller' });
 		await platformPut('/contexts/post/market-77', { title: 'Desk lamp', owner: 'seller' });
-		const post = await as<Start>(carol, '/api/contexts/post/market-77/conversations', { method: 'POST', body: {} });
+		const post = await as<Start>(carol, '/api/contexts/post/market-77/conversations?platform=market', { method: 'POST', body: {} });
 		expect(post.body.conversation.members.map((m) => m.role).sort()).toEqual(['member', 'owner']);
 		// Staff see no conversation that is not theirs.
 		const samAfter = await as<{ conversations: ConversationSummary[] }>(samCookie, '/api/conversations');
@@ -451,11 +479,11 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 
 	it('[PLATFORM-3] a user who becomes staff joins every open support conversation of the platform, once, with a staff-joined line; staff close and reopen, the customer cannot', async () => {
 		const carol = await sessionFor('carol', 'Carol');
-		const convos = await as<{ conversations: ConversationSummary[] }>(carol, '/api/contexts/booking/8841/conversations');
+		const convos = await as<{ conversations: ConversationSummary[] }>(carol, '/api/contexts/booking/8841/conversations?platform=market');
 		const open = convos.body.conversations[0]!.id;
 		// A second booking whose conversation is closed before the new agent arrives.
 		await platformPut('/contexts/booking/9000', { title: 'Booking 9000', owner: 'desk', audience: 'support' });
-		const closedStart = await as<Start>(carol, '/api/contexts/booking/9000/conversations', { method: 'POST', body: {} });
+		const closedStart = await as<Start>(carol, '/api/contexts/booking/9000/conversations?platform=market', { method: 'POST', body: {} });
 		const closed = closedStart.body.conversation.id;
 		const samCookie = await sessionFor('sam');
 		const close = await as<{ conversation: ConversationDto }>(samCookie, `/api/conversations/${closed}`, { method: 'PATCH', body: { status: 'closed' } });
@@ -463,8 +491,8 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		// Another platform's support conversation.
 		await platformPut('/users/ogden', { displayName: 'Ogden' }, basic('other', otherSecret));
 		await platformPut('/contexts/booking/other-1', { title: 'Other booking', owner: 'ogden', audience: 'support' }, basic('other', otherSecret));
-		const foreign = (await api<Start>(server.url, '/api/contexts/booking/other-1/conversations', { token: local.token, body: {} })).body.conversation.id;
-		const post = (await as<{ conversations: ConversationSummary[] }>(carol, '/api/contexts/post/market-77/conversations')).body.conversations[0]!.id;
+		const foreign = (await api<Start>(server.url, '/api/contexts/booking/other-1/conversations?platform=other', { token: local.token, body: {} })).body.conversation.id;
+		const post = (await as<{ conversations: ConversationSummary[] }>(carol, '/api/contexts/post/market-77/conversations?platform=market')).body.conversations[0]!.id;
 
 		const uma = await platformPut<{ user: PublicUser }>('/users/uma', { displayName: 'Uma', staff: true });
 		expect(uma.status).toBe(201);
@@ -475,7 +503,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 			(await as<{ conversation: ConversationDto }>(carol, `/api/conversations/${conversationId}`)).body.conversation.members.find((m) => m.id === userId)?.role;
 		// Every open support conversation of the market (Carol's and the bearer customer's), not the closed one, another platform's, or a post's.
 		const umaList = (await as<{ conversations: ConversationSummary[] }>(umaCookie, '/api/conversations')).body.conversations.map((c) => c.id);
-		const bearerConvo = (await api<{ conversations: ConversationSummary[] }>(server.url, '/api/contexts/booking/8841/conversations', { token: local.token })).body.conversations[0]!.id;
+		const bearerConvo = (await api<{ conversations: ConversationSummary[] }>(server.url, '/api/contexts/booking/8841/conversations?platform=market', { token: local.token })).body.conversations[0]!.id;
 		expect(umaList.sort()).toEqual([open, bearerConvo].sort());
 		expect(await roleOf(open, umaId)).toBe('staff');
 		expect(await roleOf(closed, umaId)).toBeUndefined();
@@ -521,6 +549,21 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 		// A post's conversation (buyer and seller) is not staff's to close.
 		const notTheirs = await as<ErrorBody>(umaCookie, `/api/conversations/${post}`, { method: 'PATCH', body: { status: 'closed' } });
 		expect([notTheirs.status, notTheirs.body.error.code]).toEqual([403, 'forbidden']);
+	});
+
+	it('[PLATFORM-3] a staff member who stops being staff leaves the support conversations at once', async () => {
+		await platformPut('/users/desk2', { displayName: 'Desk', staff: true });
+		await platformPut('/users/vic', { displayName: 'Vic', staff: true });
+		await platformPut('/contexts/booking/7001', { title: 'Booking 7001', owner: 'desk2', audience: 'support' });
+		const customer = await sessionFor('cust7001', 'Customer');
+		const start = await as<Start>(customer, '/api/contexts/booking/7001/conversations?platform=market', { method: 'POST', body: { message: { id: ulid(), body: 'Where is my bus?' } } });
+		const id = start.body.conversation.id;
+		const vic = await sessionFor('vic');
+		expect((await as(vic, `/api/conversations/${id}`)).status).toBe(200);
+		await platformPut('/users/vic', { displayName: 'Vic', staff: false });
+		expect((await as(vic, `/api/conversations/${id}`)).status).toBe(403);
+		const members = (await as<{ conversation: ConversationDto }>(customer, `/api/conversations/${id}`)).body.conversation.members.map((m) => m.displayName);
+		expect(members).not.toContain('Vic');
 	});
 
 	it('[PLATFORM-4] npm run platform: add prints the secret once and it authenticates; list never shows secrets; bad ids exit 1; remove revokes', async () => {

@@ -14,8 +14,8 @@ describe('configuration', () => {
 	});
 
 	it('[ATTACH-1] takes the upload cap and quota in bytes (defaults 25 MB and 1 GB), refusing nonsense', () => {
-		expect(loadConfig({}).uploads).toEqual({ maxBytes: 25_000_000, quotaBytes: 1_000_000_000 });
-		expect(loadConfig({ UPLOAD_MAX_BYTES: '200000', UPLOAD_QUOTA_BYTES: '5000000' }).uploads).toEqual({ maxBytes: 200_000, quotaBytes: 5_000_000 });
+		expect(loadConfig({}).uploads).toEqual({ maxBytes: 25_000_000, quotaBytes: 1_000_000_000, fetchPrivate: false });
+		expect(loadConfig({ UPLOAD_MAX_BYTES: '200000', UPLOAD_QUOTA_BYTES: '5000000' }).uploads).toEqual({ maxBytes: 200_000, quotaBytes: 5_000_000, fetchPrivate: false });
 		for (const [name, value] of [['UPLOAD_MAX_BYTES', '0'], ['UPLOAD_MAX_BYTES', 'big'], ['UPLOAD_QUOTA_BYTES', '-1']]) {
 			expect(() => loadConfig({ [name!]: value }), `${name}=${value}`).toThrow(new RegExp(name!));
 		}

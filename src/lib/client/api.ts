@@ -32,6 +32,11 @@ export async function call<T>(method: string, path: string, body?: unknown, sign
 	return data as T;
 }
 
+/** A context's API path in its namespace (a platform's, or users' own when `platform` is empty). */
+function contextPath(kind: string, externalId: string, platform: string, rest = ''): string {
+	return `/api/contexts/${kind}/${encodeURIComponent(externalId)}${rest}${platform ? `?${new URLSearchParams({ platform })}` : ''}`;
+}
+
 export const api = {
 	me: () => call<{ user: User }>('GET', '/api/me'),
 	signup: (input: { username: string; password: string; displayName?: string }) => call<{ user: User }>('POST', '/api/auth/signup', input),
@@ -53,10 +58,9 @@ export const api = {
 	search: (q: string, signal?: AbortSignal) => call<SearchPage>('GET', `/api/search?${new URLSearchParams({ q, limit: '30' })}`, undefined, signal),
 	conversation: (conversationId: string) => call<{ conversation: NewConversation }>('GET', `/api/conversations/${conversationId}`),
 	setStatus: (conversationId: string, status: 'open' | 'closed') => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { status }),
-	contextOf: (kind: string, externalId: string) => call<{ context: ContextDto }>('GET', `/api/contexts/${kind}/${encodeURIComponent(externalId)}`),
-	contextConversations: (kind: string, externalId: string) => call<{ conversations: ConversationSummary[] }>('GET', `/api/contexts/${kind}/${encodeURIComponent(externalId)}/conversations`),
-	contact: (kind: string, externalId: string, message: { id: string; body: string }) =>
-		call<{ conversation: NewConversation }>('POST', `/api/contexts/${kind}/${encodeURIComponent(externalId)}/conversations`, { message }),
+	contextOf: (kind: string, externalId: string, platform: string) => call<{ context: ContextDto }>('GET', `${contextPath(kind, externalId, platform)}`),
+	contact: (kind: string, externalId: string, platform: string, message: { id: string; body: string }) =>
+		call<{ conversation: NewConversation }>('POST', contextPath(kind, externalId, platform, '/conversations'), { message }),
 	rename: (conversationId: string, title: string) => call<{ conversation: NewConversation }>('PATCH', `/api/conversations/${conversationId}`, { title }),
 	addMembers: (conversationId: string, usernames: string[]) =>
 		call<{ conversation: NewConversation }>('POST', `/api/conversations/${conversationId}/members`, { members: usernames }),

@@ -11,7 +11,7 @@ export const CONTEXT_KIND = /^[a-z][a-z0-9_-]{0,31}$/;
 export const CONTEXT_EXTERNAL_ID = /^[\x21-\x7e]{1,200}$/;
 
 export function toContextDto(row: ContextRow): ContextDto {
-	return { kind: row.kind, externalId: row.externalId, title: row.title, url: row.url, imageUrl: row.imageUrl, ownerId: row.ownerId, audience: row.audience };
+	return { kind: row.kind, externalId: row.externalId, platform: row.platformId || null, title: row.title, url: row.url, imageUrl: row.imageUrl, ownerId: row.ownerId, audience: row.audience };
 }
 
 /** The contexts with these ids (nulls skipped), by id. */
@@ -21,12 +21,20 @@ export function contextsById(db: Db, ids: Array<string | null>): Map<string, Con
 	return new Map(db.select().from(contexts).where(inArray(contexts.id, wanted)).all().map((row) => [row.id, toContextDto(row)]));
 }
 
-export function findContext(db: Db, kind: string, externalId: string): ContextRow | undefined {
-	return db.select().from(contexts).where(and(eq(contexts.kind, kind), eq(contexts.externalId, externalId))).get();
+/**
+ * The context `(kind, externalId)` names in one namespace: a platform's (`platformId`), or users'
+ * own (''). Namespaces never meet, so nobody can take a platform's id before it does (CTX-1).
+ */
+export function findContext(db: Db, kind: string, externalId: string, platformId = ''): ContextRow | undefined {
+	return db
+		.select()
+		.from(contexts)
+		.where(and(eq(contexts.platformId, platformId), eq(contexts.kind, kind), eq(contexts.externalId, externalId)))
+		.get();
 }
 
-export function requireContext(db: Db, kind: string, externalId: string): ContextRow {
-	const row = findContext(db, kind, externalId);
+export function requireContext(db: Db, kind: string, externalId: string, platformId = ''): ContextRow {
+	const row = findContext(db, kind, externalId, platformId);
 	if (!row) throw notFound('Context');
 	return row;
 }
@@ -45,15 +53,20 @@ export type ContextWriter = { userId: string } | { platformId: string; ownerId: 
  * own (not a platform's), a platform its own. Anything else is 403 `not-context-owner`.
  */
 export function upsertContext(db: Db, writer: ContextWriter, kind: string, externalId: string, input: ContextInput): { context: ContextRow; created: boolean } {
-	const platformId = 'platformId' in writer ? writer.platformId : null;
+	const platformId = 'platformId' in writer ? writer.platformId : '';
 	const ownerId = 'platformId' in writer ? writer.ownerId : writer.userId;
 	const audience = 'platformId' in writer ? writer.audience : 'owner';
 	return db.transaction(
 		(tx) => {
-			const existing = tx.select().from(contexts).where(and(eq(contexts.kind, kind), eq(contexts.externalId, externalId))).get();
+			const existing = tx
+				.select()
+				.from(contexts)
+				.where(and(eq(contexts.platformId, platformId), eq(contexts.kind, kind), eq(contexts.externalId, externalId)))
+				.get();
 			const now = Date.now();
 			if (existing) {
-				const mayWrite = platformId !== null ? existing.platformId === platformId : existing.platformId === null && existing.ownerId === ownerId;
+				// In a platform's namespace the platform writes; among users' own, the owner.
+				const mayWrite = platformId !== '' || existing.ownerId === ownerId;
 				if (!mayWrite) throw new ApiError(403, 'not-context-owner', 'This context belongs to someone else.');
 				const context = tx
 					.update(contexts)

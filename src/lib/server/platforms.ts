@@ -89,7 +89,7 @@ export interface PlatformUserInput {
  * have no password: they sign in through the platform. A user who becomes staff joins every open
  * support conversation of the platform (a timeline line says so).
  */
-export function upsertPlatformUser(db: Db, platform: PlatformRow, externalId: string, input: PlatformUserInput): { user: User; created: boolean; joined: string[] } {
+export function upsertPlatformUser(db: Db, platform: PlatformRow, externalId: string, input: PlatformUserInput): { user: User; created: boolean; joined: string[]; left: string[] } {
 	return db.transaction(
 		(tx) => {
 			const existing = tx.select().from(users).where(and(eq(users.platformId, platform.id), eq(users.externalId, externalId))).get();
@@ -105,7 +105,17 @@ export function upsertPlatformUser(db: Db, platform: PlatformRow, externalId: st
 				tx.insert(users).values(user).run();
 			}
 			const joined = staff && !existing?.staff ? joinSupportConversations(tx as unknown as Db, platform.id, user.id) : [];
-			return { user, created: !existing, joined };
+			// No longer staff: out of every conversation they were in as staff (not those they own or started).
+			const left =
+				!staff && existing?.staff
+					? tx
+							.delete(members)
+							.where(and(eq(members.userId, user.id), eq(members.role, 'staff')))
+							.returning({ id: members.conversationId })
+							.all()
+							.map((row) => row.id)
+					: [];
+			return { user, created: !existing, joined, left };
 		},
 		{ behavior: 'immediate' }
 	);
@@ -179,6 +189,19 @@ export async function exchangeSignInToken(db: Db, token: string, now = Date.now(
 	if (!user && typeof claims.name === 'string' && claims.name.trim()) user = upsertPlatformUser(db, platform, claims.sub, { displayName: claims.name.trim().slice(0, 64) }).user;
 	if (!user) throw refuse(`No user ${claims.sub} on platform ${platform.id}, and the token carries no name to create one.`);
 	return { user, replayed };
+}
+
+/**
+ * The user a sign-in token names, read without checking it (only to refuse early: a browser signed
+ * in as someone else is never switched by a link, PLATFORM-2); undefined when there is none yet.
+ */
+export function peekSignInUser(db: Db, token: string): string | undefined {
+	try {
+		const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
+		return typeof claims.iss === 'string' && typeof claims.sub === 'string' ? findPlatformUser(db, claims.iss, claims.sub)?.id : undefined;
+	} catch {
+		return undefined;
+	}
 }
 
 /** Records a token's use; false when it was used before. Expired records are pruned. */

@@ -2,6 +2,8 @@ import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import { fileTypeFromFile } from 'file-type';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ulid } from 'ulid';
@@ -28,6 +30,22 @@ export interface UploadLimits {
 	maxBytes: number;
 	/** What one user's uploads may take in all, bytes (UPLOAD_QUOTA_BYTES). */
 	quotaBytes: number;
+	/** Whether a platform's photo URL may point at a loopback or private address (FETCH_PRIVATE_ADDRESSES; tests and local demos). */
+	fetchPrivate?: boolean;
+}
+
+/** Images decoded at once: more wait their turn, so a burst of large images cannot take every core. */
+const IMAGE_SLOTS = 2;
+
+/** Whether an address is on this machine or a private network (no fetching there on a platform's word). */
+function isPrivateAddress(address: string): boolean {
+	const blocked = new BlockList();
+	for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+		blocked.addSubnet(net, prefix, 'ipv4');
+	}
+	for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) blocked.addSubnet(net, prefix, 'ipv6');
+	const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+	return mapped ? blocked.check(mapped, 'ipv4') : blocked.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
 }
 
 export type Variant = 'original' | 'thumbnail';
@@ -141,8 +159,23 @@ export class Uploads {
 		}
 	}
 
-	/** Re-encodes the image without its metadata (EXIF location included), upright, and makes its thumbnail. */
+	#imagesBusy = 0;
+	#imageQueue: Array<() => void> = [];
+
+	/** Re-encodes the image, one of {@link IMAGE_SLOTS} at a time. */
 	async #storeImage(tmp: string, id: string, type: string): Promise<{ size: number; width: number; height: number }> {
+		if (this.#imagesBusy >= IMAGE_SLOTS) await new Promise<void>((resolve) => this.#imageQueue.push(resolve));
+		this.#imagesBusy += 1;
+		try {
+			return await this.#encodeImage(tmp, id, type);
+		} finally {
+			this.#imagesBusy -= 1;
+			this.#imageQueue.shift()?.();
+		}
+	}
+
+	/** Re-encodes the image without its metadata (EXIF location included), upright, and makes its thumbnail. */
+	async #encodeImage(tmp: string, id: string, type: string): Promise<{ size: number; width: number; height: number }> {
 		const input = () => sharp(tmp, { limitInputPixels: IMAGE_MAX_PIXELS, animated: type === 'image/gif' || type === 'image/webp' });
 		const original = this.path(id, 'original');
 		const { width = 0, height = 0 } = await sharp(tmp).metadata().catch(() => ({ width: 0, height: 0 }));
@@ -211,8 +244,14 @@ export class Uploads {
 	 * the upload pipeline (typed, re-encoded, metadata stripped) and makes it the user's profile photo.
 	 */
 	async avatarFromUrl(userId: string, url: string): Promise<void> {
-		const response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(10_000) }).catch(() => null);
-		if (!response?.ok || !response.body) throw new ApiError(400, 'avatar-unreachable', `The photo at ${url} could not be fetched.`);
+		const unreachable = () => new ApiError(400, 'avatar-unreachable', `The photo at ${url} could not be fetched.`);
+		if (!this.limits.fetchPrivate) {
+			// Not on this machine or its private network, and no redirects (each hop would need the same check).
+			const addresses = await lookup(new URL(url).hostname, { all: true }).catch(() => []);
+			if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address))) throw unreachable();
+		}
+		const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) }).catch(() => null);
+		if (!response?.ok || !response.body) throw unreachable();
 		const length = response.headers.get('content-length');
 		const upload = await this.receive(userId, response.body, length === null ? null : Number(length), 'photo');
 		try {

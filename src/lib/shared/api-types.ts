@@ -31,6 +31,8 @@ export interface MemberDto extends PublicUser {
 export interface ContextDto {
 	kind: string;
 	externalId: string;
+	/** The platform whose namespace it is in (`?platform=` in its routes), or null for a user's own. */
+	platform: string | null;
 	title: string;
 	/** Where it is on the host platform. */
 	url: string | null;

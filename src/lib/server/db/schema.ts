@@ -89,14 +89,14 @@ export const contexts = sqliteTable(
 		ownerId: text('owner_id')
 			.notNull()
 			.references(() => users.id),
-		/** The platform that manages it (only it may change it), or null for a user's own. */
-		platformId: text('platform_id'),
+		/** The platform that manages it (only it may change it), or '' for a user's own. Each platform has its own namespace. */
+		platformId: text('platform_id').notNull().default(''),
 		/** `support`: a booking's support side: every staff member of its platform answers (role `staff`). */
 		audience: text('audience', { enum: ['owner', 'support'] }).notNull().default('owner'),
 		createdAt: integer('created_at').notNull(),
 		updatedAt: integer('updated_at').notNull()
 	},
-	(t) => [uniqueIndex('contexts_kind_external_idx').on(t.kind, t.externalId), index('contexts_owner_idx').on(t.ownerId)]
+	(t) => [uniqueIndex('contexts_platform_kind_external_idx').on(t.platformId, t.kind, t.externalId), index('contexts_owner_idx').on(t.ownerId)]
 );
 export type ContextRow = typeof contexts.$inferSelect;
 

@@ -1,6 +1,7 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { api, readJson, requireUser } from '$lib/server/api';
+import { ApiError } from '$lib/server/errors';
 import { contextParams } from '$lib/server/context-params';
 import { conversationIdsAbout, requireContext, toContextDto, upsertContext } from '$lib/server/contexts';
 import { getRuntime } from '$lib/server/runtime';
@@ -9,14 +10,15 @@ import { contextCard } from '$lib/server/schemas';
 /** A context's card, for anyone signed in (a "Contact" page shows it before the first message). */
 export const GET: RequestHandler = api((event) => {
 	requireUser(event);
-	const { kind, externalId } = contextParams(event.params);
-	return json({ context: toContextDto(requireContext(getRuntime().db, kind, externalId)) });
+	const { kind, externalId, platform } = contextParams(event.params, event.url);
+	return json({ context: toContextDto(requireContext(getRuntime().db, kind, externalId, platform)) });
 });
 
-/** Creates a context I own (a post of mine), or updates its card; someone else's is 403 `not-context-owner`. */
+/** Creates a context I own (a post of mine, in users' own namespace), or updates its card; someone else's is 403 `not-context-owner`. */
 export const PUT: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
-	const { kind, externalId } = contextParams(event.params);
+	const { kind, externalId, platform } = contextParams(event.params, event.url);
+	if (platform) throw new ApiError(403, 'not-context-owner', 'Only the platform writes the contexts of its namespace.');
 	const card = await readJson(event, contextCard);
 	const { db, live } = getRuntime();
 	const { context, created } = upsertContext(db, { userId: user.id }, kind, externalId, card);

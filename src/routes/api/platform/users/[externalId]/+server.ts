@@ -21,7 +21,13 @@ export const PUT: RequestHandler = api(async (event) => {
 	const externalId = event.params.externalId ?? '';
 	if (!/^[\x21-\x7e]{1,200}$/.test(externalId)) throw new ApiError(400, 'invalid-request', 'A user id is 1 to 200 printable characters without spaces.');
 	const { avatarUrl, ...input } = await readJson(event, platformUser);
-	const { user, created, joined } = upsertPlatformUser(db, platform, externalId, input);
+	const { user, created, joined, left } = upsertPlatformUser(db, platform, externalId, input);
+	// A former agent's open connections to those conversations close at once, and their list drops them.
+	for (const conversationId of left) {
+		live.revoke(conversationId, user.id);
+		live.removedFromConversation(conversationId, user.id);
+		live.conversationChanged(conversationId);
+	}
 	for (const conversationId of joined) {
 		await live.recordEvent(conversationId, user.id, { type: 'staff-joined' });
 		live.conversationChanged(conversationId);

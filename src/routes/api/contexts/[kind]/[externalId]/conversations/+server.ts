@@ -11,9 +11,9 @@ import { sendAs } from '$lib/server/send';
 /** The conversations about a context that I am in: every one for its owner, my own for anyone else. */
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
-	const { kind, externalId } = contextParams(event.params);
+	const { kind, externalId, platform } = contextParams(event.params, event.url);
 	const { db, live } = getRuntime();
-	const ids = new Set(conversationIdsAbout(db, requireContext(db, kind, externalId), user.id));
+	const ids = new Set(conversationIdsAbout(db, requireContext(db, kind, externalId, platform), user.id));
 	return json({ conversations: listConversations(db, user.id, live.isOnline).filter((c) => ids.has(c.id)) });
 });
 
@@ -24,10 +24,10 @@ export const GET: RequestHandler = api((event) => {
  */
 export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
-	const { kind, externalId } = contextParams(event.params);
+	const { kind, externalId, platform } = contextParams(event.params, event.url);
 	const input = await readJson(event, contextStart);
 	const { db, live } = getRuntime();
-	const { conversation, created } = openContextConversation(db, requireContext(db, kind, externalId), user.id);
+	const { conversation, created } = openContextConversation(db, requireContext(db, kind, externalId, platform), user.id);
 	if (created) live.conversationChanged(conversation.id);
 	const sent = input.message ? await sendAs(user, conversation.id, input.message) : null;
 	return json(
