@@ -155,7 +155,7 @@ export class Inbox {
 				const before = known.get(m.id);
 				return keepPresence && before ? { ...m, online: before.online, lastSeenAt: before.lastSeenAt } : m;
 			});
-			return { ...c, title: conversation.title, members, epoch: Math.max(c.epoch ?? 0, conversation.epoch ?? 0) };
+			return { ...c, title: conversation.title, members, status: conversation.status ?? c.status, context: conversation.context ?? c.context, epoch: Math.max(c.epoch ?? 0, conversation.epoch ?? 0) };
 		});
 	}
 

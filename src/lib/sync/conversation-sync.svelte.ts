@@ -732,6 +732,13 @@ export class ConversationSync {
 			if (!this.#destroyed) this.hub.reconnect();
 			return;
 		}
+		// Closed while this device was away: the list learns it now (the push went by while offline).
+		if (refusal?.code === RefusalCode.ConversationClosed) {
+			void api.conversation(this.conversationId).then(
+				({ conversation }) => this.hub.inbox.merge(conversation, { keepPresence: true }),
+				() => {}
+			);
+		}
 		const refused = new Set(refusal?.messageIds ?? []);
 		const unsent = orderedMessages(this.#doc).filter((m) => m.seq === undefined && m.author === this.userId);
 		const reason = reasonText(refusal?.code, 'The server did not accept this message.');
