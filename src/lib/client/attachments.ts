@@ -1,5 +1,8 @@
 import { ApiError } from '$lib/shared/api-error';
+import { IMAGE_TYPES } from '$lib/shared/files';
 import type { AttachmentRef } from '$lib/shared/protocol';
+
+export { formatSize } from '$lib/shared/files';
 
 /** A file as the timeline shows it: an upload (by id), or one still on this device (a local URL; no id yet). */
 export interface AttachmentView extends Omit<AttachmentRef, 'id'> {
@@ -8,8 +11,6 @@ export interface AttachmentView extends Omit<AttachmentRef, 'id'> {
 	localUrl?: string;
 }
 
-/** Images the server re-encodes and makes a thumbnail of; anything else is a file to download. */
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
 
 export function isImage(attachment: Pick<AttachmentView, 'type' | 'width' | 'height'>): boolean {
 	return IMAGE_TYPES.has(attachment.type) && attachment.width !== undefined;
@@ -23,13 +24,6 @@ export function thumbnailUrl(id: string): string {
 	return `/api/uploads/${id}/thumbnail`;
 }
 
-/** Sizes in decimal units, as phones and file managers show them. */
-export function formatSize(bytes: number): string {
-	if (bytes >= 1e9) return `${Math.round(bytes / 1e8) / 10} GB`;
-	if (bytes >= 1e6) return `${Math.round(bytes / 1e5) / 10} MB`;
-	if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} KB`;
-	return `${bytes} bytes`;
-}
 
 /** The upload limit the server last told this device (it may change with the configuration). */
 export const DEFAULT_UPLOAD_MAX_BYTES = 25_000_000;

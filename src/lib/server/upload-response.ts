@@ -7,9 +7,8 @@ import { prepareMembershipCheck } from './conversations.ts';
 import { ApiError, notFound } from './errors.ts';
 import { getRuntime } from './runtime.ts';
 import type { Variant } from './uploads.ts';
+import { IMAGE_TYPES } from '../shared/files.ts';
 
-/** Types shown in the page (images the server re-encoded); everything else only downloads (ATTACH-4). */
-const INLINE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
 
 let isMember: ReturnType<typeof prepareMembershipCheck> | undefined;
 let isMemberDb: unknown;
@@ -53,7 +52,7 @@ export async function serveUpload(event: RequestEvent, variant: Variant): Promis
 	} catch {
 		throw notFound('Upload');
 	}
-	const inline = variant === 'thumbnail' || INLINE_TYPES.has(row.type);
+	const inline = variant === 'thumbnail' || IMAGE_TYPES.has(row.type);
 	const name = variant === 'thumbnail' ? row.name.replace(/\.[^.]*$/, '') + '.webp' : row.name;
 	headers['content-type'] = variant === 'thumbnail' ? 'image/webp' : inline ? row.type : 'application/octet-stream';
 	headers['content-length'] = String(size);

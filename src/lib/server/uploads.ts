@@ -10,6 +10,7 @@ import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { uploads, users, type UploadRow } from './db/schema.ts';
 import { ApiError } from './errors.ts';
+import { IMAGE_TYPES, formatSize } from '../shared/files.ts';
 import { UPLOAD_ID, UPLOAD_NAME_MAX } from '../shared/limits.ts';
 import type { AttachmentRef } from '../shared/protocol.ts';
 
@@ -22,8 +23,6 @@ const THUMBNAIL_PX = 480;
 const AVATAR_PX = 256;
 /** Larger images (in pixels) are refused (`image-too-large`): decoding them costs too much. */
 const IMAGE_MAX_PIXELS = 50_000_000;
-/** Images the server decodes, re-encodes without metadata (EXIF location included) and shows inline. */
-const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
 
 export interface UploadLimits {
 	/** Largest upload, bytes (UPLOAD_MAX_BYTES). */
@@ -125,8 +124,8 @@ export class Uploads {
 	async receive(ownerId: string, body: ReadableStream<Uint8Array> | null, declaredLength: number | null, rawName: string | null): Promise<AttachmentRef> {
 		const { maxBytes, quotaBytes } = this.limits;
 		const room = quotaBytes - this.used(ownerId);
-		const tooLarge = () => new ApiError(413, 'upload-too-large', `Files can be at most ${formatBytes(maxBytes)}.`);
-		const overQuota = () => new ApiError(413, 'quota-exceeded', `Your files take all of your ${formatBytes(quotaBytes)}. Delete some messages with files to make room.`);
+		const tooLarge = () => new ApiError(413, 'upload-too-large', `Files can be at most ${formatSize(maxBytes)}.`);
+		const overQuota = () => new ApiError(413, 'quota-exceeded', `Your files take all of your ${formatSize(quotaBytes)}. Delete some messages with files to make room.`);
 		if (declaredLength !== null && declaredLength > maxBytes) throw tooLarge();
 		if (declaredLength !== null && declaredLength > room) throw overQuota();
 		if (!body) throw new ApiError(400, 'upload-empty', 'The file is empty.');
@@ -371,10 +370,3 @@ async function fsyncFile(path: string): Promise<void> {
 	}
 }
 
-/** Sizes in decimal units, as phones and file managers show them. */
-export function formatBytes(bytes: number): string {
-	if (bytes >= 1e9) return `${Math.round(bytes / 1e8) / 10} GB`;
-	if (bytes >= 1e6) return `${Math.round(bytes / 1e5) / 10} MB`;
-	if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} KB`;
-	return `${bytes} bytes`;
-}

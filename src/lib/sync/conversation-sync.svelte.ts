@@ -28,6 +28,7 @@ import { reasonText } from '$lib/shared/reason-text';
 import { CloseReason, decodeServerStateless, encodeStateless, reactionKey, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import type { AttachmentView } from '$lib/client/attachments';
+import { IMAGE_TYPES } from '$lib/shared/files';
 import { OlderHistory } from './older-history.ts';
 import type { SyncHub } from './sync-hub.svelte.ts';
 
@@ -140,7 +141,7 @@ function localUrlOf(blob: Blob): string {
 
 /** An image's size as this browser decodes it (upright), so the message has its shape before the upload; nothing for other files. */
 async function imageSize(file: File): Promise<{ width?: number; height?: number }> {
-	if (!/^image\/(png|jpeg|webp|gif)$/.test(file.type)) return {};
+	if (!IMAGE_TYPES.has(file.type)) return {};
 	try {
 		const bitmap = await createImageBitmap(file);
 		const size = { width: bitmap.width, height: bitmap.height };
