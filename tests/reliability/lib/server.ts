@@ -180,7 +180,7 @@ export class ServerUnderTest {
 
 	/** Makes the server fail on purpose through the probe (the judge's own test): a reported failure, or an uncaught exception. */
 	async failOnPurpose(how: 'report-failure' | 'throw'): Promise<void> {
-		if (how === 'report-failure') await this.#ask('report-failure');
+		if (how === 'report-failure') await this.#answer('report-failure');
 		else {
 			this.#process.child.send('throw');
 			await this.#process.exited;
@@ -207,8 +207,14 @@ export class ServerUnderTest {
 		return this.#ask<LoopStats>('stats');
 	}
 
+	/** Starts the event-loop figures afresh; throws when the probe does not answer (the figures would cover more than asked). */
 	async resetLoopStats(): Promise<void> {
-		await this.#ask('reset');
+		await this.#answer('reset');
+	}
+
+	/** `#ask` for a request that must be answered: a silent probe is the run's failure, not a pass. */
+	async #answer(type: 'reset' | 'report-failure'): Promise<void> {
+		if ((await this.#ask(type)) === null) throw new Error(`the server's probe did not answer '${type}' (${this.alive ? 'no answer within 5 s' : 'the server is gone'})`);
 	}
 
 	/** kill -9, as a power cut or the OOM killer would. */
