@@ -40,6 +40,12 @@ describe('the admin view', () => {
 		expect((await api<{ user: { admin?: boolean } }>(server.url, '/api/me', { token: user.token })).body.user.admin).toBeUndefined();
 	});
 
+	it('[PLATFORM-3] the support inbox is for a platform’s staff only: others get 403, no session 401', async () => {
+		const refused = await api<{ error: { code: string } }>(server.url, '/api/staff/inbox', { token: user.token });
+		expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
+		expect((await api(server.url, '/api/staff/inbox')).status).toBe(401);
+	});
+
 	it('[ADMIN-1] conversations by status, messages per day, users online, and staff’s median first response on support conversations', async () => {
 		const group = await createConversation(server.url, user, [admin], 'Club');
 		await api(server.url, `/api/conversations/${group}/messages`, { token: user.token, body: { body: 'one' } });
