@@ -61,6 +61,8 @@ function epochStart(doc: Y.Doc): number | undefined {
 class HocuspocusRoom implements Room {
 	#device: Device;
 	#epoch: number;
+	/** The newest epoch the server named in an `epoch-ended` message. */
+	#heard = 0;
 	#doc = new Y.Doc();
 	#provider!: HocuspocusProvider;
 	/** Settles once the open document has synced and what was missed is paged in; rejects when the server refuses the document. */
@@ -144,14 +146,21 @@ class HocuspocusRoom implements Room {
 		if (options.epochs) this.#followEpochs(provider);
 	}
 
-	/** The server ends an epoch with an `epoch-ended` message naming the next, then a close; an ended epoch is refused at opening. */
+	/**
+	 * The server ends an epoch with an `epoch-ended` message naming the next, then a close (which
+	 * needs nothing more once the next epoch is known, EPOCH-5); an ended epoch is refused at opening.
+	 */
 	#followEpochs(provider: HocuspocusProvider): void {
+		const epoch = this.#epoch;
 		provider.on('stateless', ({ payload }: { payload: string }) => {
 			const message = decodeServerStateless(payload);
-			if (message?.type === 'epoch-ended') this.#epochEnded(message.epoch);
+			if (message?.type === 'epoch-ended') {
+				this.#heard = Math.max(this.#heard, message.epoch);
+				this.#epochEnded(message.epoch);
+			}
 		});
 		const refused = ({ reason }: { reason: string }) => {
-			if (reason === CloseReason.EpochEnded) this.#epochEnded(null);
+			if (reason === CloseReason.EpochEnded && this.#heard <= epoch) this.#epochEnded(null);
 		};
 		provider.on('authenticationFailed', refused);
 		provider.on('close', ({ event }: { event: { reason: string } }) => refused(event));

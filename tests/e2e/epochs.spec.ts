@@ -186,3 +186,30 @@ test('[EPOCH-3] [ERASE-4] a device away while a message was deleted and its epoc
 	device.destroy();
 	await alice.context.close();
 });
+
+test('[EPOCH-5] a device online while epochs end follows them on its socket: no reconnect and no lookup of the epoch', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'hello');
+	await expect(messageWithText(alice.page, 'hello')).toHaveAttribute('data-delivery', 'sent');
+
+	const sockets: string[] = [];
+	const lookups: string[] = [];
+	alice.page.on('websocket', (ws) => sockets.push(ws.url()));
+	alice.page.on('request', (request) => {
+		if (new URL(request.url()).pathname === `/api/conversations/${id}`) lookups.push(request.url());
+	});
+	const meanwhile = Array.from({ length: 35 }, (_, i) => `bob ${i}`);
+	await sendAs(bob.token, id, meanwhile);
+	await expect.poll(() => bodies(alice.page)).toEqual(['hello', ...meanwhile]);
+	await send(alice.page, 'after three epochs');
+	await expect(messageWithText(alice.page, 'after three epochs')).toHaveAttribute('data-delivery', 'sent');
+	// Long enough for a reconnect the app would have scheduled (it waits 200 ms).
+	await alice.page.waitForTimeout(1000);
+	const epoch = (await api<{ conversation: { epoch: number } }>(app.url, `/api/conversations/${id}`, { token: bob.token })).body.conversation.epoch;
+	expect(epoch).toBeGreaterThanOrEqual(3);
+	expect(sockets).toEqual([]);
+	expect(lookups).toEqual([]);
+	await alice.context.close();
+});

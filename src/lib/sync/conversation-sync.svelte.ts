@@ -604,13 +604,14 @@ export class ConversationSync {
 		});
 		seqMap(doc).observe(() => this.#render());
 		this.#shareWithOtherTabs(doc);
-		this.#provider = this.hub.attach(this.conversationId, this.#epoch.epoch, doc, {
+		const epoch = this.#epoch.epoch;
+		this.#provider = this.hub.attach(this.conversationId, epoch, doc, {
 			onStateless: (payload) => {
 				const message = decodeServerStateless(payload);
 				if (message) this.#onStateless(message);
 			},
 			onSynced: () => this.#onSynced(),
-			onClose: (reason) => this.#onClose(reason),
+			onClose: (reason) => this.#onClose(reason, epoch),
 			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
 		});
 		this.#confirmChanges(this.#provider);
@@ -691,9 +692,14 @@ export class ConversationSync {
 		channel.onmessage = (event: MessageEvent<Uint8Array>) => Y.applyUpdate(doc, new Uint8Array(event.data), channel);
 	}
 
-	#onClose(reason: string): void {
+	/** `epoch`: the one whose document was closed. */
+	#onClose(reason: string, epoch: number): void {
 		if (reason === CloseReason.UpdateRefused) void this.#recoverFromRefusal();
-		else if (reason === CloseReason.EpochEnded) void this.#findEpoch();
+		else if (reason === CloseReason.EpochEnded) {
+			// The server said which epoch comes next just before closing (EPOCH-5): the move is under way on this socket.
+			if ((this.#wantedEpoch?.epoch ?? this.#epoch.epoch) > epoch) return;
+			void this.#findEpoch();
+		}
 		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember);
 		else if (reason === CloseReason.SessionEnded) this.hub.onSessionEnded();
 		// Any other close of this document (the server restarting it, a malformed frame): the socket
