@@ -210,4 +210,17 @@ describe('replies and reactions', () => {
 		await waitFor(async () => (await stored(id))?.deletedAt != null, 5000, 'the deletion');
 		expect((await stored(id))?.reactions).toEqual([]);
 	});
+
+	it('[REACT-1] a page of history carries the reactions of its own messages, and no others', async () => {
+		const a = await client(alice);
+		const ids: string[] = [];
+		for (const body of ['first', 'second', 'third', 'fourth']) ids.push(await sent(a, alice, body));
+		ids.forEach((id, i) => setReactions(a.doc, id, alice.id, [['🎉', '👀', '🙏', '🔥'][i]!]));
+		await waitFor(async () => (await stored(ids[3]!))?.reactions.length === 1, 5000, 'the reactions stored');
+		type Page = { messages: MessageDto[]; nextCursor: number | null };
+		const newest = await api<Page>(server.url, `/api/conversations/${conversationId}/messages?limit=2`, { token: bob.token });
+		expect(newest.body.messages.map((m) => [m.body, m.reactions.map((r) => r.emoji)])).toEqual([['third', ['🙏']], ['fourth', ['🔥']]]);
+		const older = await api<Page>(server.url, `/api/conversations/${conversationId}/messages?limit=2&before=${newest.body.nextCursor}`, { token: bob.token });
+		expect(older.body.messages.map((m) => [m.body, m.reactions.map((r) => r.emoji)])).toEqual([['first', ['🎉']], ['second', ['👀']]]);
+	});
 });

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderedMessages, writeMessage, seqMap } from '../../src/lib/shared/conversation-doc.ts';
+import { HISTORY_PAGE_MAX } from '../../src/lib/shared/limits.ts';
 import {
 	api,
 	connectClient,
@@ -257,8 +258,13 @@ describe('HTTP API', () => {
 				cursor = page.body.nextCursor;
 			} while (cursor !== null);
 			expect(bodies).toEqual([['m5', 'm6', 'm7'], ['m2', 'm3', 'm4'], ['m1']]);
-			const bad = await api<ErrorBody>(server.url, `/api/conversations/${paged}/messages?limit=0`, { token: bob.token });
-			expect([bad.status, bad.body.error.code]).toEqual([400, 'invalid-request']);
+			for (const limit of ['0', String(HISTORY_PAGE_MAX + 1), 'ten']) {
+				const bad = await api<ErrorBody>(server.url, `/api/conversations/${paged}/messages?limit=${limit}`, { token: bob.token });
+				expect([bad.status, bad.body.error.code]).toEqual([400, 'invalid-request']);
+			}
+			// A device that missed up to HISTORY_PAGE_MAX messages catches up in one request.
+			const all = await api<History>(server.url, `/api/conversations/${paged}/messages?limit=${HISTORY_PAGE_MAX}`, { token: bob.token });
+			expect([all.status, all.body.messages.length, all.body.nextCursor]).toEqual([200, 7, null]);
 		});
 
 		it('[ACCESS-2] non-members get 403, unknown conversations 404, on every route', async () => {

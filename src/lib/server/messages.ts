@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, messages, reactions, users, type MessageRow } from './db/schema.ts';
 import type { MessageDto, PublicUser, ReactionDto } from '../shared/api-types.ts';
@@ -30,16 +30,23 @@ function toDto({ row, author }: { row: MessageRow; author: PublicUser }, reactio
 	};
 }
 
+const reactionColumns = { messageId: reactions.messageId, userId: reactions.userId, emoji: reactions.emoji };
+
 /** The reactions to some messages of a conversation: per message, each emoji with who reacted with it (users in id order, as `reactionsTo` in conversation-doc.ts). */
 function reactionsTo(db: Db, conversationId: string, messageIds: string[]): Map<string, ReactionDto[]> {
-	const result = new Map<string, ReactionDto[]>();
-	if (messageIds.length === 0) return result;
+	if (messageIds.length === 0) return new Map();
 	const rows = db
-		.select({ messageId: reactions.messageId, userId: reactions.userId, emoji: reactions.emoji })
+		.select(reactionColumns)
 		.from(reactions)
 		.where(and(eq(reactions.conversationId, conversationId), inArray(reactions.messageId, messageIds)))
 		.orderBy(reactions.userId)
 		.all();
+	return groupReactions(rows);
+}
+
+/** Reaction rows (in user id order) grouped per message, each emoji with who reacted with it. */
+function groupReactions(rows: Array<{ messageId: string; userId: string; emoji: string }>): Map<string, ReactionDto[]> {
+	const result = new Map<string, ReactionDto[]>();
 	for (const row of rows) {
 		const list = result.get(row.messageId) ?? [];
 		for (const emoji of JSON.parse(row.emoji) as string[]) {
@@ -72,19 +79,42 @@ export interface HistoryPage {
 	nextCursor: number | null;
 }
 
-/** A page of history ordered by the server's sequence, oldest first, ending before `before`. */
-export function listHistory(db: Db, conversationId: string, before: number | null, limit: number): HistoryPage {
-	const rows = db
+/**
+ * The history's two queries, prepared once per database: a page is read on every scroll and every
+ * catch-up (up to HISTORY_PAGE_MAX rows), and its reactions are found by the page's sequence range,
+ * not by a list of a thousand ids built into the SQL text each time.
+ */
+function prepareHistory(db: Db) {
+	const page = db
 		.select(messageColumns)
 		.from(messages)
 		.innerJoin(users, eq(users.id, messages.authorId))
-		.where(and(eq(messages.conversationId, conversationId), before === null ? undefined : lt(messages.seq, before)))
+		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), lt(messages.seq, sql.placeholder('before'))))
 		.orderBy(desc(messages.seq))
-		.limit(limit + 1)
-		.all();
+		.limit(sql.placeholder('limit'))
+		.prepare();
+	const reactionsBetween = db
+		.select(reactionColumns)
+		.from(reactions)
+		.innerJoin(messages, and(eq(messages.conversationId, reactions.conversationId), eq(messages.id, reactions.messageId)))
+		.where(and(eq(reactions.conversationId, sql.placeholder('conversationId')), gte(messages.seq, sql.placeholder('from')), lte(messages.seq, sql.placeholder('to'))))
+		.orderBy(reactions.userId)
+		.prepare();
+	return { page, reactionsBetween };
+}
+
+const historyStatements = new WeakMap<Db, ReturnType<typeof prepareHistory>>();
+
+/** A page of history ordered by the server's sequence, oldest first, ending before `before`. */
+export function listHistory(db: Db, conversationId: string, before: number | null, limit: number): HistoryPage {
+	let prepared = historyStatements.get(db);
+	if (!prepared) historyStatements.set(db, (prepared = prepareHistory(db)));
+	const rows = prepared.page.all({ conversationId, before: before ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 });
 	const hasMore = rows.length > limit;
 	const kept = rows.slice(0, limit).reverse();
-	const reactionsOf = reactionsTo(db, conversationId, kept.map(({ row }) => row.id));
+	const from = kept[0]?.row.seq;
+	const to = kept.at(-1)?.row.seq;
+	const reactionsOf = from === undefined || to === undefined ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from, to }));
 	const page = kept.map((row) => toDto(row, reactionsOf));
 	return { messages: page, nextCursor: hasMore && page[0] ? page[0].seq : null };
 }

@@ -5,6 +5,7 @@ import {
 	DISPLAY_NAME_MAX,
 	GROUP_MAX_MEMBERS,
 	GROUP_TITLE_MAX,
+	HISTORY_PAGE_MAX,
 	PEOPLE_SEARCH_MIN_CHARS,
 	MESSAGE_MAX_CHARS,
 	PASSWORD_MAX,
@@ -57,7 +58,7 @@ export const newMessage = z.object({
 
 export const historyQuery = z.object({
 	before: z.coerce.number().int().positive().optional(),
-	limit: z.coerce.number().int().min(1).max(200).optional()
+	limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).optional()
 });
 
 export const searchQuery = z.object({

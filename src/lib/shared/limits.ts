@@ -11,7 +11,8 @@ export const PASSWORD_MAX = 256;
 export const DISPLAY_NAME_MAX = 64;
 export const GROUP_TITLE_MAX = 100;
 export const GROUP_MAX_MEMBERS = 256;
-export const HISTORY_PAGE_MAX = 200;
+/** A device that missed up to this many messages catches up in one request of history, not several. */
+export const HISTORY_PAGE_MAX = 1000;
 /** People search answers prefixes of at least this many characters, with at most this many people: no listing everyone. */
 export const PEOPLE_SEARCH_MIN_CHARS = 2;
 export const PEOPLE_SEARCH_MAX_RESULTS = 10;

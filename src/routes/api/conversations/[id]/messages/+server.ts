@@ -7,14 +7,14 @@ import { listHistory } from '$lib/server/messages';
 import { getRuntime } from '$lib/server/runtime';
 import { historyQuery, newMessage } from '$lib/server/schemas';
 import { sendAs } from '$lib/server/send';
-import { HISTORY_PAGE_DEFAULT } from '$lib/shared/limits';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '$lib/shared/limits';
 
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
 	const { db } = getRuntime();
 	requireMembership(db, event.params.id, user.id);
 	const query = historyQuery.safeParse(Object.fromEntries(event.url.searchParams));
-	if (!query.success) throw new ApiError(400, 'invalid-request', 'before is a positive sequence number; limit is 1 to 200.');
+	if (!query.success) throw new ApiError(400, 'invalid-request', `before is a positive sequence number; limit is 1 to ${HISTORY_PAGE_MAX}.`);
 	const { before, limit = HISTORY_PAGE_DEFAULT } = query.data;
 	return json(listHistory(db, event.params.id, before ?? null, limit));
 });
