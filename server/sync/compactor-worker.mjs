@@ -61,11 +61,18 @@ function foldOf(parts) {
 let truncateWanted = false;
 let lastTruncate = 0;
 const TRUNCATE_EVERY_MS = 3000;
+/**
+ * A WAL this long (pages: 64 MB) is started over (DUR-6). A PASSIVE checkpoint copies pages but
+ * never starts the file over: only a writer does, once every page was copied, and under a steady
+ * stream of commits a page is always appended first. The file then grew without end (tens of
+ * megabytes a minute), and so did its index, mapped into memory, and the recovery after a restart.
+ */
+const WAL_LIMIT_PAGES = workerData.walLimitPages ?? 16384;
 
 /**
  * PASSIVE: copies what it can without waiting for (or blocking) the main thread's writes. After an
  * erasure, TRUNCATE: the WAL still holds images of pages from before the deletion until it is
- * emptied (a busy database leaves it for the next tick).
+ * emptied (a busy database leaves it for the next tick). Once the WAL is long, RESTART.
  */
 function checkpoint() {
 	try {
@@ -77,12 +84,17 @@ function checkpoint() {
 	try {
 		// PASSIVE first: it copies what it can without holding anyone up, so the TRUNCATE after it (which
 		// holds new writes back until it is done) has little left to copy. At most one TRUNCATE every
-		// few seconds, however many deletions come.
-		db.pragma('wal_checkpoint(PASSIVE)');
+		// few seconds, however many deletions come. A long WAL is started over with RESTART, which
+		// holds writes back for as long: the limit is high enough for that to happen only to a WAL
+		// that the steady commits of a busy server never let start over by itself.
+		const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
 		if (truncateWanted && Date.now() - lastTruncate >= TRUNCATE_EVERY_MS) {
 			lastTruncate = Date.now();
 			const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
 			if (result && result.busy === 0) truncateWanted = false;
+		} else if ((passive?.log ?? 0) >= WAL_LIMIT_PAGES) {
+			// The next write starts the file over (it keeps its size: the bound is what matters).
+			db.pragma('wal_checkpoint(RESTART)');
 		}
 	} catch (error) {
 		parentPort.postMessage({ checkpointFailed: String(error) });

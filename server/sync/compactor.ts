@@ -25,13 +25,13 @@ export class Compactor {
 	#worker: Worker | null = null;
 	#waiting = new Map<string, Done>();
 
-	constructor(file: string, synchronous: string) {
+	constructor(file: string, synchronous: string, options: { walLimitPages?: number } = {}) {
 		const path = workerPath();
 		if (!path) return;
 		try {
 			// Plain JavaScript: none of the process's loaders or preloads (tsx, a test probe), which a
 			// worker would otherwise inherit and could fail to start with.
-			this.#worker = new Worker(path, { workerData: { file, synchronous }, execArgv: [] });
+			this.#worker = new Worker(path, { workerData: { file, synchronous, walLimitPages: options.walLimitPages }, execArgv: [] });
 		} catch (error) {
 			reportFailure('compaction runs on the main thread: no worker', error);
 			return;

@@ -1,13 +1,16 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { conversationDocName } from '../../src/lib/shared/protocol.ts';
+import { Compactor } from '../../server/sync/compactor.ts';
+import { migrateDatabase, openDatabase } from '../../src/lib/server/db/index.ts';
 import {
 	api,
 	connectClient,
@@ -176,6 +179,69 @@ describe('checkpoints', () => {
 			await waitFor(() => statSync(file).size > before + 100_000, 5000, 'the database file to grow');
 		} finally {
 			await server.close();
+			data.remove();
+		}
+	});
+});
+
+describe('the WAL stays bounded', () => {
+	/** A commit of about a page every millisecond for `ms` (a busy room); returns the largest WAL size seen. */
+	async function steadyWrites(walLimitPages: number, ms: number): Promise<number> {
+		const data = tempDataDir();
+		const file = join(data.dir, 'wal.sqlite');
+		// The app's schema (the worker prepares its statements on it), and a table to fill.
+		const orm = openDatabase(file, 'NORMAL');
+		migrateDatabase(orm, fileURLToPath(new URL('../../drizzle', import.meta.url)));
+		const db = orm.$client;
+		db.exec('create table filler (id integer primary key, body blob)');
+		const compactor = new Compactor(file, 'NORMAL', { walLimitPages });
+		compactor.takeOverCheckpoints(db, 50);
+		const insert = db.prepare('insert into filler (body) values (?)');
+		const body = Buffer.alloc(3000, 7);
+		let largest = 0;
+		const until = Date.now() + ms;
+		while (Date.now() < until) {
+			insert.run(body);
+			largest = Math.max(largest, statSync(`${file}-wal`).size);
+			await new Promise((resolve) => setTimeout(resolve, 1));
+		}
+		await compactor.close();
+		db.close();
+		data.remove();
+		return largest;
+	}
+
+	it('[DUR-6] under commits that never stop, the worker empties a long WAL instead of letting it grow', async () => {
+		// A second and a half of commits appends thousands of pages; the limit keeps the file to a few hundred.
+		const bounded = await steadyWrites(64, 1500);
+		expect(bounded).toBeLessThan(4 * 1024 * 1024);
+		const unbounded = await steadyWrites(1_000_000, 1500);
+		expect(unbounded).toBeGreaterThan(2 * bounded);
+	});
+
+	it('[DUR-6] a server that stops leaves no WAL behind: the next start has nothing to recover', async () => {
+		const data = tempDataDir();
+		const server = await startTestServer(data.dir);
+		try {
+			const alice = await createAccount(server.url);
+			const bob = await createAccount(server.url);
+			const conversationId = await createConversation(server.url, alice, [bob], '');
+			const client = connectClient(server.wsUrl, conversationId, alice.token);
+			await client.synced;
+			for (let i = 0; i < 50; i++) writeMessage(client.doc, { id: ulid(), author: alice.id, body: `before the stop ${i}` });
+			await waitFor(() => seqMap(client.doc).size === 50, 15_000, 'the acknowledgements');
+			client.destroy();
+			expect(statSync(join(data.dir, 'chat.sqlite-wal')).size).toBeGreaterThan(0);
+		} finally {
+			await server.close();
+		}
+		expect(existsSync(join(data.dir, 'chat.sqlite-wal')) ? statSync(join(data.dir, 'chat.sqlite-wal')).size : 0).toBe(0);
+		const restarted = await startTestServer(data.dir);
+		try {
+			const owner = await createAccount(restarted.url);
+			expect(owner.token).toBeTruthy();
+		} finally {
+			await restarted.close();
 			data.remove();
 		}
 	});
