@@ -62,9 +62,11 @@ export async function startApp(config: Config): Promise<App> {
 		async close() {
 			for (const client of wss.clients) client.terminate();
 			wss.close();
-			core.close();
+			// No new requests while the core closes (it waits a moment for the worker's connection).
+			const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
 			server.closeAllConnections();
-			await new Promise<void>((resolve) => server.close(() => resolve()));
+			await core.close();
+			await stopped;
 		}
 	};
 }

@@ -101,9 +101,19 @@ function checkpoint() {
 	}
 }
 
+let checkpoints;
+
 parentPort.on('message', (message) => {
 	if (message.checkpointEveryMs) {
-		setInterval(checkpoint, message.checkpointEveryMs);
+		checkpoints = setInterval(checkpoint, message.checkpointEveryMs);
+		return;
+	}
+	if (message.close) {
+		// Stopping: with this connection closed, the main connection's close is the last, and SQLite
+		// checkpoints and removes the WAL then (a terminated worker's connection may outlive the process's exit).
+		clearInterval(checkpoints);
+		db.close();
+		parentPort.postMessage({ closed: true });
 		return;
 	}
 	if (message.truncate) {

@@ -37,8 +37,9 @@ export class Compactor {
 			return;
 		}
 		this.#worker.unref();
-		this.#worker.on('message', (message: { conversationId: string; epoch: number; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string }) => {
+		this.#worker.on('message', (message: { conversationId: string; epoch: number; ok: boolean; bytes?: number; error?: string; ended?: true; checkpointFailed?: string; closed?: true }) => {
 			if (message.checkpointFailed) return reportFailure(`WAL checkpoint failed: ${message.checkpointFailed}`);
+			if (message.closed) return;
 			const key = waitingKey(message.conversationId, message.epoch);
 			const done = this.#waiting.get(key);
 			this.#waiting.delete(key);
@@ -98,9 +99,22 @@ export class Compactor {
 		this.#worker?.postMessage({ truncate: true });
 	}
 
-	async close(): Promise<void> {
+	/** Closes the worker's connection, then the worker (at most `graceMs` later, whatever it is doing). */
+	async close(graceMs = 1000): Promise<void> {
 		const worker = this.#worker;
 		this.#worker = null;
-		await worker?.terminate();
+		if (!worker) return;
+		const closed = new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, graceMs);
+			worker.on('message', (message: { closed?: true }) => {
+				if (!message.closed) return;
+				clearTimeout(timer);
+				resolve();
+			});
+			worker.on('exit', () => resolve());
+		});
+		worker.postMessage({ close: true });
+		await closed;
+		await worker.terminate();
 	}
 }

@@ -219,9 +219,10 @@ describe('the WAL stays bounded', () => {
 		expect(unbounded).toBeGreaterThan(2 * bounded);
 	});
 
-	it('[DUR-6] a server that stops leaves no WAL behind: the next start has nothing to recover', async () => {
+	it('[DUR-6] a server process that stops (SIGTERM) leaves no WAL behind: the next start has nothing to recover', async () => {
 		const data = tempDataDir();
-		const server = await startTestServer(data.dir);
+		const wal = join(data.dir, 'chat.sqlite-wal');
+		const server = await spawnServer(data.dir);
 		try {
 			const alice = await createAccount(server.url);
 			const bob = await createAccount(server.url);
@@ -231,17 +232,17 @@ describe('the WAL stays bounded', () => {
 			for (let i = 0; i < 50; i++) writeMessage(client.doc, { id: ulid(), author: alice.id, body: `before the stop ${i}` });
 			await waitFor(() => seqMap(client.doc).size === 50, 15_000, 'the acknowledgements');
 			client.destroy();
-			expect(statSync(join(data.dir, 'chat.sqlite-wal')).size).toBeGreaterThan(0);
+			expect(statSync(wal).size).toBeGreaterThan(0);
 		} finally {
-			await server.close();
+			expect(await server.kill('SIGTERM')).toBe(0);
 		}
-		expect(existsSync(join(data.dir, 'chat.sqlite-wal')) ? statSync(join(data.dir, 'chat.sqlite-wal')).size : 0).toBe(0);
-		const restarted = await startTestServer(data.dir);
+		expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+		const restarted = await spawnServer(data.dir);
 		try {
 			const owner = await createAccount(restarted.url);
 			expect(owner.token).toBeTruthy();
 		} finally {
-			await restarted.close();
+			await restarted.kill('SIGTERM');
 			data.remove();
 		}
 	});
