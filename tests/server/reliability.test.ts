@@ -56,4 +56,18 @@ describe('reliability (short seeded runs of npm run crash / chaos / fuzz)', () =
 			await server.stop();
 		}
 	}, 60_000);
+
+	it('[DUR-6] the runs’ judge of the stop: a clean SIGTERM passes, one that fails is reported', async () => {
+		const server = await ServerUnderTest.start();
+		try {
+			expect(await server.shutDown()).toEqual([]);
+			await server.restart();
+			await server.failNextStop();
+			expect(await server.shutDown()).toEqual(["the server's stop (SIGTERM) ended with 3, not 0"]);
+			expect(server.violations()).toEqual([]);
+			expect(await server.shutDown()).toEqual(['the server was not running when the run stopped it']);
+		} finally {
+			await server.stop();
+		}
+	}, 60_000);
 });

@@ -314,8 +314,10 @@ async function chaosRun(seed: number, options: ChaosOptions, notes: string[]): P
 			f.violations.push(`updates of honest devices were refused: ${formatCounts(f.refusals)}`);
 			f.violations.push(...[...devices, ...twins].flatMap((d) => d.refusalMessages));
 		}
-		f.violations.push(...server.violations());
 		for (const device of devices) device.disconnect();
+		// The stop is part of the run: it must end cleanly and leave nothing to recover.
+		f.violations.push(...(await server.shutDown()));
+		f.violations.push(...server.violations());
 		notes.push(...server.log.samples);
 		return f;
 	} finally {

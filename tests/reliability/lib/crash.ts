@@ -114,6 +114,9 @@ export async function runCrash({ seed, trials, writers = 4, burst = 30, epochMes
 		violations.push(...ackConflicts.map((c) => `a seq changed after it was acknowledged: ${c}`));
 		const refusals = sum(devices.map((d) => d.refusals));
 		if (refusals.size > 0) violations.push(`honest writers were refused: ${formatCounts(refusals)}`);
+		const epochs = await epochsEnded(server.url, conversations, alice.token);
+		// The stop is part of the run: it must end cleanly and leave nothing to recover.
+		violations.push(...(await server.shutDown()));
 		violations.push(...server.violations());
 
 		return {
@@ -123,7 +126,7 @@ export async function runCrash({ seed, trials, writers = 4, burst = 30, epochMes
 				writers,
 				'messages written': written.size,
 				'acknowledged before a kill or after': acknowledged(),
-				'epochs ended (roll-overs, both conversations)': await epochsEnded(server.url, conversations, alice.token),
+				'epochs ended (roll-overs, both conversations)': epochs,
 				'moves of writers to a new epoch': formatMoves(countMoves(devices)),
 				'kills with unacknowledged messages in flight': killedWithPending,
 				lost,

@@ -447,8 +447,10 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		const during = report.phases.fuzz;
 		const after = report.phases.after;
 		const normal = latencyBound(baseline?.p99 ?? NaN);
-		violations.push(...server.violations());
 		if (!server.alive) violations.push('the server is not running at the end');
+		// The stop is part of the run: it must end cleanly and leave nothing to recover.
+		else violations.push(...(await server.shutDown()));
+		violations.push(...server.violations());
 		if (!loop) violations.push('no event-loop figures from the server');
 		else if (judgeTiming && loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
 		if (!during || !baseline) violations.push('no honest latency figures');

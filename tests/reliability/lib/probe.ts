@@ -10,9 +10,10 @@
  *   compactor thread's CPU over the same interval, so it errs high);
  * - `uncaughtExceptionMonitor`, which sees every uncaught exception and unhandled rejection (Node
  *   turns those into uncaught exceptions) before the process dies, and prints a marker line.
- * The parent asks over IPC: 'stats' (answers with the histogram in ms) and 'reset'. Two more make
+ * The parent asks over IPC: 'stats' (answers with the histogram in ms) and 'reset'. Three more make
  * the server fail on purpose, for the test of the judge itself: 'report-failure' (a line through
- * the server's own `reportFailure`) and 'throw' (an uncaught exception, which ends the process).
+ * the server's own `reportFailure`), 'throw' (an uncaught exception, which ends the process) and
+ * 'fail-stop' (the next SIGTERM exits with 3).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { reportFailure } from '../../../src/lib/server/failure.ts';
@@ -54,6 +55,10 @@ if (process.send) {
 		} else if (message === 'report-failure') {
 			reportFailure('the probe was asked to report a failure', new Error('on purpose'));
 			process.send!({ type: 'report-failure' });
+		} else if (message === 'fail-stop') {
+			// Before the server's own handler: the next SIGTERM ends the process with 3, as a failed shutdown would.
+			process.prependListener('SIGTERM', () => process.exit(3));
+			process.send!({ type: 'fail-stop' });
 		} else if (message === 'throw') {
 			setImmediate(() => {
 				throw new Error('the probe was asked to throw');

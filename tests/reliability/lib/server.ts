@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAILURE_MARKER } from '../../../src/lib/server/failure.ts';
 import { spawnServer, tempDataDir, type ServerProcess } from '../../utils/server.ts';
@@ -187,7 +189,7 @@ export class ServerUnderTest {
 		}
 	}
 
-	#ask<T>(type: 'stats' | 'reset' | 'report-failure'): Promise<T | null> {
+	#ask<T>(type: 'stats' | 'reset' | 'report-failure' | 'fail-stop'): Promise<T | null> {
 		if (!this.alive) return Promise.resolve(null);
 		return new Promise((resolve) => {
 			const timer = setTimeout(() => {
@@ -213,7 +215,7 @@ export class ServerUnderTest {
 	}
 
 	/** `#ask` for a request that must be answered: a silent probe is the run's failure, not a pass. */
-	async #answer(type: 'reset' | 'report-failure'): Promise<void> {
+	async #answer(type: 'reset' | 'report-failure' | 'fail-stop'): Promise<void> {
 		if ((await this.#ask(type)) === null) throw new Error(`the server's probe did not answer '${type}' (${this.alive ? 'no answer within 5 s' : 'the server is gone'})`);
 	}
 
@@ -235,6 +237,33 @@ export class ServerUnderTest {
 		return this.#process.output();
 	}
 
+	/**
+	 * SIGTERM, as a deploy stops it, judged like the rest of the run: what the stop broke. An exit
+	 * code other than 0 (the server's own "shutdown failed"), and a WAL left behind for the next start
+	 * to recover (DUR-6); what the log showed while stopping is in {@link violations} from then on.
+	 */
+	async shutDown(): Promise<string[]> {
+		if (!this.alive) return ['the server was not running when the run stopped it'];
+		this.#expectingExit = true;
+		const child = this.#process.child;
+		// 'close' comes once stderr is drained too, so the log's last lines are scanned.
+		const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+		const code = await this.#process.kill('SIGTERM');
+		await closed;
+		const found: string[] = [];
+		if (code !== 0) found.push(`the server's stop (SIGTERM) ended with ${code}, not 0`);
+		const wal = join(this.data.dir, 'chat.sqlite-wal');
+		const walBytes = existsSync(wal) ? statSync(wal).size : 0;
+		if (walBytes > 0) found.push(`the stopped server left a WAL of ${walBytes} bytes for the next start to recover (DUR-6)`);
+		return found;
+	}
+
+	/** Makes the server's next stop fail (the test of {@link shutDown}'s judge). */
+	async failNextStop(): Promise<void> {
+		await this.#answer('fail-stop');
+	}
+
+	/** Whatever state it is in: killed or stopped, and its data removed. */
 	async stop(): Promise<void> {
 		if (this.alive) {
 			this.#expectingExit = true;
