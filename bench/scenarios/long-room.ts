@@ -4,8 +4,9 @@
  * EPOCH-1, with the default settings); a new member is added; the server restarts on the
  * same data; the new member first opens a short room (the restarted server's first connection and
  * request grow its heap and compile code whatever the room, which is not the room's cost), then
- * opens the long room at its current epoch (as its conversation list tells it) and shows the last page: the epoch's document, and one page of 50 messages of history over REST
- * when the epoch holds fewer. Server time to open (connect → first sync of the epoch), the server's
+ * opens the long room at its current epoch (as its conversation list tells it) and shows the last
+ * page: the epoch's document, and one page of 50 messages of history over REST when the epoch holds
+ * fewer. Server time to open (connect → first sync of the epoch), the server's
  * memory increase, bytes downloaded (WebSocket payloads plus the HTTP response), the client's time
  * and heap to apply the epoch's document, the SQLite files' size, and catching up after missing 100
  * messages.

@@ -112,9 +112,7 @@ export function listHistory(db: Db, conversationId: string, before: number | nul
 	const rows = prepared.page.all({ conversationId, before: before ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 });
 	const hasMore = rows.length > limit;
 	const kept = rows.slice(0, limit).reverse();
-	const from = kept[0]?.row.seq;
-	const to = kept.at(-1)?.row.seq;
-	const reactionsOf = from === undefined || to === undefined ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from, to }));
+	const reactionsOf = kept.length === 0 ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from: kept[0]!.row.seq, to: kept.at(-1)!.row.seq }));
 	const page = kept.map((row) => toDto(row, reactionsOf));
 	return { messages: page, nextCursor: hasMore && page[0] ? page[0].seq : null };
 }
