@@ -3,15 +3,8 @@ import { registerPlatform } from '../../src/lib/server/platforms.ts';
 import { createSession, generateSessionToken } from '../../src/lib/server/session.ts';
 import { api, connectDocument, createAccount, createConversation, startTestServer, tempDataDir, type Account, type TestServer } from '../utils/server.ts';
 import { userDocName } from '../../src/lib/shared/protocol.ts';
+import type { AdminStats } from '../../src/lib/shared/api-types.ts';
 
-interface Stats {
-	conversations: Array<{ kind: string; status: string; count: number }>;
-	messagesPerDay: Array<{ day: string; count: number }>;
-	usersOnline: number;
-	medianFirstResponseMs: number | null;
-	supportAnswered: number;
-	supportWaiting: number;
-}
 
 describe('the admin view', () => {
 	const data = tempDataDir();
@@ -68,7 +61,7 @@ describe('the admin view', () => {
 		const online = connectDocument(server.wsUrl, userDocName(user.id), user.token);
 		await online.synced;
 
-		const stats = (await api<Stats>(server.url, '/api/admin/stats', { token: admin.token })).body;
+		const stats = (await api<AdminStats>(server.url, '/api/admin/stats', { token: admin.token })).body;
 		expect(stats.conversations).toEqual(expect.arrayContaining([{ kind: 'group', status: 'closed', count: 1 }, { kind: 'context', status: 'open', count: 2 }]));
 		const today = new Date().toISOString().slice(0, 10);
 		expect(stats.messagesPerDay).toEqual([{ day: today, count: 5 }]);

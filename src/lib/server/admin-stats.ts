@@ -1,20 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import type { User } from './db/schema.ts';
+import type { AdminStats } from '../shared/api-types.ts';
 import { forbidden } from './errors.ts';
-
-export interface AdminStats {
-	/** Conversations by kind and status. */
-	conversations: Array<{ kind: string; status: string; count: number }>;
-	/** Messages (not timeline lines) per UTC day, the last 30 days, oldest first. */
-	messagesPerDay: Array<{ day: string; count: number }>;
-	usersOnline: number;
-	/** Median time from a customer's first message to support's first answer in support conversations, ms; null without any. */
-	medianFirstResponseMs: number | null;
-	/** Support conversations with a first answer (the median's sample) and without one yet. */
-	supportAnswered: number;
-	supportWaiting: number;
-}
 
 /** Whether the user is a platform admin: named in ADMIN_USERNAMES (ADMIN-1). */
 export function isAdmin(user: User, adminUsernames: string[]): boolean {

@@ -119,3 +119,17 @@ export interface SearchPage {
 	/** Pass as `before` for the next (older) page; null when there is none. */
 	nextCursor: number | null;
 }
+
+/** `GET /api/admin/stats` (ADMIN-1). */
+export interface AdminStats {
+	/** Conversations by kind and status. */
+	conversations: Array<{ kind: string; status: string; count: number }>;
+	/** Messages (not timeline lines) per UTC day, the last 30 days, oldest first. */
+	messagesPerDay: Array<{ day: string; count: number }>;
+	usersOnline: number;
+	/** Median time from a customer's first message to support's first answer in support conversations, ms; null without any. */
+	medianFirstResponseMs: number | null;
+	/** Support conversations with a first answer (the median's sample) and without one yet. */
+	supportAnswered: number;
+	supportWaiting: number;
+}
