@@ -187,7 +187,7 @@ test('[EPOCH-3] [ERASE-4] a device away while a message was deleted and its epoc
 	await alice.context.close();
 });
 
-test('[EPOCH-5] a device online while epochs end follows them on its socket: no reconnect and no lookup of the epoch', async ({ browser }) => {
+test('[EPOCH-5] a device online while epochs end one after another follows them on its socket: it never reconnects', async ({ browser }) => {
 	const bob = await createAccount(app.url);
 	const alice = await signUp(browser, app.url, 'alice');
 	const id = await startDirect(alice.page, bob.username);
@@ -195,11 +195,11 @@ test('[EPOCH-5] a device online while epochs end follows them on its socket: no 
 	await expect(messageWithText(alice.page, 'hello')).toHaveAttribute('data-delivery', 'sent');
 
 	const sockets: string[] = [];
-	const lookups: string[] = [];
 	alice.page.on('websocket', (ws) => sockets.push(ws.url()));
-	alice.page.on('request', (request) => {
-		if (new URL(request.url()).pathname === `/api/conversations/${id}`) lookups.push(request.url());
-	});
+	// Back to back: the device may still be moving to an epoch when its close, or the next epoch's
+	// end, arrives; that is when it used to look the epoch up and reconnect its socket. It depends on
+	// timing, so this catches the old behaviour only in some runs. (An epoch that ended before the
+	// device reached it is refused at opening and looked up by design: lookups may happen.)
 	const meanwhile = Array.from({ length: 35 }, (_, i) => `bob ${i}`);
 	await sendAs(bob.token, id, meanwhile);
 	await expect.poll(() => bodies(alice.page)).toEqual(['hello', ...meanwhile]);
@@ -210,6 +210,5 @@ test('[EPOCH-5] a device online while epochs end follows them on its socket: no 
 	const epoch = (await api<{ conversation: { epoch: number } }>(app.url, `/api/conversations/${id}`, { token: bob.token })).body.conversation.epoch;
 	expect(epoch).toBeGreaterThanOrEqual(3);
 	expect(sockets).toEqual([]);
-	expect(lookups).toEqual([]);
 	await alice.context.close();
 });
