@@ -23,6 +23,13 @@ import {
 	type ServerProcess
 } from '../utils/server.ts';
 
+/**
+ * One epoch holds every message of a test that is about the log or the WAL, not about epochs: a raw
+ * test client does not follow a roll-over, so a burst that fills the default epoch would leave its
+ * tail unsequenced.
+ */
+const ONE_EPOCH = { EPOCH_MESSAGES: '100000', EPOCH_BYTES: String(64 * 1024 * 1024) };
+
 type History = { messages: Array<{ id: string; seq: number; body: string }>; nextCursor: number | null };
 
 describe('durability', () => {
@@ -120,9 +127,7 @@ describe('durability', () => {
 	it('[DUR-3] the update log is folded into a snapshot, so loading does not replay every update ever received', async () => {
 		const data = tempDataDir();
 		cleanups.push(data.remove);
-		// One epoch holds all 600 messages here: folding is about a long epoch.
-		const oneEpoch = { EPOCH_MESSAGES: '100000', EPOCH_BYTES: String(64 * 1024 * 1024) };
-		const server = await startTestServer(data.dir, oneEpoch);
+		const server = await startTestServer(data.dir, ONE_EPOCH);
 		cleanups.push(() => server.close());
 		const alice = await createAccount(server.url);
 		const bob = await createAccount(server.url);
@@ -150,7 +155,7 @@ describe('durability', () => {
 		client.destroy();
 		await server.close();
 		cleanups.pop();
-		const again = await startTestServer(data.dir, oneEpoch);
+		const again = await startTestServer(data.dir, ONE_EPOCH);
 		cleanups.push(() => again.close());
 		const reader = connectClient(again.wsUrl, conversationId, bob.token);
 		cleanups.push(() => reader.destroy());
@@ -162,7 +167,7 @@ describe('durability', () => {
 describe('checkpoints', () => {
 	it('[DUR-5] the WAL is checkpointed on the worker: the main connection never does it, and the database file catches up within seconds', async () => {
 		const data = tempDataDir();
-		const server = await startTestServer(data.dir);
+		const server = await startTestServer(data.dir, ONE_EPOCH);
 		try {
 			expect(server.app.core.db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
 			const alice = await createAccount(server.url);
