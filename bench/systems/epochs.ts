@@ -25,8 +25,11 @@ export interface Epochs {
 	current(conversationId: string, user: User, counter: Counter): Promise<number>;
 	/** A device opened `epoch`. */
 	reached(conversationId: string, epoch: number): void;
-	/** Messages before `before` (the newest when undefined), at most `limit` (≤ {@link HISTORY_PAGE_MAX}). */
-	history(conversationId: string, user: User, counter: Counter, page: { before?: number; limit: number }): Promise<HistoryPage>;
+	/**
+	 * Messages before `before` (the newest when undefined), at most `limit` (≤ {@link HISTORY_PAGE_MAX});
+	 * with `after`, those right after it instead.
+	 */
+	history(conversationId: string, user: User, counter: Counter, page: { before?: number; after?: number; limit: number }): Promise<HistoryPage>;
 }
 
 /** This project's epochs, on the server at `url()` (a getter: a restarted server listens on another port). */
@@ -43,9 +46,10 @@ export function appEpochs(url: () => string): Epochs {
 			reached(conversationId, conversation.epoch);
 			return conversation.epoch;
 		},
-		history(conversationId, user, counter, { before, limit }) {
+		history(conversationId, user, counter, { before, after, limit }) {
 			const query = new URLSearchParams({ limit: String(Math.min(limit, HISTORY_PAGE_MAX)) });
 			if (before !== undefined) query.set('before', String(before));
+			if (after !== undefined) query.set('after', String(after));
 			return getCounted<HistoryPage>(`${url()}/api/conversations/${conversationId}/messages?${query}`, user.token, counter);
 		}
 	};

@@ -138,7 +138,10 @@ class HocuspocusRoom implements Room {
 		this.#provider = provider;
 		this.#live = false;
 		provider.on('synced', () => (this.#live = true));
-		this.#ready = synced(provider, name).then(() => this.#pageInMissed());
+		// What the device missed of ended epochs is asked for while the document syncs: forwards from the newest message it holds.
+		const early = options.epochs && this.#missedAfter !== undefined ? this.#history({ after: this.#missedAfter, limit: HISTORY_PAGE_MAX }) : null;
+		early?.catch(() => {}); // #pageInMissed reports it
+		this.#ready = synced(provider, name).then(() => this.#pageInMissed(early));
 		this.#ready.catch(() => {}); // ready() reports it, unless a move follows
 		if (options.ack === 'sync-status') {
 			provider.on('unsyncedChanges', ({ number }: { number: number }) => this.#ack(Math.max(0, this.#sent.size - number)));
@@ -202,32 +205,43 @@ class HocuspocusRoom implements Room {
 		this.#device.options.epochs!.reached(this.conversationId, epoch);
 	}
 
-	/** Pages in over REST what the device missed of ended epochs: from just before this epoch's messages back to the newest it had. */
-	async #pageInMissed(): Promise<void> {
-		const after = this.#missedAfter;
+	/**
+	 * Pages in over REST what the device missed of ended epochs, up to just before this epoch's
+	 * messages: `early` (asked for at opening) brings the first page after the newest it had.
+	 */
+	async #pageInMissed(early: Promise<HistoryPage> | null): Promise<void> {
+		let after = this.#missedAfter;
 		if (after === undefined) return;
+		if (early) {
+			const page = await early;
+			if (page.messages.length < HISTORY_PAGE_MAX) return this.#caughtUp();
+			after = page.messages.at(-1)!.seq;
+		}
 		let before = epochStart(this.#doc);
 		if (before !== undefined) {
 			// Sequence numbers have no gaps: every page of the range is known up front, and asked for at once.
 			const pages: Array<Promise<HistoryPage>> = [];
-			for (let end = before; end - 1 > after; end -= HISTORY_PAGE_MAX) pages.push(this.#history(end, Math.min(HISTORY_PAGE_MAX, end - 1 - after)));
+			for (let end = before; end - 1 > after; end -= HISTORY_PAGE_MAX) pages.push(this.#history({ before: end, limit: Math.min(HISTORY_PAGE_MAX, end - 1 - after) }));
 			await Promise.all(pages);
-			this.#missedAfter = undefined;
-			return;
+			return this.#caughtUp();
 		}
 		for (;;) {
-			const page = await this.#history(before, HISTORY_PAGE_MAX);
+			const page = await this.#history({ before, limit: HISTORY_PAGE_MAX });
 			const oldest = page.messages[0]?.seq;
 			if (page.nextCursor === null || oldest === undefined || oldest <= after + 1) break;
 			before = page.nextCursor;
 		}
+		this.#caughtUp();
+	}
+
+	#caughtUp(): void {
 		this.#missedAfter = undefined;
 	}
 
-	/** One page of history before `before` (the newest when undefined): the device holds its messages from then on. */
-	async #history(before: number | undefined, limit: number): Promise<HistoryPage> {
+	/** One page of history (the newest when no bound is given): the device holds its messages from then on. */
+	async #history(range: { before?: number; after?: number; limit: number }): Promise<HistoryPage> {
 		const { options, user, counter } = this.#device;
-		const page = await options.epochs!.history(this.conversationId, user, counter, { before, limit });
+		const page = await options.epochs!.history(this.conversationId, user, counter, range);
 		let own = 0;
 		for (const { id, seq } of page.messages) {
 			this.#hold(id);
@@ -240,7 +254,7 @@ class HocuspocusRoom implements Room {
 	/** Makes sure the device holds the newest `count` messages: when its epoch holds fewer, one page of the history before them. */
 	async loadLastPage(count: number): Promise<void> {
 		if (!this.#device.options.epochs || seqMap(this.#doc).size >= count) return;
-		await this.#history(epochStart(this.#doc), count);
+		await this.#history({ before: epochStart(this.#doc), limit: count });
 	}
 
 	#watch(doc: Y.Doc): void {

@@ -242,7 +242,7 @@ describe('HTTP API', () => {
 			}
 		});
 
-		it('[ORDER-1] pages history oldest→newest with a cursor to older pages', async () => {
+		it('[ORDER-1] pages history oldest→newest with a cursor to older pages, or forwards from the last message a device holds', async () => {
 			const paged = await createConversation(server.url, alice, [bob], 'Paged');
 			const client = connectClient(server.wsUrl, paged, alice.token);
 			await client.synced;
@@ -265,6 +265,24 @@ describe('HTTP API', () => {
 			// A device that missed up to HISTORY_PAGE_MAX messages catches up in one request.
 			const all = await api<History>(server.url, `/api/conversations/${paged}/messages?limit=${HISTORY_PAGE_MAX}`, { token: bob.token });
 			expect([all.status, all.body.messages.length, all.body.nextCursor]).toEqual([200, 7, null]);
+
+			// From the last message a device holds forwards: each page starts right after `after`, oldest first.
+			const forwards = async (query: string) => {
+				const page = await api<History>(server.url, `/api/conversations/${paged}/messages?${query}`, { token: bob.token });
+				expect(page.status).toBe(200);
+				return [page.body.messages.map((m) => m.body), page.body.nextCursor];
+			};
+			expect(await forwards('after=0&limit=3')).toEqual([['m1', 'm2', 'm3'], null]);
+			expect(await forwards('after=3&limit=3')).toEqual([['m4', 'm5', 'm6'], 4]);
+			expect(await forwards('after=6&limit=3')).toEqual([['m7'], 7]);
+			expect(await forwards('after=7')).toEqual([[], null]);
+			// Both bounds: the messages strictly between them, from the older end.
+			expect(await forwards('after=2&before=6&limit=2')).toEqual([['m3', 'm4'], 3]);
+			expect(await forwards('after=2&before=6')).toEqual([['m3', 'm4', 'm5'], 3]);
+			for (const after of ['-1', '1.5', 'x']) {
+				const bad = await api<ErrorBody>(server.url, `/api/conversations/${paged}/messages?after=${after}`, { token: bob.token });
+				expect([bad.status, bad.body.error.code]).toEqual([400, 'invalid-request']);
+			}
 		});
 
 		it('[ACCESS-2] non-members get 403, unknown conversations 404, on every route', async () => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, messages, reactions, users, type MessageRow } from './db/schema.ts';
 import type { MessageDto, PublicUser, ReactionDto } from '../shared/api-types.ts';
@@ -80,19 +80,17 @@ export interface HistoryPage {
 }
 
 /**
- * The history's two queries, prepared once per database: a page is read on every scroll and every
+ * The history's queries, prepared once per database: a page is read on every scroll and every
  * catch-up (up to HISTORY_PAGE_MAX rows), and its reactions are found by the page's sequence range,
- * not by a list of a thousand ids built into the SQL text each time.
+ * not by a list of a thousand ids built into the SQL text each time. A page ends right before
+ * `before` (the newest first, for scrolling back) or starts right after `after` (the oldest first,
+ * for catching up from the last message a device holds).
  */
 function prepareHistory(db: Db) {
-	const page = db
-		.select(messageColumns)
-		.from(messages)
-		.innerJoin(users, eq(users.id, messages.authorId))
-		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), lt(messages.seq, sql.placeholder('before'))))
-		.orderBy(desc(messages.seq))
-		.limit(sql.placeholder('limit'))
-		.prepare();
+	const between = and(eq(messages.conversationId, sql.placeholder('conversationId')), gt(messages.seq, sql.placeholder('after')), lt(messages.seq, sql.placeholder('before')));
+	const rows = () => db.select(messageColumns).from(messages).innerJoin(users, eq(users.id, messages.authorId)).where(between);
+	const newest = rows().orderBy(desc(messages.seq)).limit(sql.placeholder('limit')).prepare();
+	const oldest = rows().orderBy(asc(messages.seq)).limit(sql.placeholder('limit')).prepare();
 	const reactionsBetween = db
 		.select(reactionColumns)
 		.from(reactions)
@@ -100,21 +98,37 @@ function prepareHistory(db: Db) {
 		.where(and(eq(reactions.conversationId, sql.placeholder('conversationId')), gte(messages.seq, sql.placeholder('from')), lte(messages.seq, sql.placeholder('to'))))
 		.orderBy(reactions.userId)
 		.prepare();
-	return { page, reactionsBetween };
+	return { newest, oldest, reactionsBetween };
 }
 
 const historyStatements = new WeakMap<Db, ReturnType<typeof prepareHistory>>();
 
-/** A page of history ordered by the server's sequence, oldest first, ending before `before`. */
-export function listHistory(db: Db, conversationId: string, before: number | null, limit: number): HistoryPage {
+/** Where a page of history lies: messages with `after < seq < before` (either bound may be left out). */
+export interface HistoryRange {
+	before?: number;
+	/** The page starts right after it (the oldest of the range first); without it, the page ends right before `before`. */
+	after?: number;
+}
+
+/** A page of history ordered by the server's sequence, oldest first: at most `limit` messages of `range`. */
+export function listHistory(db: Db, conversationId: string, range: HistoryRange, limit: number): HistoryPage {
 	let prepared = historyStatements.get(db);
 	if (!prepared) historyStatements.set(db, (prepared = prepareHistory(db)));
-	const rows = prepared.page.all({ conversationId, before: before ?? Number.MAX_SAFE_INTEGER, limit: limit + 1 });
-	const hasMore = rows.length > limit;
-	const kept = rows.slice(0, limit).reverse();
+	const bounds = { conversationId, after: range.after ?? 0, before: range.before ?? Number.MAX_SAFE_INTEGER };
+	let kept: Array<{ row: MessageRow; author: PublicUser }>;
+	let hasOlder: boolean;
+	if (range.after === undefined) {
+		const rows = prepared.newest.all({ ...bounds, limit: limit + 1 });
+		hasOlder = rows.length > limit;
+		kept = rows.slice(0, limit).reverse();
+	} else {
+		kept = prepared.oldest.all({ ...bounds, limit });
+		// Sequence numbers have no gaps (deleted messages keep theirs): older messages exist unless the page starts at 1.
+		hasOlder = (kept[0]?.row.seq ?? 1) > 1;
+	}
 	const reactionsOf = kept.length === 0 ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from: kept[0]!.row.seq, to: kept.at(-1)!.row.seq }));
 	const page = kept.map((row) => toDto(row, reactionsOf));
-	return { messages: page, nextCursor: hasMore && page[0] ? page[0].seq : null };
+	return { messages: page, nextCursor: hasOlder && page[0] ? page[0].seq : null };
 }
 
 export interface AcceptedMessage {

@@ -58,6 +58,7 @@ export const newMessage = z.object({
 
 export const historyQuery = z.object({
 	before: z.coerce.number().int().positive().optional(),
+	after: z.coerce.number().int().nonnegative().optional(),
 	limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).optional()
 });
 

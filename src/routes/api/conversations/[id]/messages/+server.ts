@@ -14,9 +14,9 @@ export const GET: RequestHandler = api((event) => {
 	const { db } = getRuntime();
 	requireMembership(db, event.params.id, user.id);
 	const query = historyQuery.safeParse(Object.fromEntries(event.url.searchParams));
-	if (!query.success) throw new ApiError(400, 'invalid-request', `before is a positive sequence number; limit is 1 to ${HISTORY_PAGE_MAX}.`);
-	const { before, limit = HISTORY_PAGE_DEFAULT } = query.data;
-	return json(listHistory(db, event.params.id, before ?? null, limit));
+	if (!query.success) throw new ApiError(400, 'invalid-request', `before is a positive sequence number, after a sequence number (0 or more); limit is 1 to ${HISTORY_PAGE_MAX}.`);
+	const { limit = HISTORY_PAGE_DEFAULT, ...range } = query.data;
+	return json(listHistory(db, event.params.id, range, limit));
 });
 
 /** Idempotent on the message id: the same id again returns the stored message, never a second copy. */
