@@ -1,32 +1,66 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
-import { conversations, messages, reactions, users, type MessageRow } from './db/schema.ts';
-import type { MessageDto, PublicUser, ReactionDto } from '../shared/api-types.ts';
+import { conversations, messages, reactions, users } from './db/schema.ts';
+import type { MessageDto, ReactionDto } from '../shared/api-types.ts';
 import type { AttachmentRef, SystemEvent } from '../shared/protocol.ts';
 
 export type { MessageDto };
 
+/**
+ * A message's columns as the API shows it, flat and in this order: a page of history of a thousand
+ * rows is read as arrays (drizzle's `values()`) and made into DTOs here, at a third of the cost of
+ * drizzle's nested mapping.
+ */
 const messageColumns = {
-	row: messages,
-	author: { id: users.id, username: users.username, displayName: users.displayName, avatar: users.avatarId }
+	id: messages.id,
+	seq: messages.seq,
+	body: messages.body,
+	createdAt: messages.createdAt,
+	receivedAt: messages.receivedAt,
+	editedAt: messages.editedAt,
+	deletedAt: messages.deletedAt,
+	event: messages.event,
+	replyTo: messages.replyTo,
+	attachments: messages.attachments,
+	authorId: users.id,
+	username: users.username,
+	displayName: users.displayName,
+	avatar: users.avatarId
 };
+type MessageValues = [
+	id: string,
+	seq: number,
+	body: string,
+	createdAt: number,
+	receivedAt: number,
+	editedAt: number | null,
+	deletedAt: number | null,
+	event: string | null,
+	replyTo: string | null,
+	attachments: string | null,
+	authorId: string,
+	username: string,
+	displayName: string,
+	avatar: string | null
+];
 
-function toDto({ row, author }: { row: MessageRow; author: PublicUser }, reactionsOf: Map<string, ReactionDto[]>): MessageDto {
+function toDto(conversationId: string, values: MessageValues, reactionsOf: Map<string, ReactionDto[]>): MessageDto {
+	const [id, seq, body, createdAt, receivedAt, editedAt, deletedAt, event, replyTo, attachments, authorId, username, displayName, avatar] = values;
 	return {
-		id: row.id,
-		conversationId: row.conversationId,
-		seq: row.seq,
-		author,
-		body: row.body,
-		createdAt: row.createdAt,
-		receivedAt: row.receivedAt,
-		editedAt: row.editedAt,
-		deletedAt: row.deletedAt,
-		event: parseEvent(row.event),
-		replyTo: row.replyTo,
-		attachments: row.attachments === null ? [] : (JSON.parse(row.attachments) as AttachmentRef[]),
+		id,
+		conversationId,
+		seq,
+		author: { id: authorId, username, displayName, avatar },
+		body,
+		createdAt,
+		receivedAt,
+		editedAt,
+		deletedAt,
+		event: parseEvent(event),
+		replyTo,
+		attachments: attachments === null ? [] : (JSON.parse(attachments) as AttachmentRef[]),
 		// A deleted message keeps none (the reactions stay in the table, unseen, until the user changes them).
-		reactions: row.deletedAt === null ? (reactionsOf.get(row.id) ?? []) : []
+		reactions: deletedAt === null ? (reactionsOf.get(id) ?? []) : []
 	};
 }
 
@@ -69,8 +103,8 @@ export function getMessage(db: Db, conversationId: string, id: string): MessageD
 		.from(messages)
 		.innerJoin(users, eq(users.id, messages.authorId))
 		.where(and(eq(messages.conversationId, conversationId), eq(messages.id, id)))
-		.get();
-	return row && toDto(row, reactionsTo(db, conversationId, [id]));
+		.values()[0] as MessageValues | undefined;
+	return row && toDto(conversationId, row, reactionsTo(db, conversationId, [id]));
 }
 
 export interface HistoryPage {
@@ -115,19 +149,19 @@ export function listHistory(db: Db, conversationId: string, range: HistoryRange,
 	let prepared = historyStatements.get(db);
 	if (!prepared) historyStatements.set(db, (prepared = prepareHistory(db)));
 	const bounds = { conversationId, after: range.after ?? 0, before: range.before ?? Number.MAX_SAFE_INTEGER };
-	let kept: Array<{ row: MessageRow; author: PublicUser }>;
+	let kept: MessageValues[];
 	let hasOlder: boolean;
 	if (range.after === undefined) {
-		const rows = prepared.newest.all({ ...bounds, limit: limit + 1 });
+		const rows = prepared.newest.values({ ...bounds, limit: limit + 1 }) as MessageValues[];
 		hasOlder = rows.length > limit;
 		kept = rows.slice(0, limit).reverse();
 	} else {
-		kept = prepared.oldest.all({ ...bounds, limit });
+		kept = prepared.oldest.values({ ...bounds, limit }) as MessageValues[];
 		// Sequence numbers have no gaps (deleted messages keep theirs): older messages exist unless the page starts at 1.
-		hasOlder = (kept[0]?.row.seq ?? 1) > 1;
+		hasOlder = (kept[0]?.[1] ?? 1) > 1;
 	}
-	const reactionsOf = kept.length === 0 ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from: kept[0]!.row.seq, to: kept.at(-1)!.row.seq }));
-	const page = kept.map((row) => toDto(row, reactionsOf));
+	const reactionsOf = kept.length === 0 ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from: kept[0]![1], to: kept.at(-1)![1] }));
+	const page = kept.map((values) => toDto(conversationId, values, reactionsOf));
 	return { messages: page, nextCursor: hasOlder && page[0] ? page[0].seq : null };
 }
 
