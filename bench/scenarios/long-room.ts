@@ -1,13 +1,15 @@
 /**
  * 7. Long room (this project only): BENCH_LONG messages (default 100,000) of 80 characters written
  * through the sync path, 500 per update, by a writer that follows the epochs as they end (server/SPEC.md
- * EPOCH-1, with the default settings); a new member is added; the server restarts on the
+ * EPOCH-1, with the default settings), then one by one until the open epoch holds nine tenths of
+ * its message limit; a new member is added; the server restarts on the
  * same data; the new member first opens a short room (the restarted server's first connection and
  * request grow its heap and compile code whatever the room, which is not the room's cost), then
  * opens the long room at its current epoch (as its conversation list tells it) and shows the last
  * page: the epoch's document, and one page of 50 messages of history over REST when the epoch holds
  * fewer. Server time to open (connect → first sync of the epoch), the server's
- * memory increase, bytes downloaded (WebSocket payloads plus the HTTP response), the client's time
+ * memory held for the open room (its heap and the memory outside the heap, each after a full
+ * collection, bench/memory-probe.ts) and its resident set's increase, bytes downloaded (WebSocket payloads plus the HTTP response), the client's time
  * and heap to apply the epoch's document, the SQLite files' size, and catching up after missing 100
  * messages.
  */
@@ -16,9 +18,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ulid } from 'ulid';
 import * as Y from 'yjs';
+import { DEFAULT_EPOCH_LIMITS } from '../../server/sync/epochs.ts';
+import type { ConversationDto } from '../../src/lib/shared/api-types.ts';
 import { HISTORY_PAGE_DEFAULT } from '../../src/lib/shared/limits.ts';
 import { config } from '../config.ts';
-import { newCounter, rssBytes, sleep, waitUntil } from '../measure.ts';
+import { getCounted, newCounter, sleep, waitUntil } from '../measure.ts';
 import type { Row } from '../report.ts';
 import type { AppSystem } from '../systems/app.ts';
 import type { Client, Room, User } from '../systems/types.ts';
@@ -48,6 +52,26 @@ async function writeHistory(app: AppSystem, owner: User, conversationId: string,
 	return room;
 }
 
+/**
+ * The open epoch as full as one that stays open gets: a full epoch ends at the next quiet moment
+ * (EPOCH-1) and at the next load, so the biggest a member opens after a restart is just under the
+ * limits. After the history (whose last roll-over may have left one message), the owner waits for a
+ * quiet moment and then writes one by one up to nine tenths of the message limit.
+ */
+async function fillOpenEpoch(app: AppSystem, owner: User, conversationId: string, ownerRoom: Room): Promise<Room> {
+	await sleep(DEFAULT_EPOCH_LIMITS.quietMs + 500);
+	const counter = newCounter();
+	const { conversation } = await getCounted<{ conversation: ConversationDto }>(`${app.url}/api/conversations/${conversationId}`, owner.token, counter);
+	const newest = (await app.epochs.history(conversationId, owner, counter, { limit: 1 })).messages[0]?.seq ?? 0;
+	const inEpoch = Math.max(0, newest - conversation.epochFirstSeq + 1);
+	const more = Math.max(0, Math.floor(DEFAULT_EPOCH_LIMITS.messages * 0.9) - inEpoch);
+	const client = app.connect(owner, newCounter());
+	const room = await client.open(conversationId, ownerRoom);
+	await windowed(room, more, config.window, () => room.send(ulid(), config.body));
+	client.close();
+	return room;
+}
+
 /** The member opens a short room and its last page, then leaves it. */
 async function warmUp(app: AppSystem, member: User, conversationId: string): Promise<void> {
 	await app.epochs.current(conversationId, member, newCounter());
@@ -62,7 +86,7 @@ async function warmUp(app: AppSystem, member: User, conversationId: string): Pro
 async function openAsNewMember(app: AppSystem, member: User, conversationId: string, figures: Figures): Promise<{ client: Client; room: Room }> {
 	// The epoch the member's conversation list names: not part of opening the room.
 	figures.epoch = await app.epochs.current(conversationId, member, newCounter());
-	const rssBefore = rssBytes(app.pid);
+	const before = await app.memory();
 	const counter = newCounter();
 	const opening = performance.now();
 	const client = app.connect(member, counter);
@@ -75,7 +99,9 @@ async function openAsNewMember(app: AppSystem, member: User, conversationId: str
 	figures.downloadKB = counter.bytes / 1024;
 	figures.messagesShown = room.size();
 	await sleep(500);
-	figures.rssIncreaseMB = (rssBytes(app.pid) - rssBefore) / MB;
+	const after = await app.memory();
+	figures.heldMB = (after.heapUsed + after.external - before.heapUsed - before.external) / MB;
+	figures.rssIncreaseMB = (after.rss - before.rss) / MB;
 	return { client, room };
 }
 
@@ -121,7 +147,7 @@ export const longRoomScenario: Scenario = async (bench) => {
 	try {
 		const [owner, friend, newcomer] = await app.users(3);
 		const conversationId = await app.conversation([owner!, friend!]);
-		const ownerRoom = await writeHistory(app, owner!, conversationId, figures);
+		const ownerRoom = await fillOpenEpoch(app, owner!, conversationId, await writeHistory(app, owner!, conversationId, figures));
 		await app.addMember(conversationId, owner!, newcomer!);
 		const short = await app.conversation([owner!, newcomer!]);
 		await seedRoom(app, owner!, short, LAST_PAGE);
@@ -147,7 +173,8 @@ export const longRoomScenario: Scenario = async (bench) => {
 	});
 	return [
 		row('server ms to open (connect → epoch synced)', figures.openMs, 0, { on: 'app', op: '<=', limit: 50, unit: 'ms' }),
-		row('server RSS increase MB', figures.rssIncreaseMB, 1, { on: 'app', op: '<=', limit: 5, unit: 'MB' }),
+		row('server memory held for the open room MB', figures.heldMB, 1, { on: 'app', op: '<=', limit: 5, unit: 'MB' }),
+		row('  server RSS increase MB', figures.rssIncreaseMB, 1),
 		row(`KB downloaded to show the last ${LAST_PAGE}`, figures.downloadKB, 1, { on: 'app', op: '<=', limit: 100, unit: 'KB' }),
 		row('  of which epoch sync KB', figures.syncKB, 1),
 		row('  of which history page KB', figures.historyKB, 1),

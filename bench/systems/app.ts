@@ -2,10 +2,12 @@
  * This project: `server/index.ts` as its own process (auth, update guard, durable SQLite commits
  * before acknowledgement), with the abuse limits the bench is not measuring lifted.
  */
+import { fileURLToPath } from 'node:url';
 import { conversationDocName } from '../../src/lib/shared/protocol.ts';
 import { RELAXED_LIMITS } from '../../tests/utils/limits.ts';
 import { api, createAccount, createConversation, spawnServer, tempDataDir, type ServerProcess } from '../../tests/utils/server.ts';
 import { config } from '../config.ts';
+import type { MemoryReport } from '../memory-probe.ts';
 import { mapLimit } from '../measure.ts';
 import { removeAtExit, track } from '../processes.ts';
 import { appEpochs, type Epochs } from './epochs.ts';
@@ -35,11 +37,15 @@ export interface AppSystem extends System {
 	addMember(conversationId: string, by: User, user: User): Promise<void>;
 	/** What the devices know of the conversations' epochs, and the REST side of them. */
 	epochs: Epochs;
+	/** What the server process holds after a full garbage collection (bench/memory-probe.ts). */
+	memory(): Promise<MemoryReport>;
 }
 
+const MEMORY_PROBE = fileURLToPath(new URL('../memory-probe.ts', import.meta.url));
+
 async function spawn(dataDir: string): Promise<ServerProcess> {
-	const execArgv = config.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${config.profileDir}`] : [];
-	const server = await spawnServer(dataDir, { env: ENV, execArgv });
+	const execArgv = ['--expose-gc', '--import', MEMORY_PROBE, ...(config.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${config.profileDir}`] : [])];
+	const server = await spawnServer(dataDir, { env: ENV, execArgv, ipc: true });
 	track(server.child);
 	// The server's own complaints belong in the bench output.
 	server.child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
@@ -75,6 +81,19 @@ export async function startApp(): Promise<AppSystem> {
 			if (response.status !== 200) throw new Error(`adding a member failed: ${JSON.stringify(response.body)}`);
 		},
 		connect: (user, counter) => hocuspocusClient({ wsUrl: server.wsUrl, docName: conversationDocName, ack: 'seq', epochs }, user, counter),
+		memory() {
+			const child = server.child;
+			return new Promise((resolve, reject) => {
+				const timer = setTimeout(() => reject(new Error('the memory probe did not answer')), 10_000);
+				child.on('message', function answer(message: MemoryReport) {
+					if (message?.type !== 'memory') return;
+					clearTimeout(timer);
+					child.off('message', answer);
+					resolve(message);
+				});
+				child.send('memory');
+			});
+		},
 		async restart() {
 			await server.kill('SIGTERM');
 			server = await spawn(data.dir);
