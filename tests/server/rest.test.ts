@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderedMessages, writeMessage, seqMap } from '../../src/lib/shared/conversation-doc.ts';
+import type { MessageDto } from '../../src/lib/shared/api-types.ts';
+import { editMessage, orderedMessages, setReactions, writeMessage, seqMap } from '../../src/lib/shared/conversation-doc.ts';
 import { HISTORY_PAGE_MAX } from '../../src/lib/shared/limits.ts';
 import {
 	api,
@@ -275,14 +276,49 @@ describe('HTTP API', () => {
 			expect(await forwards('after=0&limit=3')).toEqual([['m1', 'm2', 'm3'], null]);
 			expect(await forwards('after=3&limit=3')).toEqual([['m4', 'm5', 'm6'], 4]);
 			expect(await forwards('after=6&limit=3')).toEqual([['m7'], 7]);
-			expect(await forwards('after=7')).toEqual([[], null]);
+			expect(await forwards('after=7')).toEqual([[], 8]);
+			expect(await forwards('after=0&before=1')).toEqual([[], null]);
 			// Both bounds: the messages strictly between them, from the older end.
 			expect(await forwards('after=2&before=6&limit=2')).toEqual([['m3', 'm4'], 3]);
 			expect(await forwards('after=2&before=6')).toEqual([['m3', 'm4', 'm5'], 3]);
-			for (const after of ['-1', '1.5', 'x']) {
+			for (const after of ['-1', '1.5', 'x', '', ' 2', '0x10']) {
 				const bad = await api<ErrorBody>(server.url, `/api/conversations/${paged}/messages?after=${after}`, { token: bob.token });
 				expect([bad.status, bad.body.error.code]).toEqual([400, 'invalid-request']);
 			}
+		});
+
+		it('a message reads the same, field by field, from a send that repeats its id and from every kind of history page', async () => {
+			const dave = await createAccount(server.url);
+			expect((await api(server.url, '/api/me', { token: dave.token, method: 'PATCH', body: { displayName: 'Dave Bowman' } })).status).toBe(200);
+			const id = await createConversation(server.url, dave, [bob], 'Fields');
+			const client = connectClient(server.wsUrl, id, dave.token);
+			await client.synced;
+			// Written a minute ago on the device: the author's clock and the server's differ.
+			const createdAt = Date.now() - 60_000;
+			const first = ulid();
+			const reply = ulid();
+			writeMessage(client.doc, { id: first, author: dave.id, body: 'question', createdAt });
+			writeMessage(client.doc, { id: reply, author: dave.id, body: 'answer', createdAt: createdAt + 1, replyTo: first });
+			await waitFor(() => seqMap(client.doc).size === 2);
+			editMessage(client.doc, reply, 'answer, edited');
+			setReactions(client.doc, first, dave.id, ['👍']);
+			const history = async (query: string) => (await api<{ messages: MessageDto[] }>(server.url, `/api/conversations/${id}/messages?${query}`, { token: bob.token })).body.messages;
+			await waitFor(async () => (await history('')).some((m) => m.editedAt !== null && m.body === 'answer, edited') && (await history('')).some((m) => m.reactions.length > 0));
+			client.destroy();
+
+			const author = { id: dave.id, username: dave.username, displayName: 'Dave Bowman', avatar: null };
+			const expected = [
+				{ id: first, conversationId: id, seq: 1, author, body: 'question', createdAt, receivedAt: expect.any(Number), editedAt: null, deletedAt: null, event: null, replyTo: null, attachments: [], reactions: [{ emoji: '👍', userIds: [dave.id] }] },
+				{ id: reply, conversationId: id, seq: 2, author, body: 'answer, edited', createdAt: createdAt + 1, receivedAt: expect.any(Number), editedAt: expect.any(Number), deletedAt: null, event: null, replyTo: first, attachments: [], reactions: [] }
+			];
+			for (const query of ['', 'after=0', 'after=0&before=3', 'before=3&limit=2']) {
+				const page = await history(query);
+				expect(page, query).toEqual(expected);
+				for (const message of page) expect(message.receivedAt - message.createdAt, 'received by the server a minute after it was written').toBeGreaterThan(30_000);
+			}
+			// A send that repeats an id answers with the stored message (getMessage), not the new body.
+			const repeated = await api<{ message: MessageDto }>(server.url, `/api/conversations/${id}/messages`, { token: dave.token, body: { id: first, body: 'something else' } });
+			expect([repeated.status, repeated.body.message]).toEqual([200, (await history(''))[0]]);
 		});
 
 		it('[ACCESS-2] non-members get 403, unknown conversations 404, on every route', async () => {

@@ -97,11 +97,13 @@ function parseEvent(json: string | null): SystemEvent | null {
 	return json === null ? null : (JSON.parse(json) as SystemEvent);
 }
 
+/** Messages with their authors, in {@link messageColumns}' order (read with `values()`). */
+function selectMessages(db: Db) {
+	return db.select(messageColumns).from(messages).innerJoin(users, eq(users.id, messages.authorId));
+}
+
 export function getMessage(db: Db, conversationId: string, id: string): MessageDto | undefined {
-	const row = db
-		.select(messageColumns)
-		.from(messages)
-		.innerJoin(users, eq(users.id, messages.authorId))
+	const row = selectMessages(db)
 		.where(and(eq(messages.conversationId, conversationId), eq(messages.id, id)))
 		.values()[0] as MessageValues | undefined;
 	return row && toDto(conversationId, row, reactionsTo(db, conversationId, [id]));
@@ -109,7 +111,7 @@ export function getMessage(db: Db, conversationId: string, id: string): MessageD
 
 export interface HistoryPage {
 	messages: MessageDto[];
-	/** Pass as `before` to get the page just older than this one; null at the start of history. */
+	/** Pass as `before` to get the page just older than this one; null at the start of history (an empty page of a bare `before` or of `after=0` too). */
 	nextCursor: number | null;
 }
 
@@ -122,7 +124,7 @@ export interface HistoryPage {
  */
 function prepareHistory(db: Db) {
 	const between = and(eq(messages.conversationId, sql.placeholder('conversationId')), gt(messages.seq, sql.placeholder('after')), lt(messages.seq, sql.placeholder('before')));
-	const rows = () => db.select(messageColumns).from(messages).innerJoin(users, eq(users.id, messages.authorId)).where(between);
+	const rows = () => selectMessages(db).where(between);
 	const newest = rows().orderBy(desc(messages.seq)).limit(sql.placeholder('limit')).prepare();
 	const oldest = rows().orderBy(asc(messages.seq)).limit(sql.placeholder('limit')).prepare();
 	const reactionsBetween = db
@@ -150,19 +152,21 @@ export function listHistory(db: Db, conversationId: string, range: HistoryRange,
 	if (!prepared) historyStatements.set(db, (prepared = prepareHistory(db)));
 	const bounds = { conversationId, after: range.after ?? 0, before: range.before ?? Number.MAX_SAFE_INTEGER };
 	let kept: MessageValues[];
-	let hasOlder: boolean;
+	/** `before` for the page just older than this one, or null when there is none. */
+	let nextCursor: number | null;
 	if (range.after === undefined) {
 		const rows = prepared.newest.values({ ...bounds, limit: limit + 1 }) as MessageValues[];
-		hasOlder = rows.length > limit;
 		kept = rows.slice(0, limit).reverse();
+		nextCursor = rows.length > limit ? kept[0]![1] : null;
 	} else {
 		kept = prepared.oldest.values({ ...bounds, limit }) as MessageValues[];
-		// Sequence numbers have no gaps (deleted messages keep theirs): older messages exist unless the page starts at 1.
-		hasOlder = (kept[0]?.[1] ?? 1) > 1;
+		// Sequence numbers have no gaps (deleted messages keep theirs): older messages exist unless the
+		// page starts at 1; an empty page still has those up to `after` before it.
+		const first = kept[0]?.[1] ?? range.after + 1;
+		nextCursor = first > 1 ? first : null;
 	}
 	const reactionsOf = kept.length === 0 ? new Map<string, ReactionDto[]>() : groupReactions(prepared.reactionsBetween.all({ conversationId, from: kept[0]![1], to: kept.at(-1)![1] }));
-	const page = kept.map((values) => toDto(conversationId, values, reactionsOf));
-	return { messages: page, nextCursor: hasOlder && page[0] ? page[0].seq : null };
+	return { messages: kept.map((values) => toDto(conversationId, values, reactionsOf)), nextCursor };
 }
 
 export interface AcceptedMessage {

@@ -56,9 +56,15 @@ export const newMessage = z.object({
 	attachments: z.array(z.string().regex(UPLOAD_ID, 'an upload id')).min(1).max(ATTACHMENTS_PER_MESSAGE_MAX).refine((ids) => new Set(ids).size === ids.length, 'each upload once').optional()
 });
 
+/** A sequence number in a query string: digits only (an empty `after=` is not 0). */
+const seqParam = z
+	.string()
+	.regex(/^\d{1,15}$/, 'a sequence number')
+	.transform(Number);
+
 export const historyQuery = z.object({
-	before: z.coerce.number().int().positive().optional(),
-	after: z.coerce.number().int().nonnegative().optional(),
+	before: seqParam.pipe(z.number().positive()).optional(),
+	after: seqParam.optional(),
 	limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).optional()
 });
 
