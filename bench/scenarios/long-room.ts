@@ -56,7 +56,9 @@ async function writeHistory(app: AppSystem, owner: User, conversationId: string,
  * The open epoch as full as one that stays open gets: a full epoch ends at the next quiet moment
  * (EPOCH-1) and at the next load, so the biggest a member opens after a restart is just under the
  * limits. After the history (whose last roll-over may have left one message), the owner waits for a
- * quiet moment and then writes one by one up to nine tenths of the message limit.
+ * quiet moment and then writes one by one up to nine tenths of the message limit (with the default
+ * limits the bench's 80-character messages then fill about 29 of the epoch's 32 KB too). The row
+ * "messages in the open epoch" shows what the member opened.
  */
 async function fillOpenEpoch(app: AppSystem, owner: User, conversationId: string, ownerRoom: Room): Promise<Room> {
 	await sleep(DEFAULT_EPOCH_LIMITS.quietMs + 500);

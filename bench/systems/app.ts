@@ -84,14 +84,19 @@ export async function startApp(): Promise<AppSystem> {
 		memory() {
 			const child = server.child;
 			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => reject(new Error('the memory probe did not answer')), 10_000);
-				child.on('message', function answer(message: MemoryReport) {
-					if (message?.type !== 'memory') return;
+				const settle = (error: Error | null, report?: MemoryReport) => {
 					clearTimeout(timer);
 					child.off('message', answer);
-					resolve(message);
-				});
-				child.send('memory');
+					if (error) reject(error);
+					else resolve(report!);
+				};
+				const answer = (message: MemoryReport) => {
+					if (message?.type === 'memory') settle(null, message);
+				};
+				const timer = setTimeout(() => settle(new Error('the memory probe did not answer')), 10_000);
+				child.on('message', answer);
+				if (!child.connected) return settle(new Error('the server is gone'));
+				child.send('memory', (error) => error && settle(error));
 			});
 		},
 		async restart() {

@@ -58,6 +58,13 @@ function epochStart(doc: Y.Doc): number | undefined {
 	return start;
 }
 
+/** The first page of what a device missed, asked for at opening: messages after the newest it had, before `before`. */
+interface EarlyPage {
+	page: Promise<HistoryPage>;
+	before: number | undefined;
+	limit: number;
+}
+
 class HocuspocusRoom implements Room {
 	#device: Device;
 	#epoch: number;
@@ -138,9 +145,7 @@ class HocuspocusRoom implements Room {
 		this.#provider = provider;
 		this.#live = false;
 		provider.on('synced', () => (this.#live = true));
-		// What the device missed of ended epochs is asked for while the document syncs: forwards from the newest message it holds.
-		const early = options.epochs && this.#missedAfter !== undefined ? this.#history({ after: this.#missedAfter, limit: HISTORY_PAGE_MAX }) : null;
-		early?.catch(() => {}); // #pageInMissed reports it
+		const early = this.#askMissedEarly();
 		this.#ready = synced(provider, name).then(() => this.#pageInMissed(early));
 		this.#ready.catch(() => {}); // ready() reports it, unless a move follows
 		if (options.ack === 'sync-status') {
@@ -159,7 +164,7 @@ class HocuspocusRoom implements Room {
 			const message = decodeServerStateless(payload);
 			if (message?.type === 'epoch-ended') {
 				this.#heard = Math.max(this.#heard, message.epoch);
-				this.#epochEnded(message.epoch);
+				this.#epochEnded(message.epoch, message.firstSeq);
 			}
 		});
 		const refused = ({ reason }: { reason: string }) => {
@@ -169,13 +174,13 @@ class HocuspocusRoom implements Room {
 		provider.on('close', ({ event }: { event: { reason: string } }) => refused(event));
 	}
 
-	/** `epoch`: the current one, or null when the server did not say. */
-	#epochEnded(epoch: number | null): void {
+	/** `epoch`: the current one (its messages start at `firstSeq`), or null when the server did not say. */
+	#epochEnded(epoch: number | null, firstSeq?: number): void {
 		// Not there until the end (refused at opening, or closed before it synced): ended epochs may hold messages it never saw.
 		if (!this.#live) this.#missedAfter ??= this.#newest;
 		// In a later microtask at the earliest: out of the provider's handler before the move destroys the provider.
 		const move = (this.#moving ?? Promise.resolve())
-			.then(() => this.#moveTo(epoch))
+			.then(() => this.#moveTo(epoch, firstSeq))
 			.catch((error: unknown) => console.error(`  ${this.conversationId}: following its epochs failed:`, error));
 		this.#moving = move;
 		void move.finally(() => {
@@ -184,52 +189,68 @@ class HocuspocusRoom implements Room {
 	}
 
 	/** Opens the current epoch in a fresh document, with this device's messages not yet acknowledged written into it (EPOCH-3). */
-	async #moveTo(epoch: number | null): Promise<void> {
+	async #moveTo(epoch: number | null, firstSeq?: number): Promise<void> {
 		const epochs = this.#device.options.epochs!;
 		const { user, counter } = this.#device;
 		const current = epoch ?? (await epochs.current(this.conversationId, user, counter));
 		if (this.#closed || current <= this.#epoch) return;
 		this.#provider.destroy();
-		this.#switchDocument(current);
+		this.#switchDocument(current, firstSeq);
 		this.#open();
 	}
 
 	/** A fresh document for `epoch`, with the messages not yet acknowledged written into it. */
-	#switchDocument(epoch: number): void {
+	#switchDocument(epoch: number, firstSeq?: number): void {
 		const carried = unacknowledged(this.#doc, this.#device.user.id);
 		this.#doc.destroy();
 		this.#doc = new Y.Doc();
 		this.#watch(this.#doc);
 		carryInto(this.#doc, carried);
 		this.#epoch = epoch;
-		this.#device.options.epochs!.reached(this.conversationId, epoch);
+		this.#device.options.epochs!.reached(this.conversationId, epoch, firstSeq);
+	}
+
+	/**
+	 * What the device missed of ended epochs, asked for while the document syncs: forwards from the
+	 * newest message it holds, up to where the epoch's messages start when its conversation list says.
+	 */
+	#askMissedEarly(): EarlyPage | null {
+		const epochs = this.#device.options.epochs;
+		const after = this.#missedAfter;
+		if (!epochs || after === undefined) return null;
+		const before = epochs.known(this.conversationId) === this.#epoch ? epochs.knownFirstSeq(this.conversationId) : undefined;
+		const limit = before === undefined ? HISTORY_PAGE_MAX : Math.min(HISTORY_PAGE_MAX, before - 1 - after);
+		if (limit <= 0) return null;
+		const page = this.#history({ after, before, limit });
+		page.catch(() => {}); // #pageInMissed reports it
+		return { page, before, limit };
 	}
 
 	/**
 	 * Pages in over REST what the device missed of ended epochs, up to just before this epoch's
 	 * messages: `early` (asked for at opening) brings the first page after the newest it had.
 	 */
-	async #pageInMissed(early: Promise<HistoryPage> | null): Promise<void> {
+	async #pageInMissed(early: EarlyPage | null): Promise<void> {
 		let after = this.#missedAfter;
 		if (after === undefined) return;
+		const end = early?.before ?? epochStart(this.#doc);
 		if (early) {
-			const page = await early;
-			if (page.messages.length < HISTORY_PAGE_MAX) return this.#caughtUp();
+			const page = await early.page;
+			if (page.messages.length < early.limit) return this.#caughtUp();
 			after = page.messages.at(-1)!.seq;
 		}
-		let before = epochStart(this.#doc);
-		if (before !== undefined) {
+		if (end !== undefined) {
 			// Sequence numbers have no gaps: every page of the range is known up front, and asked for at once.
 			const pages: Array<Promise<HistoryPage>> = [];
-			for (let end = before; end - 1 > after; end -= HISTORY_PAGE_MAX) pages.push(this.#history({ before: end, limit: Math.min(HISTORY_PAGE_MAX, end - 1 - after) }));
+			for (let from = after; from + 1 < end; from += HISTORY_PAGE_MAX) pages.push(this.#history({ after: from, before: end, limit: HISTORY_PAGE_MAX }));
 			await Promise.all(pages);
 			return this.#caughtUp();
 		}
+		// The epoch holds none of its messages yet: forwards until a page reaches the newest.
 		for (;;) {
-			const page = await this.#history({ before, limit: HISTORY_PAGE_MAX });
-			const oldest = page.messages[0]?.seq;
-			if (page.nextCursor === null || oldest === undefined || oldest <= after + 1) break;
-			before = page.nextCursor;
+			const page = await this.#history({ after, limit: HISTORY_PAGE_MAX });
+			if (page.messages.length < HISTORY_PAGE_MAX) break;
+			after = page.messages.at(-1)!.seq;
 		}
 		this.#caughtUp();
 	}
