@@ -22,15 +22,14 @@ import {
 	writeMessage
 } from '$lib/shared/conversation-doc';
 import type { ReactionDto } from '$lib/shared/api-types';
-import { isReaction } from '$lib/shared/limits';
-import { checkMessageBody } from '$lib/shared/limits';
+import { checkMessageBody, isReaction } from '$lib/shared/limits';
 import { reasonText } from '$lib/shared/reason-text';
 import { CloseReason, decodeServerStateless, encodeStateless, reactionKey, RefusalCode, type ClientStateless, type MessageValue, type ServerStateless, type SystemEvent } from '$lib/shared/protocol';
 import { TypingSignal, TypingTracker } from '$lib/shared/typing';
 import type { AttachmentView } from '$lib/client/attachments';
 import { IMAGE_TYPES } from '$lib/shared/files';
 import { OlderHistory } from './older-history.ts';
-import type { SyncHub } from './sync-hub.svelte.ts';
+import type { ConversationHost } from './conversation-host.ts';
 
 const nextId = monotonicFactory();
 
@@ -198,7 +197,7 @@ export class ConversationSync {
 	#older: OlderHistory;
 
 	constructor(
-		private readonly hub: SyncHub,
+		private readonly hub: ConversationHost,
 		readonly userId: string,
 		readonly conversationId: string
 	) {

@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import { HistoryCache } from '$lib/client/history-cache';
 import type { Inbox } from '$lib/client/inbox.svelte';
 import { CloseReason, conversationDocName, decodeServerStateless, encodeStateless, SYNC_PATH, userDocName } from '$lib/shared/protocol';
+import type { ConversationHost, ProviderHandlers } from './conversation-host.ts';
 import { ConversationSync } from './conversation-sync.svelte.ts';
 import { FileOutbox } from './file-outbox.svelte.ts';
 
@@ -14,18 +15,11 @@ export type ConnectionState = 'online' | 'connecting' | 'offline';
 /** A blip shorter than this never shows: the indicator stays "online". */
 const BLIP_MS = 2000;
 
-export interface ProviderHandlers {
-	onStateless(payload: string): void;
-	onSynced(): void;
-	onClose(reason: string): void;
-	onAuthenticationFailed(reason: string): void;
-}
-
 /**
  * One WebSocket for all of a user's conversations (Hocuspocus multiplexes documents over it),
  * the connection indicator, and the open conversations.
  */
-export class SyncHub {
+export class SyncHub implements ConversationHost {
 	state = $state<ConnectionState>('connecting');
 	#raw: ConnectionState = 'connecting';
 	#timer: ReturnType<typeof setTimeout> | undefined;
