@@ -9,6 +9,7 @@ import type { newMessage } from './schemas.ts';
 import { toAttachmentRef } from './uploads.ts';
 import { checkMessageBody } from '../shared/limits.ts';
 import type { AttachmentRef } from '../shared/protocol.ts';
+import { reasonText } from '../shared/reason-text.ts';
 
 /**
  * Sends a message as `user` (a member) over REST: idempotent on its id (the same id again answers
@@ -26,10 +27,7 @@ export async function sendAs(user: User, conversationId: string, input: z.infer<
 	if (getConversation(db, conversationId)?.status === 'closed') throw new ApiError(403, 'conversation-closed', 'This conversation is closed: nobody can send to it until its owner reopens it.');
 	const attachments = input.attachments?.map((uploadId) => attachable(uploadId, user.id, conversationId, id));
 	const body = attachments && input.body.trim() === '' ? ({ ok: true, body: '' } as const) : checkMessageBody(input.body);
-	if (!body.ok) {
-		const text = body.code === 'message-empty' ? 'The message is empty.' : 'The message is longer than 2000 characters.';
-		throw new ApiError(400, body.code, text);
-	}
+	if (!body.ok) throw new ApiError(400, body.code, reasonText(body.code));
 	// Only new messages count: a retry of a stored id was answered above, and one that loses a race
 	// to its twin (or fails) gets its token back.
 	const taken = limiters.messages.take(user.id);
