@@ -1,9 +1,9 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getUserByUsername } from '../../src/lib/server/users.ts';
 import { CloseReason, userDocName } from '../../src/lib/shared/protocol.ts';
-import { RELAXED_LIMITS } from '../utils/limits.ts';
-import { api, connectDocument, createAccount, startTestServer, tempDataDir, uniqueName, waitFor, type Account, type TestServer } from '../utils/server.ts';
+import { api, connectDocument, createAccount, uniqueName, waitFor, type Account, type TestServer } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 const PASSWORD = 'correct horse battery';
@@ -13,20 +13,7 @@ const PASSWORD = 'correct horse battery';
  * runtime the routes read is process-wide, so a describe block never starts a second one.
  */
 function serve(env: Record<string, string>): { readonly server: TestServer } {
-	const data = tempDataDir();
-	let server: TestServer | undefined;
-	beforeAll(async () => {
-		server = await startTestServer(data.dir, { ...RELAXED_LIMITS, ...env });
-	});
-	afterAll(async () => {
-		await server?.close();
-		data.remove();
-	});
-	return {
-		get server() {
-			return server!;
-		}
-	};
+	return { server: useTestServer(env) };
 }
 
 /** A 429 in the API's error shape, with a Retry-After of whole seconds. */

@@ -1,6 +1,6 @@
 import * as encoding from 'lib0/encoding';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
@@ -10,13 +10,11 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type History = { messages: Array<{ id: string; body: string }> };
 
@@ -53,19 +51,13 @@ async function rawClient(wsUrl: string, docName: string, token: string, headers:
 }
 
 describe('access and frames', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		alice = await createAccount(server.url);
 		bob = await createAccount(server.url);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	it('[ACCESS-3] a removed member’s open connection closes within a second, and their offline updates are refused', async () => {
@@ -214,15 +206,9 @@ describe('access and frames', () => {
 });
 
 describe('sessions and groups', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	beforeAll(async () => {
 		// More sign-ups from one address, and more members added at once, than the defaults allow.
-		server = await startTestServer(data.dir);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	it('[ACCESS-3] logging out closes the sync connections of that session at once', async () => {

@@ -1,27 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { registerPlatform } from '../../src/lib/server/platforms.ts';
 import { createSession, generateSessionToken } from '../../src/lib/server/session.ts';
-import { api, connectDocument, createAccount, createConversation, startTestServer, tempDataDir, type Account, type TestServer } from '../utils/server.ts';
+import { api, connectDocument, createAccount, createConversation, type Account } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 import { userDocName } from '../../src/lib/shared/protocol.ts';
 import type { AdminStats } from '../../src/lib/shared/api-types.ts';
 
 
 describe('the admin view', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer({ ADMIN_USERNAMES: ' chat_admin , someone_else ' });
 	let admin: Account;
 	let user: Account;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir, { ADMIN_USERNAMES: ' chat_admin , someone_else ' });
 		admin = await createAccount(server.url, 'chat_admin');
 		user = await createAccount(server.url);
 	});
 
-	afterAll(async () => {
-		await server.close();
-		data.remove();
-	});
 
 	it('[ADMIN-1] only the configured admins see the figures; a request cannot make itself admin', async () => {
 		const refused = await api<{ error: { code: string } }>(server.url, '/api/admin/stats', { token: user.token });

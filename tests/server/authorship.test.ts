@@ -8,19 +8,16 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type History = { messages: Array<{ id: string; body: string; author: { id: string }; createdAt: number; deletedAt: number | null; editedAt: number | null }> };
 
 describe('the server decides who wrote what', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let conversationId: string;
@@ -51,7 +48,6 @@ describe('the server decides who wrote what', () => {
 	}
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		alice = await createAccount(server.url);
 		bob = await createAccount(server.url);
 		conversationId = await createConversation(server.url, alice, [bob], 'Authorship');
@@ -62,8 +58,6 @@ describe('the server decides who wrote what', () => {
 	});
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[AUTH-1] a message that names another user as its author is refused and nothing of it is stored', async () => {

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sequenceOf, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import type { ContextDto, ConversationDto, ConversationSummary, MessageDto } from '../../src/lib/shared/api-types.ts';
 import { CloseReason, RefusalCode } from '../../src/lib/shared/protocol.ts';
-import { api, connectClient, createAccount, createConversation, startTestServer, tempDataDir, waitFor, type Account, type SyncClient, type TestServer } from '../utils/server.ts';
+import { api, connectClient, createAccount, createConversation, waitFor, type Account, type SyncClient } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type Start = { conversation: ConversationDto; message?: MessageDto };
 
 describe('conversations about a context (a post, a booking, a pattern)', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let seller: Account;
 	let buyer: Account;
 	let other: Account;
@@ -17,7 +17,6 @@ describe('conversations about a context (a post, a booking, a pattern)', () => {
 	const post = '/api/contexts/post/marketplace%2F123';
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[seller, buyer, other] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
 		const created = await api<{ context: ContextDto }>(server.url, post, { method: 'PUT', token: seller.token, body: { title: 'Bike, barely used', url: 'https://market.example/p/123', imageUrl: 'https://market.example/p/123.jpg' } });
 		expect(created.status).toBe(201);
@@ -26,8 +25,6 @@ describe('conversations about a context (a post, a booking, a pattern)', () => {
 
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[CTX-1] one call creates the conversation and sends its first message; a retry gives the same conversation and the message once', async () => {
@@ -134,22 +131,16 @@ describe('conversations about a context (a post, a booking, a pattern)', () => {
 });
 
 describe('the conversation list: archive, status filter, pages', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let ana: Account;
 	let ben: Account;
 	const ids: string[] = [];
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[ana, ben] = [await createAccount(server.url), await createAccount(server.url)];
 		for (let i = 0; i < 5; i++) ids.push(await createConversation(server.url, ana, [ben], `Group ${i}`));
 	});
 
-	afterAll(async () => {
-		await server.close();
-		data.remove();
-	});
 
 	const list = async (token: string, query = '') => (await api<{ conversations: ConversationSummary[]; nextCursor: string | null }>(server.url, `/api/conversations${query}`, { token })).body;
 

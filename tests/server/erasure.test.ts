@@ -10,19 +10,16 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type Row = { id: string; seq: number; body: string; deletedAt: number | null; editedAt: number | null };
 
 describe('delete for everyone erases the body', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let conversationId: string;
@@ -43,9 +40,9 @@ describe('delete for everyone erases the body', () => {
 	/** The files SQLite keeps for the database (main file, WAL, shared memory) that contain `text`. */
 	function filesHolding(text: string): string[] {
 		const needle = Buffer.from(text);
-		return readdirSync(data.dir)
+		return readdirSync(server.dataDir)
 			.filter((name) => name.startsWith('chat.sqlite'))
-			.filter((name) => readFileSync(join(data.dir, name)).includes(needle));
+			.filter((name) => readFileSync(join(server.dataDir, name)).includes(needle));
 	}
 
 	/** Alice's message, once acknowledged. */
@@ -60,7 +57,6 @@ describe('delete for everyone erases the body', () => {
 	const eventually = (check: () => boolean | Promise<boolean>, what: string) => waitFor(check, 15_000, what);
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		alice = await createAccount(server.url);
 		bob = await createAccount(server.url);
 		conversationId = await createConversation(server.url, alice, [bob], 'Erasure');
@@ -69,8 +65,6 @@ describe('delete for everyone erases the body', () => {
 
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[ERASE-1] a deleted message leaves a tombstone with its seq on every device and an empty row in the table', async () => {

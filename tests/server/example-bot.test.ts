@@ -1,20 +1,13 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, createAccount, startTestServer, tempDataDir, waitFor, type TestServer } from '../utils/server.ts';
+import { describe, expect, it } from 'vitest';
+import { api, createAccount, waitFor } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('examples/bot.ts', () => {
-	const data = tempDataDir();
-	let server: TestServer;
-	beforeAll(async () => {
-		server = await startTestServer(data.dir);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
-	});
+	const server = useTestServer();
 
 	it('signs up, joins its conversations and answers through the sync protocol', async () => {
 		const bot = spawn(process.execPath, ['--import', 'tsx', 'examples/bot.ts'], {

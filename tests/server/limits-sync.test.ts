@@ -8,30 +8,24 @@ import {
 	connectDocument,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('abuse limits on the sync socket', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer({ LIMIT_MESSAGES: '10/2s', LIMIT_STATELESS: '5/10s', LIMIT_SOCKETS_PER_USER: '3' });
 	let alice: Account;
 	let bob: Account;
 	const clients: SyncClient[] = [];
 	const track = (client: SyncClient) => (clients.push(client), client);
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir, { LIMIT_MESSAGES: '10/2s', LIMIT_STATELESS: '5/10s', LIMIT_SOCKETS_PER_USER: '3' });
 		[alice, bob] = await Promise.all([createAccount(server.url), createAccount(server.url)]);
 	});
 	afterAll(async () => {
 		for (const client of clients) client.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[LIMIT-4] a burst over the message budget is slowed, never refused or lost, and REST draws on the same budget', async () => {

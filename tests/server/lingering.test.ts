@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { conversationDocName } from '../../src/lib/shared/protocol.ts';
 import {
@@ -10,24 +10,18 @@ import {
 	startTestServer,
 	tempDataDir,
 	waitFor,
-	type Account,
-	type TestServer
+	type Account
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('a conversation stays loaded for a while after its last connection', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const LINGER_MS = 600;
+	const server = useTestServer({ DOCUMENT_LINGER_MS: String(LINGER_MS) });
 	let alice: Account;
 	let bob: Account;
-	const LINGER_MS = 600;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir, { DOCUMENT_LINGER_MS: String(LINGER_MS) });
 		[alice, bob] = await Promise.all([createAccount(server.url), createAccount(server.url)]);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	const loaded = (conversationId: string) => server.app.core.sync.conversations.get(conversationDocName(conversationId));

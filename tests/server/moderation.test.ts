@@ -4,11 +4,11 @@ import * as Y from 'yjs';
 import { deleteForEveryone, messageOf, messagesMap, reactionsMap, sequenceOf, setReactions, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import type { MessageDto } from '../../src/lib/shared/api-types.ts';
 import { RefusalCode, reactionKey } from '../../src/lib/shared/protocol.ts';
-import { api, connectClient, createAccount, createConversation, startTestServer, tempDataDir, waitFor, type Account, type SyncClient, type TestServer } from '../utils/server.ts';
+import { api, connectClient, createAccount, createConversation, waitFor, type Account, type SyncClient } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('moderators delete others’ messages, and nothing more', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let owner: Account;
 	let ben: Account;
 	let cal: Account;
@@ -47,15 +47,12 @@ describe('moderators delete others’ messages, and nothing more', () => {
 	}
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[owner, ben, cal] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
 		conversationId = await createConversation(server.url, owner, [ben, cal], 'Moderated');
 	});
 
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[MOD-1] a plain member cannot delete someone else’s message; made a moderator by the owner, they can, and the author keeps it deleted', async () => {
@@ -109,23 +106,19 @@ describe('moderators delete others’ messages, and nothing more', () => {
 });
 
 describe('hostile updates around moderation and closed conversations', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let owner: Account;
 	let ben: Account;
 	let conversationId: string;
 	const open: SyncClient[] = [];
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[owner, ben] = [await createAccount(server.url), await createAccount(server.url)];
 		conversationId = await createConversation(server.url, owner, [ben], 'Hostile');
 	});
 
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	async function client(account: Account): Promise<SyncClient> {

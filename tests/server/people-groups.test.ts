@@ -7,22 +7,19 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	uniqueName,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type Users = { users: Array<{ id: string; username: string; displayName: string }> };
 type History = { messages: Array<{ id: string; seq: number; body: string; author: { id: string }; event: unknown }> };
 type Conversation = { conversation: { id: string; title: string | null; members: Array<{ id: string; role: string; online: boolean }> } };
 
 describe('people, profiles, groups and their timeline lines', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer({ LIMIT_PEOPLE_SEARCH: '8/m' });
 	let alice: Account;
 	let bob: Account;
 	let carol: Account;
@@ -30,13 +27,10 @@ describe('people, profiles, groups and their timeline lines', () => {
 	const track = (client: SyncClient) => (clients.push(client), client);
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir, { LIMIT_PEOPLE_SEARCH: '8/m' });
 		[alice, bob, carol] = await Promise.all([createAccount(server.url), createAccount(server.url), createAccount(server.url)]);
 	});
 	afterAll(async () => {
 		for (const client of clients) client.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[PEOPLE-1] people search: a prefix of at least 2 characters, a few results, never me, wildcards literal, rate limited', async () => {

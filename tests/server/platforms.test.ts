@@ -6,10 +6,11 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { registerPlatform } from '../../src/lib/server/platforms.ts';
 import type { ContextDto, ConversationDto, ConversationSummary, MessageDto, PublicUser } from '../../src/lib/shared/api-types.ts';
-import { api, createAccount, spawnServer, startTestServer, tempDataDir, waitFor, type Account, type TestServer } from '../utils/server.ts';
+import { api, createAccount, spawnServer, tempDataDir, waitFor, type Account } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type ErrorBody = { error: { code: string } };
 type Start = { conversation: ConversationDto; message?: MessageDto };
@@ -33,8 +34,7 @@ interface TokenClaims {
 }
 
 describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer({ FETCH_PRIVATE_ADDRESSES: 'true' });
 	let marketSecret: string;
 	let otherSecret: string;
 	let market: string;
@@ -83,17 +83,12 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 
 	beforeAll(async () => {
 		// Photos come from a local server in these tests (ATTACH-1); private addresses are refused by default (checked below).
-		server = await startTestServer(data.dir, { FETCH_PRIVATE_ADDRESSES: 'true' });
 		marketSecret = registerPlatform(server.app.core.db, 'market', 'Campus market').secret;
 		otherSecret = registerPlatform(server.app.core.db, 'other', 'Other site').secret;
 		market = basic('market', marketSecret);
 		local = await createAccount(server.url);
 	});
 
-	afterAll(async () => {
-		await server?.close();
-		data.remove();
-	});
 
 	it('[PLATFORM-1] the platform API takes Basic <id>:<secret> only: no header, a wrong or another platform’s secret, an unknown platform, a malformed header, a user’s session are 401', async () => {
 		const body = { displayName: 'Alice' };
@@ -569,7 +564,7 @@ describe('host platforms (PLATFORM-1 to PLATFORM-4)', () => {
 	it('[PLATFORM-4] npm run platform: add prints the secret once and it authenticates; list never shows secrets; bad ids exit 1; remove revokes', async () => {
 		const cli = (...args: string[]) =>
 			new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-				const child = spawn(process.execPath, ['--import', 'tsx', 'server/platform-cli.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: data.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+				const child = spawn(process.execPath, ['--import', 'tsx', 'server/platform-cli.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: server.dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
 				let stdout = '';
 				let stderr = '';
 				child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

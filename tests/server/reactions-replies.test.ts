@@ -9,17 +9,14 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('replies and reactions', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let conversationId: string;
@@ -50,7 +47,6 @@ describe('replies and reactions', () => {
 	}
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		alice = await createAccount(server.url);
 		bob = await createAccount(server.url);
 		conversationId = await createConversation(server.url, alice, [bob], 'Reactions');
@@ -58,8 +54,6 @@ describe('replies and reactions', () => {
 
 	afterAll(async () => {
 		for (const c of open) c.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	it('[REPLY-1] a reply names the message it quotes; the history carries it', async () => {

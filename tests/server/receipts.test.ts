@@ -11,13 +11,11 @@ import {
 	connectDocument,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
 	type Account,
-	type SyncClient,
-	type TestServer
+	type SyncClient
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type Of<T extends ServerStateless['type']> = Extract<ServerStateless, { type: T }>;
 const ofType = <T extends ServerStateless['type']>(client: SyncClient, type: T) => client.stateless.filter((m): m is Of<T> => m.type === type);
@@ -30,8 +28,7 @@ const inboxView = (channel: SyncClient, conversationId: string): Pick<InboxActiv
 		.at(-1);
 
 describe('receipts, unread counts, typing, presence, live inbox', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let carol: Account;
@@ -39,13 +36,10 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 	const track = (client: SyncClient) => (open.push(client), client);
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[alice, bob, carol] = [await createAccount(server.url), await createAccount(server.url), await createAccount(server.url)];
 	});
 	afterAll(async () => {
 		for (const client of open) client.destroy();
-		await server.close();
-		data.remove();
 	});
 
 	async function summaries(account: Account): Promise<ConversationSummary[]> {
@@ -176,8 +170,7 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		const outsider = await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: carol.token });
 		expect(outsider.status).toBe(403);
 
-		await server.close();
-		server = await startTestServer(data.dir);
+		await server.restart();
 		expect(await unread()).toBe(1);
 		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
 		expect(await unread()).toBe(0);

@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { messagesMap, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason } from '../../src/lib/shared/protocol.ts';
 import {
@@ -7,26 +7,18 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
-	type Account,
-	type TestServer
+	type Account
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('a document that stops matching the database is rebuilt, never served', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[alice, bob] = await Promise.all([createAccount(server.url), createAccount(server.url)]);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	it('[GUARD-4] a failed commit closes the document before anyone sees the update, and the message is stored once after the reload', async () => {

@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { MessageDto } from '../../src/lib/shared/api-types.ts';
 import { editMessage, orderedMessages, setReactions, writeMessage, seqMap } from '../../src/lib/shared/conversation-doc.ts';
 import { HISTORY_PAGE_MAX } from '../../src/lib/shared/limits.ts';
@@ -8,32 +8,24 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	uniqueName,
 	waitFor,
-	type Account,
-	type TestServer
+	type Account
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 type Message = { id: string; seq: number; body: string; author: { id: string; username: string } };
 type History = { messages: Message[]; nextCursor: number | null };
 
 describe('HTTP API', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let carol: Account;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[alice, bob, carol] = await Promise.all([createAccount(server.url), createAccount(server.url), createAccount(server.url)]);
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	it('a page of history goes gzipped to a client that accepts it, and plain to one that does not', async () => {

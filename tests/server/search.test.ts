@@ -1,13 +1,13 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SearchPage } from '../../src/lib/shared/api-types.ts';
 import { ftsQuery } from '../../src/lib/server/search.ts';
 import { deleteForEveryone, editMessage, messageOf } from '../../src/lib/shared/conversation-doc.ts';
-import { api, connectClient, createAccount, createConversation, startTestServer, tempDataDir, waitFor, type Account, type TestServer } from '../utils/server.ts';
+import { api, connectClient, createAccount, createConversation, waitFor, type Account } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('message search', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let carol: Account;
@@ -24,7 +24,6 @@ describe('message search', () => {
 	const found = async (account: Account, q: string) => (await search(account, q)).body.results.map((r) => r.message.body);
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		alice = await createAccount(server.url);
 		bob = await createAccount(server.url);
 		carol = await createAccount(server.url);
@@ -32,10 +31,6 @@ describe('message search', () => {
 		private_ = await createConversation(server.url, alice, [bob], 'Just us');
 	});
 
-	afterAll(async () => {
-		await server.close();
-		data.remove();
-	});
 
 	it('[SEARCH-1] finds every word, the last as a prefix, newest first, with the matches marked in a snippet', async () => {
 		await say(alice, group, 'The address is 12 Rue Lépine, flat 3');

@@ -1,5 +1,5 @@
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { orderedMessages, sequenceOf, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason, conversationDocName } from '../../src/lib/shared/protocol.ts';
 import {
@@ -7,29 +7,21 @@ import {
 	connectClient,
 	createAccount,
 	createConversation,
-	startTestServer,
-	tempDataDir,
 	waitFor,
-	type Account,
-	type TestServer
+	type Account
 } from '../utils/server.ts';
+import { useTestServer } from '../utils/test-server.ts';
 
 describe('real-time sync between members', () => {
-	const data = tempDataDir();
-	let server: TestServer;
+	const server = useTestServer();
 	let alice: Account;
 	let bob: Account;
 	let carol: Account;
 	let conversationId: string;
 
 	beforeAll(async () => {
-		server = await startTestServer(data.dir);
 		[alice, bob, carol] = await Promise.all([createAccount(server.url), createAccount(server.url), createAccount(server.url)]);
 		conversationId = await createConversation(server.url, alice, [bob], '');
-	});
-	afterAll(async () => {
-		await server.close();
-		data.remove();
 	});
 
 	it('[ORDER-1] two clients see each other’s messages, in the same server order', async () => {
