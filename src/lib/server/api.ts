@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { User } from './db/schema.ts';
 import { ApiError, errorResponse, RateLimitedError, unauthenticated } from './errors.ts';
 import { reportFailure } from './failure.ts';
+import type { FailureCode, Outcome } from './outcome.ts';
 
 type Handler<E extends RequestEvent> = (event: E) => Promise<Response> | Response;
 
@@ -80,4 +81,35 @@ export async function readJson<S extends z.ZodType>(event: RequestEvent, schema:
 export function requireUser(event: RequestEvent): User {
 	if (!event.locals.user) throw unauthenticated();
 	return event.locals.user;
+}
+
+/** The HTTP status of each expected failure a domain function returns (see outcome.ts). */
+const FAILURE_STATUS: Record<FailureCode, number> = {
+	'invalid-request': 400,
+	'too-many-members': 400,
+	'not-a-group': 400,
+	'not-closable': 400,
+	'message-empty': 400,
+	'message-too-long': 400,
+	'attachment-unknown': 400,
+	forbidden: 403,
+	'not-context-owner': 403,
+	'own-context': 403,
+	'conversation-closed': 403,
+	'foreign-attachment': 403,
+	'not-found': 404,
+	'user-not-found': 404,
+	'not-a-member': 404,
+	'id-conflict': 409,
+	'attachment-taken': 409,
+	'username-taken': 409,
+	'rate-limited': 429
+};
+
+/** The value of a domain outcome; a failure becomes its `{ error }` response with the status of its code. */
+export function unwrap<T>(outcome: Outcome<T>): T {
+	if (outcome.ok) return outcome.value;
+	const { code, message, retryAfterMs } = outcome;
+	if (code === 'rate-limited') throw new RateLimitedError(retryAfterMs ?? 1000, message);
+	throw new ApiError(FAILURE_STATUS[code], code, message);
 }

@@ -2,7 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { contexts, conversations, members, users, type ContextRow, type Conversation } from './db/schema.ts';
-import { ApiError, notFound } from './errors.ts';
+import { fail, succeed, type Outcome } from './outcome.ts';
 import type { ContextDto } from '../shared/api-types.ts';
 
 /** A context kind: a short lower-case word (`post`, `booking`, `pattern`, or one a platform adds). */
@@ -33,12 +33,6 @@ export function findContext(db: Db, kind: string, externalId: string, platformId
 		.get();
 }
 
-export function requireContext(db: Db, kind: string, externalId: string, platformId = ''): ContextRow {
-	const row = findContext(db, kind, externalId, platformId);
-	if (!row) throw notFound('Context');
-	return row;
-}
-
 export interface ContextInput {
 	title: string;
 	url?: string | null;
@@ -50,14 +44,14 @@ export type ContextWriter = { userId: string } | { platformId: string; ownerId: 
 
 /**
  * Creates the context, or updates its card (title, link, image) when the writer may: a user their
- * own (not a platform's), a platform its own. Anything else is 403 `not-context-owner`.
+ * own (not a platform's), a platform its own. Anything else fails as `not-context-owner`.
  */
-export function upsertContext(db: Db, writer: ContextWriter, kind: string, externalId: string, input: ContextInput): { context: ContextRow; created: boolean } {
+export function upsertContext(db: Db, writer: ContextWriter, kind: string, externalId: string, input: ContextInput): Outcome<{ context: ContextRow; created: boolean }> {
 	const platformId = 'platformId' in writer ? writer.platformId : '';
 	const ownerId = 'platformId' in writer ? writer.ownerId : writer.userId;
 	const audience = 'platformId' in writer ? writer.audience : 'owner';
 	return db.transaction(
-		(tx) => {
+		(tx): Outcome<{ context: ContextRow; created: boolean }> => {
 			const existing = tx
 				.select()
 				.from(contexts)
@@ -67,7 +61,7 @@ export function upsertContext(db: Db, writer: ContextWriter, kind: string, exter
 			if (existing) {
 				// In a platform's namespace the platform writes; among users' own, the owner.
 				const mayWrite = platformId !== '' || existing.ownerId === ownerId;
-				if (!mayWrite) throw new ApiError(403, 'not-context-owner', 'This context belongs to someone else.');
+				if (!mayWrite) return fail('not-context-owner', 'This context belongs to someone else.');
 				const context = tx
 					.update(contexts)
 					.set({ title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, ownerId, audience, updatedAt: now })
@@ -76,11 +70,11 @@ export function upsertContext(db: Db, writer: ContextWriter, kind: string, exter
 					.get()!;
 				// Its conversations show the new title.
 				tx.update(conversations).set({ title: input.title }).where(eq(conversations.contextId, existing.id)).run();
-				return { context, created: false };
+				return succeed({ context, created: false });
 			}
 			const context: ContextRow = { id: ulid(), kind, externalId, title: input.title, url: input.url ?? null, imageUrl: input.imageUrl ?? null, ownerId, platformId, audience, createdAt: now, updatedAt: now };
 			tx.insert(contexts).values(context).run();
-			return { context, created: true };
+			return succeed({ context, created: true });
 		},
 		{ behavior: 'immediate' }
 	);
@@ -90,9 +84,9 @@ export function upsertContext(db: Db, writer: ContextWriter, kind: string, exter
  * The conversation between `initiatorId` and the context's owner about it: the same one every time
  * for the same initiator (CTX-1), created on first use. The owner cannot contact themselves.
  */
-export function openContextConversation(db: Db, context: ContextRow, initiatorId: string): { conversation: Conversation; created: boolean } {
-	if (context.ownerId === initiatorId) throw new ApiError(403, 'own-context', 'You cannot contact yourself about your own post; its conversations are listed for you instead.');
-	return db.transaction(
+export function openContextConversation(db: Db, context: ContextRow, initiatorId: string): Outcome<{ conversation: Conversation; created: boolean }> {
+	if (context.ownerId === initiatorId) return fail('own-context', 'You cannot contact yourself about your own post; its conversations are listed for you instead.');
+	return succeed(db.transaction(
 		(tx) => {
 			const existing = tx
 				.select()
@@ -129,7 +123,7 @@ export function openContextConversation(db: Db, context: ContextRow, initiatorId
 			return { conversation, created: true };
 		},
 		{ behavior: 'immediate' }
-	);
+	));
 }
 
 /** The ids of a platform's support staff. */

@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
-import { ApiError, forbidden, notFound } from './errors.ts';
+import { fail, succeed, type Failure, type Outcome } from './outcome.ts';
 import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
 import type { ContextDto, ConversationDto, ConversationSummary, InboxActivity, MemberDto, MessageDto } from '../shared/api-types.ts';
 import { contextsById } from './contexts.ts';
@@ -28,11 +28,12 @@ export function checkAccess(db: Db, conversationId: string, userId: string): Acc
 	return row.userId ? 'member' : 'not-a-member';
 }
 
-/** The conversation, if `userId` may see it; 404 when it does not exist, 403 when not a member. */
-export function requireMembership(db: Db, conversationId: string, userId: string): void {
+/** Why `userId` may not see the conversation (it does not exist, or they are not a member); null when they may. */
+export function accessFailure(db: Db, conversationId: string, userId: string): Failure | null {
 	const access = checkAccess(db, conversationId, userId);
-	if (access === 'not-found') throw notFound('Conversation');
-	if (access === 'not-a-member') throw forbidden('You are not a member of this conversation.');
+	if (access === 'not-found') return fail('not-found', 'Conversation not found.');
+	if (access === 'not-a-member') return fail('forbidden', 'You are not a member of this conversation.');
+	return null;
 }
 
 /** A prepared membership test for hot paths (every accepted update). */
@@ -45,23 +46,24 @@ export function prepareMembershipCheck(db: Db): (conversationId: string, userId:
 	return (conversationId, userId) => stmt.get({ conversationId, userId }) !== undefined;
 }
 
-function findUsers(db: Db, usernames: string[], me: User): User[] {
+/** The users named, besides me; `user-not-found` names those who do not exist. */
+function findUsers(db: Db, usernames: string[], me: User): Outcome<User[]> {
 	const wanted = [...new Set(usernames)].filter((name) => name !== me.username);
 	const found = getUsersByUsernames(db, wanted);
 	const missing = wanted.filter((name) => !found.some((user) => user.username === name));
-	if (missing.length > 0) throw new ApiError(404, 'user-not-found', `No user named ${missing.map((m) => `"${m}"`).join(', ')}.`);
-	return found;
+	if (missing.length > 0) return fail('user-not-found', `No user named ${missing.map((m) => `"${m}"`).join(', ')}.`);
+	return succeed(found);
 }
 
 /** Gets or creates the direct conversation of a pair; the same pair never gets two. */
-export function openDirectConversation(db: Db, me: User, username: string): { conversation: ConversationDto; created: boolean } {
-	if (username === me.username) {
-		throw new ApiError(400, 'invalid-request', 'A direct conversation needs another user.');
-	}
-	const [other] = findUsers(db, [username], me);
-	if (!other) throw new ApiError(404, 'user-not-found', `No user named "${username}".`);
+export function openDirectConversation(db: Db, me: User, username: string): Outcome<{ conversation: ConversationDto; created: boolean }> {
+	if (username === me.username) return fail('invalid-request', 'A direct conversation needs another user.');
+	const found = findUsers(db, [username], me);
+	if (!found.ok) return found;
+	const [other] = found.value;
+	if (!other) return fail('user-not-found', `No user named "${username}".`);
 	const directKey = [me.id, other.id].sort().join(':');
-	return db.transaction((tx) => {
+	return succeed(db.transaction((tx) => {
 		const existing = tx.select().from(conversations).where(eq(conversations.directKey, directKey)).get();
 		if (existing) return { conversation: conversationDto(tx as unknown as Db, existing), created: false };
 		const now = Date.now();
@@ -85,11 +87,13 @@ export function openDirectConversation(db: Db, me: User, username: string): { co
 			.values([me, other].map((user) => ({ conversationId: conversation.id, userId: user.id, role: 'member' as const, joinedAt: now })))
 			.run();
 		return { conversation: conversationDto(tx as unknown as Db, conversation), created: true };
-	}, { behavior: 'immediate' });
+	}, { behavior: 'immediate' }));
 }
 
-export function createGroupConversation(db: Db, me: User, usernames: string[], title: string): ConversationDto {
-	const others = findUsers(db, usernames, me);
+export function createGroupConversation(db: Db, me: User, usernames: string[], title: string): Outcome<ConversationDto> {
+	const found = findUsers(db, usernames, me);
+	if (!found.ok) return found;
+	const others = found.value;
 	const now = Date.now();
 	const conversation: Conversation = {
 		id: ulid(),
@@ -115,7 +119,7 @@ export function createGroupConversation(db: Db, me: User, usernames: string[], t
 			])
 			.run();
 	}, { behavior: 'immediate' });
-	return conversationDto(db, conversation);
+	return succeed(conversationDto(db, conversation));
 }
 
 function membersOf(db: Db, conversationIds: string[], isOnline: IsOnline): Map<string, MemberDto[]> {
@@ -364,16 +368,18 @@ export function addGroupMembers(
 	me: User,
 	conversationId: string,
 	usernames: string[]
-): { conversation: ConversationDto; added: string[] } {
-	const conversation = requireGroupOwner(db, me, conversationId);
+): Outcome<{ conversation: ConversationDto; added: string[] }> {
+	const owned = groupOwnedBy(db, me, conversationId);
+	if (!owned.ok) return owned;
+	const conversation = owned.value;
 	const now = Date.now();
 	const existing = new Set(
 		db.select({ userId: members.userId }).from(members).where(eq(members.conversationId, conversationId)).all().map((row) => row.userId)
 	);
-	const others = findUsers(db, usernames, me).filter((user) => !existing.has(user.id));
-	if (existing.size + others.length > GROUP_MAX_MEMBERS) {
-		throw new ApiError(400, 'too-many-members', `A group has at most ${GROUP_MAX_MEMBERS} members.`);
-	}
+	const found = findUsers(db, usernames, me);
+	if (!found.ok) return found;
+	const others = found.value.filter((user) => !existing.has(user.id));
+	if (existing.size + others.length > GROUP_MAX_MEMBERS) return fail('too-many-members', `A group has at most ${GROUP_MAX_MEMBERS} members.`);
 	if (others.length > 0) {
 		// Joining starts with the history already counted as delivered and read: no badge for the past,
 		// and the ticks on earlier messages do not fall back because someone new joined.
@@ -383,28 +389,25 @@ export function addGroupMembers(
 			.onConflictDoNothing()
 			.run();
 	}
-	return { conversation: conversationDto(db, conversation), added: others.map((user) => user.id) };
+	return succeed({ conversation: conversationDto(db, conversation), added: others.map((user) => user.id) });
 }
 
-/** The owner removes anyone; anyone may remove themselves (leave). Returns the removed user's id. */
-export function removeGroupMember(db: Db, me: User, conversationId: string, username: string): string {
-	requireMembership(db, conversationId, me.id);
+/** The owner removes anyone; anyone may remove themselves (leave). Its value is the removed user's id. */
+export function removeGroupMember(db: Db, me: User, conversationId: string, username: string): Outcome<string> {
+	const denied = accessFailure(db, conversationId, me.id);
+	if (denied) return denied;
 	const conversation = getConversation(db, conversationId);
-	if (!conversation || conversation.kind !== 'group') {
-		throw new ApiError(400, 'not-a-group', 'Members can only be removed from group conversations.');
-	}
+	if (!conversation || conversation.kind !== 'group') return fail('not-a-group', 'Members can only be removed from group conversations.');
 	const [target] = username === me.username ? [me] : getUsersByUsernames(db, [username]);
-	if (!target) throw new ApiError(404, 'user-not-found', `No user named "${username}".`);
-	if (target.id !== me.id && !isOwner(db, conversationId, me.id)) {
-		throw forbidden('Only the owner can remove other members.');
-	}
-	return db.transaction((tx) => {
+	if (!target) return fail('user-not-found', `No user named "${username}".`);
+	if (target.id !== me.id && !isOwner(db, conversationId, me.id)) return fail('forbidden', 'Only the owner can remove other members.');
+	return db.transaction((tx): Outcome<string> => {
 		const removed = tx
 			.delete(members)
 			.where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id)))
 			.returning({ role: members.role })
 			.all();
-		if (removed.length === 0) throw new ApiError(404, 'not-a-member', `"${username}" is not a member.`);
+		if (removed.length === 0) return fail('not-a-member', `"${username}" is not a member.`);
 		if (removed[0]?.role === 'owner') {
 			// An owner who leaves hands the group to the longest-standing member, so someone can still manage it.
 			const heir = tx
@@ -420,7 +423,7 @@ export function removeGroupMember(db: Db, me: User, conversationId: string, user
 					.run();
 			}
 		}
-		return target.id;
+		return succeed(target.id);
 	}, { behavior: 'immediate' });
 }
 
@@ -436,37 +439,41 @@ function isOwner(db: Db, conversationId: string, userId: string): boolean {
 	return roleIn(db, conversationId, userId) === 'owner';
 }
 
-function requireGroupOwner(db: Db, me: User, conversationId: string, verb = 'add members'): Conversation {
-	requireMembership(db, conversationId, me.id);
+/** The group, when I own it. */
+function groupOwnedBy(db: Db, me: User, conversationId: string, verb = 'add members'): Outcome<Conversation> {
+	const denied = accessFailure(db, conversationId, me.id);
+	if (denied) return denied;
 	const conversation = getConversation(db, conversationId);
-	if (!conversation || conversation.kind !== 'group') {
-		throw new ApiError(400, 'not-a-group', 'Only groups have members to add and a title to change.');
-	}
-	if (!isOwner(db, conversationId, me.id)) throw forbidden(`Only the owner can ${verb}.`);
-	return conversation;
+	if (!conversation || conversation.kind !== 'group') return fail('not-a-group', 'Only groups have members to add and a title to change.');
+	if (!isOwner(db, conversationId, me.id)) return fail('forbidden', `Only the owner can ${verb}.`);
+	return succeed(conversation);
 }
 
 /** The owner renames a group. */
-export function renameGroup(db: Db, me: User, conversationId: string, title: string): ConversationDto {
-	const conversation = requireGroupOwner(db, me, conversationId, 'rename the group');
+export function renameGroup(db: Db, me: User, conversationId: string, title: string): Outcome<ConversationDto> {
+	const owned = groupOwnedBy(db, me, conversationId, 'rename the group');
+	if (!owned.ok) return owned;
 	const updated = db.update(conversations).set({ title, updatedAt: Date.now() }).where(eq(conversations.id, conversationId)).returning().get();
-	return conversationDto(db, updated ?? conversation);
+	return succeed(conversationDto(db, updated ?? owned.value));
 }
 
 /**
  * Closes or reopens a group or a context conversation (its owner, a moderator, or a support agent of
  * a support conversation): while closed nobody can
- * send to it (`conversation-closed`, CTX-2). False when it already had that status.
+ * send to it (`conversation-closed`, CTX-2). Its value is false when it already had that status.
  */
-export function setConversationStatus(db: Db, me: User, conversationId: string, status: 'open' | 'closed'): boolean {
-	requireMembership(db, conversationId, me.id);
+export function setConversationStatus(db: Db, me: User, conversationId: string, status: 'open' | 'closed'): Outcome<boolean> {
+	const denied = accessFailure(db, conversationId, me.id);
+	if (denied) return denied;
 	const conversation = getConversation(db, conversationId)!;
-	if (conversation.kind === 'direct') throw new ApiError(400, 'not-closable', 'A direct conversation cannot be closed.');
+	if (conversation.kind === 'direct') return fail('not-closable', 'A direct conversation cannot be closed.');
 	const role = roleIn(db, conversationId, me.id);
-	if (role !== 'owner' && role !== 'staff' && role !== 'moderator') throw forbidden(`Only the owner, a moderator or support staff can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
-	if (conversation.status === status) return false;
+	if (role !== 'owner' && role !== 'staff' && role !== 'moderator') {
+		return fail('forbidden', `Only the owner, a moderator or support staff can ${status === 'closed' ? 'close' : 'reopen'} this conversation.`);
+	}
+	if (conversation.status === status) return succeed(false);
 	db.update(conversations).set({ status }).where(eq(conversations.id, conversationId)).run();
-	return true;
+	return succeed(true);
 }
 
 /** Whether nobody may send to the conversation now (a prepared check for every batch of updates). */
@@ -480,13 +487,15 @@ export function prepareClosedCheck(db: Db): (conversationId: string) => boolean 
 }
 
 /** Archives the conversation for me (hidden from my main list until something newer arrives), or brings it back. */
-export function setArchived(db: Db, me: User, conversationId: string, archived: boolean): void {
-	requireMembership(db, conversationId, me.id);
+export function setArchived(db: Db, me: User, conversationId: string, archived: boolean): Outcome<void> {
+	const denied = accessFailure(db, conversationId, me.id);
+	if (denied) return denied;
 	const updatedAt = getConversation(db, conversationId)!.updatedAt;
 	db.update(members)
 		.set({ archivedAt: archived ? Math.max(Date.now(), updatedAt) : null })
 		.where(and(eq(members.conversationId, conversationId), eq(members.userId, me.id)))
 		.run();
+	return succeed(undefined);
 }
 
 /**
@@ -510,14 +519,16 @@ export function prepareModeratorCheck(db: Db): (conversationId: string, userId: 
 }
 
 /** The owner of a group or a context conversation makes a member a moderator (MOD-1), or a member again. */
-export function setMemberRole(db: Db, me: User, conversationId: string, username: string, role: 'moderator' | 'member'): void {
-	requireMembership(db, conversationId, me.id);
+export function setMemberRole(db: Db, me: User, conversationId: string, username: string, role: 'moderator' | 'member'): Outcome<void> {
+	const denied = accessFailure(db, conversationId, me.id);
+	if (denied) return denied;
 	const conversation = getConversation(db, conversationId)!;
-	if (conversation.kind === 'direct') throw new ApiError(400, 'not-a-group', 'A direct conversation has no roles.');
-	if (!isOwner(db, conversationId, me.id)) throw forbidden('Only the owner can change roles.');
+	if (conversation.kind === 'direct') return fail('not-a-group', 'A direct conversation has no roles.');
+	if (!isOwner(db, conversationId, me.id)) return fail('forbidden', 'Only the owner can change roles.');
 	const [target] = getUsersByUsernames(db, [username]);
 	const current = target ? roleIn(db, conversationId, target.id) : undefined;
-	if (!target || current === undefined) throw new ApiError(404, 'not-a-member', `${username} is not a member of this conversation.`);
-	if (current === 'owner' || current === 'staff') throw new ApiError(400, 'invalid-request', `The ${current}'s role does not change.`);
+	if (!target || current === undefined) return fail('not-a-member', `${username} is not a member of this conversation.`);
+	if (current === 'owner' || current === 'staff') return fail('invalid-request', `The ${current}'s role does not change.`);
 	db.update(members).set({ role }).where(and(eq(members.conversationId, conversationId), eq(members.userId, target.id))).run();
+	return succeed(undefined);
 }

@@ -2,7 +2,7 @@ import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { users, type User } from './db/schema.ts';
-import { ApiError } from './errors.ts';
+import { fail, succeed, type Outcome } from './outcome.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import type { PublicUser } from '../shared/api-types.ts';
 import { PEOPLE_SEARCH_MAX_RESULTS } from '../shared/limits.ts';
@@ -16,10 +16,9 @@ export function toPublicUser(user: Pick<User, 'id' | 'username' | 'displayName' 
 export async function createUser(
 	db: Db,
 	input: { username: string; password: string; displayName?: string }
-): Promise<User> {
-	if (getUserByUsername(db, input.username)) {
-		throw new ApiError(409, 'username-taken', `The username "${input.username}" is taken.`);
-	}
+): Promise<Outcome<User>> {
+	const taken = () => fail('username-taken', `The username "${input.username}" is taken.`);
+	if (getUserByUsername(db, input.username)) return taken();
 	const user: User = {
 		id: ulid(),
 		username: input.username,
@@ -35,8 +34,8 @@ export async function createUser(
 	};
 	// A concurrent sign-up may have taken the name while the password was hashing.
 	const inserted = db.insert(users).values(user).onConflictDoNothing().returning({ id: users.id }).all();
-	if (inserted.length === 0) throw new ApiError(409, 'username-taken', `The username "${input.username}" is taken.`);
-	return user;
+	if (inserted.length === 0) return taken();
+	return succeed(user);
 }
 
 export function getUserByUsername(db: Db, username: string): User | undefined {

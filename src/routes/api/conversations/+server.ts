@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson, requireUser } from '$lib/server/api';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { countInvited, createGroupConversation, listConversations, openDirectConversation } from '$lib/server/conversations';
 import { ApiError, RateLimitedError } from '$lib/server/errors';
 import { checkAll, takeAll, type Charge } from '$lib/server/limiters';
@@ -42,14 +42,14 @@ export const POST: RequestHandler = api(async (event) => {
 		throw new RateLimitedError(allowed.retryAfterMs, what);
 	}
 	if (input.kind === 'direct') {
-		const { conversation, created } = openDirectConversation(db, user, input.members[0]!);
+		const { conversation, created } = unwrap(openDirectConversation(db, user, input.members[0]!));
 		if (created) {
 			takeAll(charges);
 			live.conversationChanged(conversation.id);
 		}
 		return json({ conversation }, { status: created ? 201 : 200 });
 	}
-	const conversation = createGroupConversation(db, user, input.members, input.title);
+	const conversation = unwrap(createGroupConversation(db, user, input.members, input.title));
 	takeAll(charges);
 	// Every member's devices see the new conversation at once.
 	live.conversationChanged(conversation.id);

@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson } from '$lib/server/api';
+import { api, readJson, unwrap } from '$lib/server/api';
 import { clientAddress } from '$lib/server/client-address';
 import { secureCookies, setSessionCookie } from '$lib/server/cookies';
 import { ApiError, RateLimitedError } from '$lib/server/errors';
@@ -18,14 +18,16 @@ export const POST: RequestHandler = api(async (event) => {
 	const address = clientAddress(event, config.trustProxy);
 	const taken = limiters.signupIp.take(address);
 	if (!taken.ok) throw new RateLimitedError(taken.retryAfterMs, 'Too many new accounts from this network');
-	let user;
+	let created;
 	try {
-		user = await createUser(db, input);
+		created = await createUser(db, input);
 	} catch (error) {
-		// Only accounts actually created count: someone trying names that are taken is not spamming.
 		limiters.signupIp.refund(address);
 		throw error;
 	}
+	// Only accounts actually created count: someone trying names that are taken is not spamming.
+	if (!created.ok) limiters.signupIp.refund(address);
+	const user = unwrap(created);
 	const token = generateSessionToken();
 	const session = createSession(db, token, user.id, 'cookie', config.sessionDays);
 	setSessionCookie(event.cookies, token, session.expiresAt, secureCookies(event.url));

@@ -1,7 +1,8 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson, requireUser } from '$lib/server/api';
-import { conversationDto, getConversation, renameGroup, requireMembership, setConversationStatus } from '$lib/server/conversations';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
+import { conversationDto, getConversation, renameGroup, setConversationStatus } from '$lib/server/conversations';
+import { requireMembership } from '$lib/server/route-guards';
 import { getRuntime } from '$lib/server/runtime';
 import { groupUpdate } from '$lib/server/schemas';
 
@@ -20,10 +21,10 @@ export const PATCH: RequestHandler = api(async (event) => {
 	const { title, status } = await readJson(event, groupUpdate);
 	const { db, live } = getRuntime();
 	if (title !== undefined) {
-		renameGroup(db, user, event.params.id, title);
+		unwrap(renameGroup(db, user, event.params.id, title));
 		await live.recordEvent(event.params.id, user.id, { type: 'renamed', title });
 	}
-	if (status !== undefined && setConversationStatus(db, user, event.params.id, status)) {
+	if (status !== undefined && unwrap(setConversationStatus(db, user, event.params.id, status))) {
 		await live.recordEvent(event.params.id, user.id, { type: status === 'closed' ? 'closed' : 'reopened' });
 	}
 	live.conversationChanged(event.params.id);

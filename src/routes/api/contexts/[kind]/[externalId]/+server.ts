@@ -1,9 +1,10 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson, requireUser } from '$lib/server/api';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { ApiError } from '$lib/server/errors';
 import { contextParams } from '$lib/server/context-params';
-import { conversationIdsAbout, requireContext, toContextDto, upsertContext } from '$lib/server/contexts';
+import { conversationIdsAbout, toContextDto, upsertContext } from '$lib/server/contexts';
+import { requireContext } from '$lib/server/route-guards';
 import { getRuntime } from '$lib/server/runtime';
 import { contextCard } from '$lib/server/schemas';
 
@@ -21,7 +22,7 @@ export const PUT: RequestHandler = api(async (event) => {
 	if (platform) throw new ApiError(403, 'not-context-owner', 'Only the platform writes the contexts of its namespace.');
 	const card = await readJson(event, contextCard);
 	const { db, live } = getRuntime();
-	const { context, created } = upsertContext(db, { userId: user.id }, kind, externalId, card);
+	const { context, created } = unwrap(upsertContext(db, { userId: user.id }, kind, externalId, card));
 	// Its conversations' cards change on every member's devices.
 	if (!created) for (const id of conversationIdsAbout(db, context, user.id)) live.conversationChanged(id);
 	return json({ context: toContextDto(context) }, { status: created ? 201 : 200 });

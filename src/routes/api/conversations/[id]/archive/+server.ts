@@ -1,5 +1,5 @@
 import type { RequestHandler } from './$types';
-import { api, requireUser } from '$lib/server/api';
+import { api, requireUser, unwrap } from '$lib/server/api';
 import { setArchived } from '$lib/server/conversations';
 import { getRuntime } from '$lib/server/runtime';
 
@@ -12,7 +12,7 @@ export const DELETE: RequestHandler = api((event) => change(event, false));
 function change(event: Parameters<RequestHandler>[0], archived: boolean): Response {
 	const user = requireUser(event);
 	const { db, live } = getRuntime();
-	setArchived(db, user, event.params.id, archived);
+	unwrap(setArchived(db, user, event.params.id, archived));
 	// My other devices follow.
 	live.conversationChanged(event.params.id, [user.id]);
 	return new Response(null, { status: 204 });

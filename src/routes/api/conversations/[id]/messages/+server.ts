@@ -1,9 +1,9 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson, requireUser } from '$lib/server/api';
-import { requireMembership } from '$lib/server/conversations';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { ApiError } from '$lib/server/errors';
 import { listHistory } from '$lib/server/messages';
+import { requireMembership } from '$lib/server/route-guards';
 import { getRuntime } from '$lib/server/runtime';
 import { historyQuery, newMessage } from '$lib/server/schemas';
 import { sendAs } from '$lib/server/send';
@@ -24,6 +24,6 @@ export const POST: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	requireMembership(getRuntime().db, event.params.id, user.id);
 	const input = await readJson(event, newMessage);
-	const { status, message } = await sendAs(user, event.params.id, input);
-	return json({ message }, { status });
+	const { created, message } = unwrap(await sendAs(user, event.params.id, input));
+	return json({ message }, { status: created ? 201 : 200 });
 });

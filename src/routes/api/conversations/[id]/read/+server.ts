@@ -1,7 +1,7 @@
 import { json } from '@sveltejs/kit';
 import { z } from 'zod';
 import { api, readJson, requireUser } from '$lib/server/api';
-import { requireMembership } from '$lib/server/conversations';
+import { requireMembership } from '$lib/server/route-guards';
 import { markRead } from '$lib/server/receipts';
 import { getRuntime } from '$lib/server/runtime';
 import type { RequestHandler } from './$types';

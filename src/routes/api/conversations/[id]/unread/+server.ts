@@ -1,5 +1,5 @@
 import { api, requireUser } from '$lib/server/api';
-import { requireMembership } from '$lib/server/conversations';
+import { requireMembership } from '$lib/server/route-guards';
 import { markUnread } from '$lib/server/receipts';
 import { getRuntime } from '$lib/server/runtime';
 import type { RequestHandler } from './$types';

@@ -1,9 +1,10 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson, requireUser } from '$lib/server/api';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { contextParams } from '$lib/server/context-params';
-import { conversationIdsAbout, openContextConversation, requireContext } from '$lib/server/contexts';
+import { conversationIdsAbout, openContextConversation } from '$lib/server/contexts';
 import { conversationDto, listConversations } from '$lib/server/conversations';
+import { requireContext } from '$lib/server/route-guards';
 import { getRuntime } from '$lib/server/runtime';
 import { contextStart } from '$lib/server/schemas';
 import { sendAs } from '$lib/server/send';
@@ -27,11 +28,11 @@ export const POST: RequestHandler = api(async (event) => {
 	const { kind, externalId, platform } = contextParams(event.params, event.url);
 	const input = await readJson(event, contextStart);
 	const { db, live } = getRuntime();
-	const { conversation, created } = openContextConversation(db, requireContext(db, kind, externalId, platform), user.id);
+	const { conversation, created } = unwrap(openContextConversation(db, requireContext(db, kind, externalId, platform), user.id));
 	if (created) live.conversationChanged(conversation.id);
-	const sent = input.message ? await sendAs(user, conversation.id, input.message) : null;
+	const sent = input.message ? unwrap(await sendAs(user, conversation.id, input.message)) : null;
 	return json(
 		{ conversation: conversationDto(db, conversation, live.isOnline), ...(sent ? { message: sent.message } : {}) },
-		{ status: created || sent?.status === 201 ? 201 : 200 }
+		{ status: created || sent?.created ? 201 : 200 }
 	);
 });

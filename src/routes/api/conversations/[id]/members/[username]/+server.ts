@@ -1,7 +1,7 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { z } from 'zod';
-import { api, readJson, requireUser } from '$lib/server/api';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { conversationDto, getConversation, removeGroupMember, setMemberRole } from '$lib/server/conversations';
 import { getRuntime } from '$lib/server/runtime';
 
@@ -9,7 +9,7 @@ import { getRuntime } from '$lib/server/runtime';
 export const DELETE: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const { db, live } = getRuntime();
-	const removedId = removeGroupMember(db, user, event.params.id, event.params.username);
+	const removedId = unwrap(removeGroupMember(db, user, event.params.id, event.params.username));
 	live.revoke(event.params.id, removedId);
 	live.removedFromConversation(event.params.id, removedId);
 	await live.recordEvent(event.params.id, user.id, removedId === user.id ? { type: 'member-left' } : { type: 'member-removed', userId: removedId });
@@ -24,7 +24,7 @@ export const PATCH: RequestHandler = api(async (event) => {
 	const user = requireUser(event);
 	const { role } = await readJson(event, roleChange);
 	const { db, live } = getRuntime();
-	setMemberRole(db, user, event.params.id, event.params.username, role);
+	unwrap(setMemberRole(db, user, event.params.id, event.params.username, role));
 	live.conversationChanged(event.params.id);
 	return json({ conversation: conversationDto(db, getConversation(db, event.params.id)!, live.isOnline) });
 });

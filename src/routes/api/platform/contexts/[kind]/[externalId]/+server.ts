@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson } from '$lib/server/api';
+import { api, readJson, unwrap } from '$lib/server/api';
 import { contextParams } from '$lib/server/context-params';
 import { conversationIdsAbout, toContextDto, upsertContext } from '$lib/server/contexts';
 import { authenticatePlatform, requirePlatformUser } from '$lib/server/platforms';
@@ -18,7 +18,7 @@ export const PUT: RequestHandler = api(async (event) => {
 	const { kind, externalId } = contextParams(event.params);
 	const { owner, audience = 'owner', ...card } = await readJson(event, platformContext);
 	const ownerId = requirePlatformUser(db, platform, owner).id;
-	const { context, created } = upsertContext(db, { platformId: platform.id, ownerId, audience }, kind, externalId, card);
+	const { context, created } = unwrap(upsertContext(db, { platformId: platform.id, ownerId, audience }, kind, externalId, card));
 	if (!created) for (const id of conversationIdsAbout(db, context, ownerId)) live.conversationChanged(id);
 	return json({ context: toContextDto(context) }, { status: created ? 201 : 200 });
 });
