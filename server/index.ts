@@ -10,7 +10,6 @@ try {
 }
 
 const app = await startApp(config);
-console.log(`basement-chat listening on ${app.url} (data in ${config.dataDir})`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -27,3 +26,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 		);
 	});
 }
+
+// Only now: whoever waits for this line may stop the server at once, and the stop must be the clean one above.
+console.log(`basement-chat listening on ${app.url} (data in ${config.dataDir})`);
