@@ -2,15 +2,10 @@ import { sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import type { User } from './db/schema.ts';
 import type { AdminStats } from '../shared/api-types.ts';
-import { forbidden } from './errors.ts';
 
 /** Whether the user is a platform admin: named in ADMIN_USERNAMES (ADMIN-1). */
 export function isAdmin(user: User, adminUsernames: string[]): boolean {
 	return adminUsernames.includes(user.username);
-}
-
-export function requireAdmin(user: User, adminUsernames: string[]): void {
-	if (!isAdmin(user, adminUsernames)) throw forbidden('Only the chat’s admins (ADMIN_USERNAMES) see its statistics.');
 }
 
 /** The admin view's figures (ADMIN-1), read from the tables as they are now. */

@@ -92,6 +92,8 @@ const FAILURE_STATUS: Record<FailureCode, number> = {
 	'message-empty': 400,
 	'message-too-long': 400,
 	'attachment-unknown': 400,
+	'invalid-platform-key': 401,
+	'invalid-sign-in-token': 401,
 	forbidden: 403,
 	'not-context-owner': 403,
 	'own-context': 403,

@@ -9,7 +9,6 @@ export function errorResponse(status: number, code: string, message: string, hea
 
 export const unauthenticated = () => new ApiError(401, 'unauthenticated', 'Log in or send a bearer token.');
 export const notFound = (what: string) => new ApiError(404, 'not-found', `${what} not found.`);
-export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
 
 /** 429 with a Retry-After header in whole seconds, and a message that says how long to wait. */
 export class RateLimitedError extends ApiError {

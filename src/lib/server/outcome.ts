@@ -6,6 +6,8 @@
  * the status for the code).
  */
 export type FailureCode =
+	| 'invalid-platform-key'
+	| 'invalid-sign-in-token'
 	| 'not-found'
 	| 'user-not-found'
 	| 'not-a-member'

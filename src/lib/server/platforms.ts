@@ -5,7 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { contexts, conversations, members, platforms, platformTokenUses, users, type PlatformRow, type User } from './db/schema.ts';
-import { ApiError } from './errors.ts';
+import { fail, succeed, type Outcome } from './outcome.ts';
 
 /** A platform id: a short lower-case word (it prefixes its users' usernames). */
 export const PLATFORM_ID = /^[a-z][a-z0-9]{1,15}$/;
@@ -54,11 +54,11 @@ export function removePlatform(db: Db, id: string): boolean {
 	return db.delete(platforms).where(eq(platforms.id, id)).run().changes === 1;
 }
 
-/** The platform behind an `Authorization: Basic <id:secret>` header (its server's calls), or 401. */
-export function authenticatePlatform(db: Db, header: string | null): PlatformRow {
-	const refuse = () => new ApiError(401, 'invalid-platform-key', 'Authenticate as Basic <platform id>:<secret>.');
+/** The platform behind an `Authorization: Basic <id:secret>` header (its server's calls). */
+export function authenticatePlatform(db: Db, header: string | null): Outcome<PlatformRow> {
+	const refuse = () => fail('invalid-platform-key', 'Authenticate as Basic <platform id>:<secret>.');
 	const match = /^Basic\s+([A-Za-z0-9+/=]{1,200})$/.exec(header ?? '');
-	if (!match) throw refuse();
+	if (!match) return refuse();
 	// The id ends at the first colon; the secret is all the rest (RFC 7617), so `<id>:<secret>:x` is a wrong secret.
 	const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
 	const colon = decoded.indexOf(':');
@@ -67,8 +67,8 @@ export function authenticatePlatform(db: Db, header: string | null): PlatformRow
 	const platform = id ? db.select().from(platforms).where(eq(platforms.id, id)).get() : undefined;
 	const given = Buffer.from(secret ?? '');
 	const expected = Buffer.from(platform?.secret ?? 'x'.repeat(43));
-	if (!platform || given.length !== expected.length || !timingSafeEqual(given, expected)) throw refuse();
-	return platform;
+	if (!platform || given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse();
+	return succeed(platform);
 }
 
 /** A platform user's username: `<platform>_<their id>`, made to fit the username rule. */
@@ -145,10 +145,11 @@ export function findPlatformUser(db: Db, platformId: string, externalId: string)
 	return db.select().from(users).where(and(eq(users.platformId, platformId), eq(users.externalId, externalId))).get();
 }
 
-export function requirePlatformUser(db: Db, platform: PlatformRow, externalId: string): User {
+/** One of the platform's users, who must exist already. */
+export function existingPlatformUser(db: Db, platform: PlatformRow, externalId: string): Outcome<User> {
 	const user = findPlatformUser(db, platform.id, externalId);
-	if (!user) throw new ApiError(404, 'user-not-found', `No user ${externalId} of platform ${platform.id}: create it first (PUT /api/platform/users/:externalId).`);
-	return user;
+	if (!user) return fail('user-not-found', `No user ${externalId} of platform ${platform.id}: create it first (PUT /api/platform/users/:externalId).`);
+	return succeed(user);
 }
 
 /**
@@ -157,17 +158,17 @@ export function requirePlatformUser(db: Db, platform: PlatformRow, externalId: s
  * `name`) for that user. Each token works once (PLATFORM-2). The user is created on first sign-in
  * when the token carries a `name`.
  */
-export async function exchangeSignInToken(db: Db, token: string, now = Date.now()): Promise<{ user: User; replayed: boolean }> {
-	const refuse = (message: string) => new ApiError(401, 'invalid-sign-in-token', message);
+export async function exchangeSignInToken(db: Db, token: string, now = Date.now()): Promise<Outcome<{ user: User; replayed: boolean }>> {
+	const refuse = (message: string) => fail('invalid-sign-in-token', message);
 	let issuer: string | undefined;
 	try {
 		const [, payload] = token.split('.');
 		issuer = (JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as { iss?: unknown }).iss as string | undefined;
 	} catch {
-		throw refuse('The sign-in token is malformed.');
+		return refuse('The sign-in token is malformed.');
 	}
 	const platform = typeof issuer === 'string' ? db.select().from(platforms).where(eq(platforms.id, issuer)).get() : undefined;
-	if (!platform) throw refuse('The sign-in token names no registered platform (iss).');
+	if (!platform) return refuse('The sign-in token names no registered platform (iss).');
 	let claims: { sub?: string; jti?: string; exp?: number; iat?: number; name?: unknown };
 	try {
 		({ payload: claims } = await jwtVerify(token, new TextEncoder().encode(platform.secret), {
@@ -179,16 +180,16 @@ export async function exchangeSignInToken(db: Db, token: string, now = Date.now(
 			clockTolerance: 5
 		}));
 	} catch (error) {
-		throw refuse(error instanceof joseErrors.JWTExpired ? 'The sign-in token has expired: open the link from the platform again.' : 'The sign-in token is not valid.');
+		return refuse(error instanceof joseErrors.JWTExpired ? 'The sign-in token has expired: open the link from the platform again.' : 'The sign-in token is not valid.');
 	}
-	if (claims.exp! - now / 1000 > TOKEN_MAX_LIFETIME_S) throw refuse(`A sign-in token may live at most ${TOKEN_MAX_LIFETIME_S / 60} minutes.`);
+	if (claims.exp! - now / 1000 > TOKEN_MAX_LIFETIME_S) return refuse(`A sign-in token may live at most ${TOKEN_MAX_LIFETIME_S / 60} minutes.`);
 	// jose checks that they are present, not that they are strings.
-	if (typeof claims.sub !== 'string' || !claims.sub || claims.sub.length > 200 || typeof claims.jti !== 'string' || !claims.jti || claims.jti.length > 200) throw refuse('The sign-in token has no valid sub or jti.');
+	if (typeof claims.sub !== 'string' || !claims.sub || claims.sub.length > 200 || typeof claims.jti !== 'string' || !claims.jti || claims.jti.length > 200) return refuse('The sign-in token has no valid sub or jti.');
 	const replayed = !recordUse(db, platform.id, claims.jti, claims.exp! * 1000, now);
 	let user = findPlatformUser(db, platform.id, claims.sub);
 	if (!user && typeof claims.name === 'string' && claims.name.trim()) user = upsertPlatformUser(db, platform, claims.sub, { displayName: claims.name.trim().slice(0, 64) }).user;
-	if (!user) throw refuse(`No user ${claims.sub} on platform ${platform.id}, and the token carries no name to create one.`);
-	return { user, replayed };
+	if (!user) return refuse(`No user ${claims.sub} on platform ${platform.id}, and the token carries no name to create one.`);
+	return succeed({ user, replayed });
 }
 
 /**

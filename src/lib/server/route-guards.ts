@@ -1,5 +1,6 @@
 import type { Db } from './db/index.ts';
-import type { ContextRow } from './db/schema.ts';
+import type { ContextRow, User } from './db/schema.ts';
+import { isAdmin } from './admin-stats.ts';
 import { unwrap } from './api.ts';
 import { findContext } from './contexts.ts';
 import { accessFailure } from './conversations.ts';
@@ -14,4 +15,9 @@ export function requireMembership(db: Db, conversationId: string, userId: string
 /** The context a route names; 404 when there is none. */
 export function requireContext(db: Db, kind: string, externalId: string, platformId = ''): ContextRow {
 	return findContext(db, kind, externalId, platformId) ?? unwrap(fail('not-found', 'Context not found.'));
+}
+
+/** Only the chat's admins (ADMIN_USERNAMES) go further (ADMIN-1). */
+export function requireAdmin(user: User, adminUsernames: string[]): void {
+	if (!isAdmin(user, adminUsernames)) unwrap(fail('forbidden', 'Only the chat’s admins (ADMIN_USERNAMES) see its statistics.'));
 }

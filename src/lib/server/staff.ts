@@ -1,7 +1,7 @@
 import { and, inArray, isNull } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { messages, type User } from './db/schema.ts';
-import { forbidden } from './errors.ts';
+import { fail, succeed, type Outcome } from './outcome.ts';
 import { staffOf } from './contexts.ts';
 import { listConversations, type IsOnline } from './conversations.ts';
 import type { ConversationSummary } from '../shared/api-types.ts';
@@ -16,10 +16,10 @@ export interface StaffInboxEntry extends ConversationSummary {
  * the ones nobody from support answered yet first, then by latest activity, each with its unread
  * count and who from support answered (PLATFORM-3).
  */
-export function staffInbox(db: Db, user: User, isOnline: IsOnline): StaffInboxEntry[] {
-	if (!user.staff || !user.platformId) throw forbidden('Only a platform’s support staff have a support inbox.');
+export function staffInbox(db: Db, user: User, isOnline: IsOnline): Outcome<StaffInboxEntry[]> {
+	if (!user.staff || !user.platformId) return fail('forbidden', 'Only a platform’s support staff have a support inbox.');
 	const open = listConversations(db, user.id, isOnline, undefined, { status: 'open' }).filter((c) => c.context?.audience === 'support');
-	if (open.length === 0) return [];
+	if (open.length === 0) return succeed([]);
 	const staff = staffOf(db, user.platformId);
 	const rows = db
 		.selectDistinct({ conversationId: messages.conversationId, authorId: messages.authorId })
@@ -30,6 +30,6 @@ export function staffInbox(db: Db, user: User, isOnline: IsOnline): StaffInboxEn
 	for (const row of rows) answered.set(row.conversationId, [...(answered.get(row.conversationId) ?? []), row.authorId]);
 	const entries = open.map((c) => ({ ...c, answeredBy: answered.get(c.id) ?? [] }));
 	// Stable: within each group the list's own order (latest activity first) stays.
-	return [...entries.filter((e) => e.answeredBy.length === 0), ...entries.filter((e) => e.answeredBy.length > 0)];
+	return succeed([...entries.filter((e) => e.answeredBy.length === 0), ...entries.filter((e) => e.answeredBy.length > 0)]);
 }
 

@@ -1,7 +1,8 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { adminStats, requireAdmin } from '$lib/server/admin-stats';
+import { adminStats } from '$lib/server/admin-stats';
 import { api, requireUser } from '$lib/server/api';
+import { requireAdmin } from '$lib/server/route-guards';
 import { getRuntime } from '$lib/server/runtime';
 
 /** The admin view's figures: conversations by status, messages per day, users online, staff's median first response. */

@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { redirect } from '@sveltejs/kit';
-import { api } from '$lib/server/api';
+import { api, unwrap } from '$lib/server/api';
 import { secureCookies, setSessionCookie } from '$lib/server/cookies';
 import { ApiError } from '$lib/server/errors';
 import { exchangeSignInToken, peekSignInUser } from '$lib/server/platforms';
@@ -25,7 +25,7 @@ export const GET: RequestHandler = api(async (event) => {
 	if (event.locals.user && peekSignInUser(db, token) !== event.locals.user.id) {
 		throw new ApiError(409, 'signed-in-as-someone-else', `You are signed in to the chat as ${event.locals.user.displayName}. Log out there first, then open the link again.`);
 	}
-	const { user, replayed } = await exchangeSignInToken(db, token);
+	const { user, replayed } = unwrap(await exchangeSignInToken(db, token));
 	if (replayed) {
 		if (event.locals.user?.id === user.id) redirect(303, next);
 		throw new ApiError(401, 'invalid-sign-in-token', 'This sign-in link was used already: open it from the platform again.');

@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, requireUser } from '$lib/server/api';
+import { api, requireUser, unwrap } from '$lib/server/api';
 import { getRuntime } from '$lib/server/runtime';
 import { staffInbox } from '$lib/server/staff';
 
@@ -8,5 +8,5 @@ import { staffInbox } from '$lib/server/staff';
 export const GET: RequestHandler = api((event) => {
 	const user = requireUser(event);
 	const { db, live } = getRuntime();
-	return json({ conversations: staffInbox(db, user, live.isOnline) });
+	return json({ conversations: unwrap(staffInbox(db, user, live.isOnline)) });
 });

@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, readJson } from '$lib/server/api';
+import { api, readJson, unwrap } from '$lib/server/api';
 import { ApiError } from '$lib/server/errors';
 import { authenticatePlatform, upsertPlatformUser } from '$lib/server/platforms';
 import { getRuntime } from '$lib/server/runtime';
@@ -17,7 +17,7 @@ import { eq } from 'drizzle-orm';
  */
 export const PUT: RequestHandler = api(async (event) => {
 	const { db, live, uploads } = getRuntime();
-	const platform = authenticatePlatform(db, event.request.headers.get('authorization'));
+	const platform = unwrap(authenticatePlatform(db, event.request.headers.get('authorization')));
 	const externalId = event.params.externalId ?? '';
 	if (!/^[\x21-\x7e]{1,200}$/.test(externalId)) throw new ApiError(400, 'invalid-request', 'A user id is 1 to 200 printable characters without spaces.');
 	const { avatarUrl, ...input } = await readJson(event, platformUser);

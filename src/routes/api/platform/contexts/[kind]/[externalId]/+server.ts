@@ -3,7 +3,7 @@ import { json } from '@sveltejs/kit';
 import { api, readJson, unwrap } from '$lib/server/api';
 import { contextParams } from '$lib/server/context-params';
 import { conversationIdsAbout, toContextDto, upsertContext } from '$lib/server/contexts';
-import { authenticatePlatform, requirePlatformUser } from '$lib/server/platforms';
+import { authenticatePlatform, existingPlatformUser } from '$lib/server/platforms';
 import { getRuntime } from '$lib/server/runtime';
 import { platformContext } from '$lib/server/schemas';
 
@@ -14,10 +14,10 @@ import { platformContext } from '$lib/server/schemas';
  */
 export const PUT: RequestHandler = api(async (event) => {
 	const { db, live } = getRuntime();
-	const platform = authenticatePlatform(db, event.request.headers.get('authorization'));
+	const platform = unwrap(authenticatePlatform(db, event.request.headers.get('authorization')));
 	const { kind, externalId } = contextParams(event.params);
 	const { owner, audience = 'owner', ...card } = await readJson(event, platformContext);
-	const ownerId = requirePlatformUser(db, platform, owner).id;
+	const ownerId = unwrap(existingPlatformUser(db, platform, owner)).id;
 	const { context, created } = unwrap(upsertContext(db, { platformId: platform.id, ownerId, audience }, kind, externalId, card));
 	if (!created) for (const id of conversationIdsAbout(db, context, ownerId)) live.conversationChanged(id);
 	return json({ context: toContextDto(context) }, { status: created ? 201 : 200 });
