@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -327,6 +328,29 @@ describe('uploads and attachments', () => {
 		const declared = await uploaded(owner, randomBytes(MAX_BYTES), 'exact-too.bin');
 		expect(declared.size).toBe(MAX_BYTES);
 		expect(filesUnder(join(uploadsDir, 'tmp'))).toEqual([]);
+	});
+
+	it('[ATTACH-1] an upload cut off mid-body (the client goes away while the server writes it) leaves no file and takes no quota; the next upload is stored', async () => {
+		const owner = await createAccount(server.url);
+		const before = filesUnder(uploadsDir);
+		const { hostname, port } = new URL(server.url);
+		const socket = connect(Number(port), hostname);
+		const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+		socket.on('error', () => {});
+		socket.write(
+			`POST /api/uploads?name=cut.bin HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${owner.token}\r\n` +
+				`content-type: application/octet-stream\r\ncontent-length: ${MAX_BYTES}\r\n\r\n`
+		);
+		socket.write(randomBytes(Math.floor(MAX_BYTES / 3)));
+		// The server is storing it: its temporary file exists, and the rest of the body never comes.
+		await waitFor(() => filesUnder(join(uploadsDir, 'tmp')).length === 1, 5000, 'the upload’s temporary file');
+		socket.destroy();
+		await closed;
+		await waitFor(() => filesUnder(join(uploadsDir, 'tmp')).length === 0, 5000, 'the cut-off upload’s temporary file to go');
+		expect(filesUnder(uploadsDir)).toEqual(before);
+		expect((await usage(owner)).usedBytes).toBe(0);
+		const next = await uploaded(owner, randomBytes(1000), 'after.bin');
+		expect(next.size).toBe(1000);
 	});
 
 	it('[ATTACH-1] a user’s files stop at the quota: 413 quota-exceeded, declared or streamed, and the room left is usable', async () => {

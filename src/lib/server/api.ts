@@ -92,6 +92,12 @@ const FAILURE_STATUS: Record<FailureCode, number> = {
 	'message-empty': 400,
 	'message-too-long': 400,
 	'attachment-unknown': 400,
+	'upload-empty': 400,
+	'upload-interrupted': 400,
+	'image-too-large': 400,
+	'image-unreadable': 400,
+	'not-an-image': 400,
+	'avatar-unreachable': 400,
 	'invalid-platform-key': 401,
 	'invalid-sign-in-token': 401,
 	forbidden: 403,
@@ -105,6 +111,9 @@ const FAILURE_STATUS: Record<FailureCode, number> = {
 	'id-conflict': 409,
 	'attachment-taken': 409,
 	'username-taken': 409,
+	// A body refused before it was all read: `api` closes the connection instead of reading the rest.
+	'upload-too-large': 413,
+	'quota-exceeded': 413,
 	'rate-limited': 429
 };
 

@@ -26,7 +26,15 @@ export type FailureCode =
 	| 'id-conflict'
 	| 'attachment-taken'
 	| 'username-taken'
-	| 'rate-limited';
+	| 'rate-limited'
+	| 'upload-empty'
+	| 'upload-interrupted'
+	| 'upload-too-large'
+	| 'quota-exceeded'
+	| 'image-too-large'
+	| 'image-unreadable'
+	| 'not-an-image'
+	| 'avatar-unreachable';
 
 export interface Failure {
 	ok: false;

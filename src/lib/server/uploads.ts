@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
 import { uploads, users, type UploadRow } from './db/schema.ts';
-import { ApiError } from './errors.ts';
+import { fail, succeed, type Failure, type FailureCode, type Outcome } from './outcome.ts';
 import { IMAGE_TYPES, formatSize } from '../shared/files.ts';
 import { UPLOAD_ID, UPLOAD_NAME_MAX } from '../shared/limits.ts';
 import type { AttachmentRef } from '../shared/protocol.ts';
@@ -81,6 +81,28 @@ export function cleanFileName(raw: string | null): string {
  * content, stored under a name the server makes, and readable only as ATTACH-3 says. Images are
  * re-encoded without metadata and get a thumbnail and their dimensions.
  */
+/**
+ * A refusal deep in the pipeline (the stream, the image decoder, a transaction), carried out to the
+ * public method that started it, which returns it as a {@link Failure}; cleanup runs on the way.
+ */
+class Refused extends Error {
+	readonly failure: Failure;
+	constructor(code: FailureCode, message: string) {
+		super(message);
+		this.failure = fail(code, message);
+	}
+}
+
+/** The pipeline's value, or the refusal it met. */
+async function outcomeOf<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+	try {
+		return succeed(await work());
+	} catch (error) {
+		if (error instanceof Refused) return error.failure;
+		throw error;
+	}
+}
+
 export class Uploads {
 	readonly dir: string;
 	readonly #tmp: string;
@@ -121,19 +143,23 @@ export class Uploads {
 	 * Stores one upload of `ownerId`'s. The body is counted as it arrives and dropped the moment it
 	 * passes the cap (or the user's quota); nothing of a refused upload stays on disk.
 	 */
-	async receive(ownerId: string, body: ReadableStream<Uint8Array> | null, declaredLength: number | null, rawName: string | null): Promise<AttachmentRef> {
+	receive(ownerId: string, body: ReadableStream<Uint8Array> | null, declaredLength: number | null, rawName: string | null): Promise<Outcome<AttachmentRef>> {
+		return outcomeOf(() => this.#receive(ownerId, body, declaredLength, rawName));
+	}
+
+	async #receive(ownerId: string, body: ReadableStream<Uint8Array> | null, declaredLength: number | null, rawName: string | null): Promise<AttachmentRef> {
 		const { maxBytes, quotaBytes } = this.limits;
 		const room = quotaBytes - this.used(ownerId);
-		const tooLarge = () => new ApiError(413, 'upload-too-large', `Files can be at most ${formatSize(maxBytes)}.`);
-		const overQuota = () => new ApiError(413, 'quota-exceeded', `Your files take all of your ${formatSize(quotaBytes)}. Delete some messages with files to make room.`);
+		const tooLarge = () => new Refused('upload-too-large', `Files can be at most ${formatSize(maxBytes)}.`);
+		const overQuota = () => new Refused('quota-exceeded', `Your files take all of your ${formatSize(quotaBytes)}. Delete some messages with files to make room.`);
 		if (declaredLength !== null && declaredLength > maxBytes) throw tooLarge();
 		if (declaredLength !== null && declaredLength > room) throw overQuota();
-		if (!body) throw new ApiError(400, 'upload-empty', 'The file is empty.');
+		if (!body) throw new Refused('upload-empty', 'The file is empty.');
 		const id = ulid();
 		const tmp = join(this.#tmp, id);
 		try {
 			const size = await writeStream(body, tmp, Math.min(maxBytes, Math.max(0, room)), () => (room < maxBytes ? overQuota() : tooLarge()));
-			if (size === 0) throw new ApiError(400, 'upload-empty', 'The file is empty.');
+			if (size === 0) throw new Refused('upload-empty', 'The file is empty.');
 			const name = cleanFileName(rawName);
 			const sniffed = await fileTypeFromFile(tmp);
 			const type = sniffed?.mime ?? 'application/octet-stream';
@@ -178,7 +204,7 @@ export class Uploads {
 		const input = () => sharp(tmp, { limitInputPixels: IMAGE_MAX_PIXELS, animated: type === 'image/gif' || type === 'image/webp' });
 		const original = this.path(id, 'original');
 		const { width = 0, height = 0 } = await sharp(tmp).metadata().catch(() => ({ width: 0, height: 0 }));
-		if (width * height > IMAGE_MAX_PIXELS) throw new ApiError(400, 'image-too-large', `Images can be at most ${IMAGE_MAX_PIXELS / 1e6} million pixels.`);
+		if (width * height > IMAGE_MAX_PIXELS) throw new Refused('image-too-large', `Images can be at most ${IMAGE_MAX_PIXELS / 1e6} million pixels.`);
 		try {
 			const encoded = input().autoOrient();
 			const format = type === 'image/jpeg' ? encoded.jpeg({ quality: 90 }) : type === 'image/png' ? encoded.png() : type === 'image/gif' ? encoded.gif() : encoded.webp({ quality: 90 });
@@ -191,8 +217,8 @@ export class Uploads {
 			return { size: info.size, width: info.width, height: pages };
 		} catch (error) {
 			await this.#removeFiles([id]);
-			if (error instanceof ApiError) throw error;
-			throw new ApiError(400, 'image-unreadable', 'The image could not be read: it may be damaged or cut short.');
+			if (error instanceof Refused) throw error;
+			throw new Refused('image-unreadable', 'The image could not be read: it may be damaged or cut short.');
 		}
 	}
 
@@ -242,8 +268,12 @@ export class Uploads {
 	 * Fetches a photo from a host platform's URL (http(s), the same size cap, 10 s at most) through
 	 * the upload pipeline (typed, re-encoded, metadata stripped) and makes it the user's profile photo.
 	 */
-	async avatarFromUrl(userId: string, url: string): Promise<void> {
-		const unreachable = () => new ApiError(400, 'avatar-unreachable', `The photo at ${url} could not be fetched.`);
+	avatarFromUrl(userId: string, url: string): Promise<Outcome<void>> {
+		return outcomeOf(() => this.#avatarFromUrl(userId, url));
+	}
+
+	async #avatarFromUrl(userId: string, url: string): Promise<void> {
+		const unreachable = () => new Refused('avatar-unreachable', `The photo at ${url} could not be fetched.`);
 		if (!this.limits.fetchPrivate) {
 			// Not on this machine or its private network, and no redirects (each hop would need the same check).
 			const addresses = await lookup(new URL(url).hostname, { all: true }).catch(() => []);
@@ -252,9 +282,9 @@ export class Uploads {
 		const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) }).catch(() => null);
 		if (!response?.ok || !response.body) throw unreachable();
 		const length = response.headers.get('content-length');
-		const upload = await this.receive(userId, response.body, length === null ? null : Number(length), 'photo');
+		const upload = await this.#receive(userId, response.body, length === null ? null : Number(length), 'photo');
 		try {
-			await this.setAvatar(userId, upload.id);
+			await this.#setAvatar(userId, upload.id);
 		} catch (error) {
 			await this.#removeFiles([upload.id]);
 			this.db.delete(uploads).where(eq(uploads.id, upload.id)).run();
@@ -263,13 +293,17 @@ export class Uploads {
 	}
 
 	/** Makes an image upload of the user's their profile photo (a square thumbnail); the previous photo is erased. */
-	async setAvatar(userId: string, id: string | null): Promise<void> {
+	setAvatar(userId: string, id: string | null): Promise<Outcome<void>> {
+		return outcomeOf(() => this.#setAvatar(userId, id));
+	}
+
+	async #setAvatar(userId: string, id: string | null): Promise<void> {
 		let row: UploadRow | undefined;
 		if (id !== null) {
 			row = this.find(id);
-			if (!row || row.ownerId !== userId) throw new ApiError(404, 'not-found', 'Upload not found.');
-			if (row.messageId !== null) throw new ApiError(409, 'attachment-taken', 'This upload is already part of a message.');
-			if (row.width === null) throw new ApiError(400, 'not-an-image', 'A profile photo must be a PNG, JPEG, WebP or GIF image.');
+			if (!row || row.ownerId !== userId) throw new Refused('not-found', 'Upload not found.');
+			if (row.messageId !== null) throw new Refused('attachment-taken', 'This upload is already part of a message.');
+			if (row.width === null) throw new Refused('not-an-image', 'A profile photo must be a PNG, JPEG, WebP or GIF image.');
 			await sharp(this.path(id, 'original'), { limitInputPixels: IMAGE_MAX_PIXELS }).resize(AVATAR_PX, AVATAR_PX, { fit: 'cover' }).webp({ quality: 80 }).toFile(this.path(id, 'thumbnail') + '.square');
 			await rename(this.path(id, 'thumbnail') + '.square', this.path(id, 'thumbnail'));
 		}
@@ -283,7 +317,7 @@ export class Uploads {
 		this.db.transaction(() => {
 			// Conditional: a message may have taken the upload while its square was being made.
 			if (id !== null && this.db.update(uploads).set({ avatar: true }).where(and(eq(uploads.id, id), isNull(uploads.messageId))).run().changes !== 1) {
-				throw new ApiError(409, 'attachment-taken', 'This upload is already part of a message.');
+				throw new Refused('attachment-taken', 'This upload is already part of a message.');
 			}
 			for (const other of previous) this.db.delete(uploads).where(eq(uploads.id, other)).run();
 			this.db.update(users).set({ avatarId: id }).where(eq(users.id, userId)).run();
@@ -349,12 +383,12 @@ async function writeStream(body: ReadableStream<Uint8Array>, path: string, limit
 		return size;
 	} catch (error) {
 		// Over the limit: the rest is left unread, not cancelled (cancelling destroys the request's socket, and the 413 would never reach the client).
-		if (error instanceof ApiError) {
+		if (error instanceof Refused) {
 			reader.releaseLock();
 			throw error;
 		}
 		void reader.cancel().catch(() => {});
-		throw new ApiError(400, 'upload-interrupted', 'The upload was cut off before the whole file arrived.');
+		throw new Refused('upload-interrupted', 'The upload was cut off before the whole file arrived.');
 	} finally {
 		await file.close();
 	}

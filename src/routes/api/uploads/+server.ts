@@ -1,6 +1,6 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
-import { api, requireUser } from '$lib/server/api';
+import { api, requireUser, unwrap } from '$lib/server/api';
 import { ApiError } from '$lib/server/errors';
 import { getRuntime } from '$lib/server/runtime';
 
@@ -22,6 +22,6 @@ export const POST: RequestHandler = api(async (event) => {
 	if (!request.headers.get('content-type')) throw new ApiError(415, 'unsupported-media-type', 'Send the file as the body, with a Content-Type (any, e.g. application/octet-stream).');
 	const length = request.headers.get('content-length');
 	// A 413 closes the connection rather than read the rest of the body (`api`).
-	const upload = await getRuntime().uploads.receive(user.id, request.body, length === null ? null : Number(length), url.searchParams.get('name'));
+	const upload = unwrap(await getRuntime().uploads.receive(user.id, request.body, length === null ? null : Number(length), url.searchParams.get('name')));
 	return json({ upload }, { status: 201 });
 });

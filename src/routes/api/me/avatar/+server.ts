@@ -1,7 +1,7 @@
 import type { RequestHandler } from './$types';
 import { json } from '@sveltejs/kit';
 import { z } from 'zod';
-import { api, readJson, requireUser } from '$lib/server/api';
+import { api, readJson, requireUser, unwrap } from '$lib/server/api';
 import { listConversations } from '$lib/server/conversations';
 import { getRuntime } from '$lib/server/runtime';
 import { getUserById, toPublicUser } from '$lib/server/users';
@@ -23,7 +23,7 @@ export const DELETE: RequestHandler = api(async (event) => {
 
 async function changeAvatar(userId: string, uploadId: string | null) {
 	const { db, live, uploads } = getRuntime();
-	await uploads.setAvatar(userId, uploadId);
+	unwrap(await uploads.setAvatar(userId, uploadId));
 	for (const conversation of listConversations(db, userId)) live.conversationChanged(conversation.id);
 	return toPublicUser(getUserById(db, userId)!);
 }

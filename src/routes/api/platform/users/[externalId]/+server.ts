@@ -35,8 +35,7 @@ export const PUT: RequestHandler = api(async (event) => {
 	// The photo goes through the upload pipeline, fetched again only when its URL changes; a failure
 	// is a clear error after the user was saved (the same call again retries just the photo).
 	if (avatarUrl !== undefined && avatarUrl !== user.avatarSource) {
-		if (avatarUrl === null) await uploads.setAvatar(user.id, null);
-		else await uploads.avatarFromUrl(user.id, avatarUrl);
+		unwrap(avatarUrl === null ? await uploads.setAvatar(user.id, null) : await uploads.avatarFromUrl(user.id, avatarUrl));
 		db.update(users).set({ avatarSource: avatarUrl }).where(eq(users.id, user.id)).run();
 		for (const conversation of listConversations(db, user.id)) live.conversationChanged(conversation.id);
 	}
