@@ -9,23 +9,19 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Y from 'yjs';
+import { configureConnection } from '../../src/lib/server/db/connection.mjs';
+import { DROP_FOLDED, LAST_UPDATE_ID, SAVE_SNAPSHOT, SNAPSHOT, UPDATES_THROUGH } from './document-log-sql.mjs';
 import { indexPending } from './search-index.mjs';
 
 const db = new Database(workerData.file);
-db.pragma('journal_mode = WAL');
-db.pragma(`synchronous = ${workerData.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-db.pragma('busy_timeout = 5000');
-db.pragma('secure_delete = ON');
+configureConnection(db, workerData.synchronous);
 
 const epochOf = db.prepare('select epoch from conversations where id = ?');
-const lastUpdateId = db.prepare('select max(id) as id from doc_updates where conversation_id = ?');
-const snapshot = db.prepare('select state from doc_snapshots where conversation_id = ?');
-const updates = db.prepare('select "update" as "update" from doc_updates where conversation_id = ? and id <= ? order by id');
-const saveSnapshot = db.prepare(
-	`insert into doc_snapshots (conversation_id, state, through_update_id, updated_at) values (?, ?, ?, ?)
-	 on conflict(conversation_id) do update set state = excluded.state, through_update_id = excluded.through_update_id, updated_at = excluded.updated_at`
-);
-const dropFolded = db.prepare('delete from doc_updates where conversation_id = ? and id <= ?');
+const lastUpdateId = db.prepare(LAST_UPDATE_ID);
+const snapshot = db.prepare(SNAPSHOT);
+const updates = db.prepare(UPDATES_THROUGH);
+const saveSnapshot = db.prepare(SAVE_SNAPSHOT);
+const dropFolded = db.prepare(DROP_FOLDED);
 const isCurrent = (conversationId, epoch) => epochOf.get(conversationId)?.epoch === epoch;
 
 // One read transaction: the snapshot and the log it reads belong to the same epoch.

@@ -1,6 +1,7 @@
-import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { docClients, docSnapshots, docUpdates } from '../../src/lib/server/db/schema.ts';
+import { DROP_FOLDED, LAST_UPDATE_ID, SAVE_SNAPSHOT } from './document-log-sql.mjs';
 
 /**
  * Durable storage of conversation documents: a compacted snapshot plus the log of updates
@@ -23,11 +24,10 @@ export function prepareDocumentLog(db: Db) {
 		.values({ conversationId: sql.placeholder('conversationId'), update: sql.placeholder('update'), createdAt: sql.placeholder('now') })
 		.returning({ id: docUpdates.id })
 		.prepare();
-	const lastUpdateId = db
-		.select({ id: sql<number | null>`max(${docUpdates.id})` })
-		.from(docUpdates)
-		.where(eq(docUpdates.conversationId, sql.placeholder('conversationId')))
-		.prepare();
+	// Folding is the compactor worker's work too: both run the same statements.
+	const lastUpdateId = db.$client.prepare<[string], { id: number | null }>(LAST_UPDATE_ID);
+	const saveSnapshot = db.$client.prepare<[string, Buffer, number, number]>(SAVE_SNAPSHOT);
+	const dropFolded = db.$client.prepare<[string, number]>(DROP_FOLDED);
 	const owners = db
 		.select({ clientId: docClients.clientId, userId: docClients.userId })
 		.from(docClients)
@@ -56,16 +56,10 @@ export function prepareDocumentLog(db: Db) {
 		},
 		/** Replaces the snapshot with `state` and drops the log rows it covers. */
 		compact(conversationId: string, state: Uint8Array): void {
-			db.transaction((tx) => {
-				const through = lastUpdateId.get({ conversationId })?.id ?? 0;
-				const row = { conversationId, state: Buffer.from(state), throughUpdateId: through, updatedAt: Date.now() };
-				tx.insert(docSnapshots)
-					.values(row)
-					.onConflictDoUpdate({ target: docSnapshots.conversationId, set: row })
-					.run();
-				tx.delete(docUpdates)
-					.where(and(eq(docUpdates.conversationId, conversationId), lte(docUpdates.id, through)))
-					.run();
+			db.transaction(() => {
+				const through = lastUpdateId.get(conversationId)?.id ?? 0;
+				saveSnapshot.run(conversationId, Buffer.from(state), through, Date.now());
+				dropFolded.run(conversationId, through);
 			}, { behavior: 'immediate' });
 		},
 		/**
