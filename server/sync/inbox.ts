@@ -1,5 +1,5 @@
 import type { Extension, connectedPayload, onDisconnectPayload } from '@hocuspocus/server';
-import { activityFor, contactsOf, memberIdsOf, summariesFor } from '../../src/lib/server/conversations.ts';
+import { activityFor, contactsOf, prepareMemberIds, summariesFor } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordLastSeen } from '../../src/lib/server/users.ts';
 import type { InboxActivity } from '../../src/lib/shared/api-types.ts';
@@ -37,7 +37,11 @@ export class Inbox implements Extension {
 	/** Conversations whose summaries changed in this window (for every member, or some), or that only saw activity. */
 	readonly #changed = new CoalescingWindow<InboxChange>(INBOX_WINDOW_MS, (changes) => this.#sendChanges(changes));
 
-	constructor(private readonly db: Db) {}
+	readonly #memberIds: (conversationId: string) => string[];
+
+	constructor(private readonly db: Db) {
+		this.#memberIds = prepareMemberIds(db);
+	}
 
 	isOnline = (userId: string): boolean => this.presence.isOnline(userId) || this.#goingOffline.has(userId);
 
@@ -103,7 +107,7 @@ export class Inbox implements Extension {
 			}
 		}
 		for (const [conversationId, { summary, activity, moved }] of byConversation) {
-			const members = summary === null || activity ? memberIdsOf(this.db, conversationId) : [...(summary ?? [])];
+			const members = summary === null || activity ? this.#memberIds(conversationId) : [...(summary ?? [])];
 			const listening = members.filter((userId) => this.#channels.has(userId));
 			const full = summary === null ? listening : listening.filter((userId) => summary?.has(userId));
 			for (const [userId, conversation] of summariesFor(this.db, conversationId, full, this.isOnline)) {

@@ -348,13 +348,14 @@ export function contactsOf(db: Db, userId: string): string[] {
 		.map((row) => row.userId);
 }
 
-export function memberIdsOf(db: Db, conversationId: string): string[] {
-	return db
+/** A prepared list of a conversation's member ids, for hot paths (the live inbox, after every new message). */
+export function prepareMemberIds(db: Db): (conversationId: string) => string[] {
+	const stmt = db
 		.select({ userId: members.userId })
 		.from(members)
-		.where(eq(members.conversationId, conversationId))
-		.all()
-		.map((row) => row.userId);
+		.where(eq(members.conversationId, sql.placeholder('conversationId')))
+		.prepare();
+	return (conversationId) => stmt.all({ conversationId }).map((row) => row.userId);
 }
 
 /** The people a create or add request names, without duplicates and without the caller: at most this many join. */
