@@ -180,6 +180,26 @@ describe('receipts, unread counts, typing, presence, live inbox', () => {
 		expect(await unread()).toBe(0);
 	});
 
+	it('[RCPT-3] a delivered receipt keeps "mark unread"; a read receipt over the socket clears it', async () => {
+		const conversationId = await createConversation(server.url, alice, [bob], 'Kept unread');
+		const send = (body: string) => api(server.url, `/api/conversations/${conversationId}/messages`, { token: alice.token, body: { body } });
+		await send('one');
+		await api(server.url, `/api/conversations/${conversationId}/read`, { method: 'PUT', token: bob.token });
+		await api(server.url, `/api/conversations/${conversationId}/unread`, { method: 'PUT', token: bob.token });
+		await send('two');
+		const marked = async () => (await summaries(bob)).find((c) => c.id === conversationId)!.markedUnread;
+		expect(await marked()).toBe(true);
+
+		const device = track(connectClient(server.wsUrl, conversationId, bob.token));
+		await device.synced;
+		device.send({ type: 'receipt', conversationId, deliveredSeq: 2 });
+		await waitFor(() => markerEvents(device).some((m) => m.userId === bob.id && m.deliveredSeq === 2));
+		expect(await marked()).toBe(true);
+		device.send({ type: 'receipt', conversationId, readSeq: 2 });
+		await waitFor(() => markerEvents(device).some((m) => m.userId === bob.id && m.readSeq === 2));
+		expect(await marked()).toBe(false);
+	});
+
 	it('[INBOX-1] the live inbox: a new conversation and each new message reach the user channel of every member', async () => {
 		const dave = await createAccount(server.url);
 		const channel = track(connectDocument(server.wsUrl, userDocName(dave.id), dave.token));

@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
 import { conversations, members } from './db/schema.ts';
 
@@ -6,6 +6,37 @@ export interface Markers {
 	deliveredSeq: number;
 	readSeq: number;
 }
+
+/** The statements of a receipt, compiled once per database: receipts arrive for every message from every member. */
+function prepareReceipts(db: Db) {
+	const member = and(eq(members.conversationId, sql.placeholder('conversationId')), eq(members.userId, sql.placeholder('userId')));
+	const current = db
+		.select({ deliveredSeq: members.deliveredSeq, readSeq: members.readSeq, markedUnread: members.markedUnread, lastSeq: conversations.lastSeq })
+		.from(members)
+		.innerJoin(conversations, eq(conversations.id, members.conversationId))
+		.where(member)
+		.prepare();
+	const move = db
+		.update(members)
+		.set({ deliveredSeq: sql`${sql.placeholder('deliveredSeq')}`, readSeq: sql`${sql.placeholder('readSeq')}`, markedUnread: sql`${sql.placeholder('markedUnread')}` })
+		.where(member)
+		.prepare();
+	type Input = { deliveredSeq?: number; readSeq?: number };
+	const record = (conversationId: string, userId: string, input: Input): (Markers & { changed: boolean }) | null => {
+		const row = current.get({ conversationId, userId });
+		if (!row) return null;
+		const readSeq = Math.max(row.readSeq, Math.min(input.readSeq ?? 0, row.lastSeq));
+		const deliveredSeq = Math.max(row.deliveredSeq, readSeq, Math.min(input.deliveredSeq ?? 0, row.lastSeq));
+		const readMoved = readSeq > row.readSeq || (input.readSeq !== undefined && row.markedUnread);
+		const changed = readMoved || deliveredSeq > row.deliveredSeq;
+		if (changed) move.run({ conversationId, userId, deliveredSeq, readSeq, markedUnread: readMoved ? 0 : Number(row.markedUnread) });
+		return { deliveredSeq, readSeq, changed };
+	};
+	// Its own IMMEDIATE transaction, or a savepoint inside the caller's.
+	return db.$client.transaction(record).immediate;
+}
+
+const prepared = new WeakMap<Db, ReturnType<typeof prepareReceipts>>();
 
 /**
  * Moves a member's "delivered up to" and "read up to" markers forward (never back, never past the
@@ -18,26 +49,9 @@ export function recordReceipt(
 	userId: string,
 	input: { deliveredSeq?: number; readSeq?: number }
 ): (Markers & { changed: boolean }) | null {
-	return db.transaction((tx) => {
-		const row = tx
-			.select({ deliveredSeq: members.deliveredSeq, readSeq: members.readSeq, markedUnread: members.markedUnread, lastSeq: conversations.lastSeq })
-			.from(members)
-			.innerJoin(conversations, eq(conversations.id, members.conversationId))
-			.where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
-			.get();
-		if (!row) return null;
-		const readSeq = Math.max(row.readSeq, Math.min(input.readSeq ?? 0, row.lastSeq));
-		const deliveredSeq = Math.max(row.deliveredSeq, readSeq, Math.min(input.deliveredSeq ?? 0, row.lastSeq));
-		const readMoved = readSeq > row.readSeq || (input.readSeq !== undefined && row.markedUnread);
-		const changed = readMoved || deliveredSeq > row.deliveredSeq;
-		if (changed) {
-			tx.update(members)
-				.set({ deliveredSeq, readSeq, markedUnread: readMoved ? false : row.markedUnread })
-				.where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
-				.run();
-		}
-		return { deliveredSeq, readSeq, changed };
-	}, { behavior: 'immediate' });
+	let record = prepared.get(db);
+	if (!record) prepared.set(db, (record = prepareReceipts(db)));
+	return record(conversationId, userId, input);
 }
 
 /** Reads up to the last message (or `seq`). */
