@@ -1,4 +1,4 @@
-import type { Connection, Extension, Hocuspocus, onConfigurePayload, onDisconnectPayload, onStatelessPayload } from '@hocuspocus/server';
+import { OutgoingMessage, type Connection, type Extension, type Hocuspocus, type onConfigurePayload, type onDisconnectPayload, type onStatelessPayload } from '@hocuspocus/server';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import { recordReceipt } from '../../src/lib/server/receipts.ts';
 import {
@@ -134,8 +134,10 @@ export class Signals implements Extension {
 	#broadcast(conversationId: string, message: ServerStateless, except?: Connection): void {
 		const name = this.docName(conversationId);
 		const document = name === undefined ? undefined : this.#instance?.documents.get(name);
-		const payload = encodeStateless(message);
-		for (const connection of document?.getConnections() ?? []) if (connection !== except) connection.sendStateless(payload);
+		if (name === undefined || !document) return;
+		// One frame for every connection: the markers of a group of 100 are encoded once, not once per member.
+		const frame = new OutgoingMessage(name).writeStateless(encodeStateless(message)).toUint8Array();
+		for (const connection of document.getConnections()) if (connection !== except) connection.send(frame);
 	}
 }
 
