@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { ulid } from 'ulid';
 import type { Db } from './db/index.ts';
+import { perDatabase } from './db/per-database.ts';
 import { conversations, members, messages, users, type Conversation, type User } from './db/schema.ts';
 import { fail, succeed, type Failure, type Outcome } from './outcome.ts';
 import { GROUP_MAX_MEMBERS } from '../shared/limits.ts';
@@ -17,13 +18,18 @@ const nobodyOnline: IsOnline = () => false;
 
 export type Access = 'member' | 'not-found' | 'not-a-member';
 
-export function checkAccess(db: Db, conversationId: string, userId: string): Access {
-	const row = db
+/** Every REST call on a conversation and every document a socket opens checks access first. */
+const accessLookup = perDatabase((db) =>
+	db
 		.select({ userId: members.userId })
 		.from(conversations)
-		.leftJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, userId)))
-		.where(eq(conversations.id, conversationId))
-		.get();
+		.leftJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, sql.placeholder('userId'))))
+		.where(eq(conversations.id, sql.placeholder('conversationId')))
+		.prepare()
+);
+
+export function checkAccess(db: Db, conversationId: string, userId: string): Access {
+	const row = accessLookup(db).get({ conversationId, userId });
 	if (!row) return 'not-found';
 	return row.userId ? 'member' : 'not-a-member';
 }

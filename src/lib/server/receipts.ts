@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
+import { perDatabase } from './db/per-database.ts';
 import { conversations, members } from './db/schema.ts';
 
 export interface Markers {
@@ -7,8 +8,8 @@ export interface Markers {
 	readSeq: number;
 }
 
-/** The statements of a receipt, compiled once per database: receipts arrive for every message from every member. */
-function prepareReceipts(db: Db) {
+/** The statements of a receipt: receipts arrive for every message from every member. */
+const receiptWriter = perDatabase((db) => {
 	const member = and(eq(members.conversationId, sql.placeholder('conversationId')), eq(members.userId, sql.placeholder('userId')));
 	const current = db
 		.select({ deliveredSeq: members.deliveredSeq, readSeq: members.readSeq, markedUnread: members.markedUnread, lastSeq: conversations.lastSeq })
@@ -33,10 +34,8 @@ function prepareReceipts(db: Db) {
 		return { deliveredSeq, readSeq, changed };
 	};
 	// Its own IMMEDIATE transaction, or a savepoint inside the caller's.
-	return db.$client.transaction(record).immediate;
-}
-
-const prepared = new WeakMap<Db, ReturnType<typeof prepareReceipts>>();
+	return { record: db.$client.transaction(record).immediate };
+});
 
 /**
  * Moves a member's "delivered up to" and "read up to" markers forward (never back, never past the
@@ -49,9 +48,7 @@ export function recordReceipt(
 	userId: string,
 	input: { deliveredSeq?: number; readSeq?: number }
 ): (Markers & { changed: boolean }) | null {
-	let record = prepared.get(db);
-	if (!record) prepared.set(db, (record = prepareReceipts(db)));
-	return record(conversationId, userId, input);
+	return receiptWriter(db).record(conversationId, userId, input);
 }
 
 /** Reads up to the last message (or `seq`). */

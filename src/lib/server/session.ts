@@ -1,7 +1,8 @@
 import { sha256 } from '@oslojs/crypto/sha2';
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from '@oslojs/encoding';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from './db/index.ts';
+import { perDatabase } from './db/per-database.ts';
 import { sessions, users, type Session, type User } from './db/schema.ts';
 
 export const SESSION_COOKIE = 'session';
@@ -32,14 +33,18 @@ export function createSession(
 	return session;
 }
 
+/** Every HTTP request and every document a socket opens looks its session up. */
+const sessionLookups = perDatabase((db) => {
+	const byId = eq(sessions.id, sql.placeholder('id'));
+	return {
+		withUser: db.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(sessions.userId, users.id)).where(byId).prepare(),
+		expiry: db.select({ expiresAt: sessions.expiresAt }).from(sessions).where(byId).prepare()
+	};
+});
+
 /** Finds the session for a token; expired ones are deleted, ones past half their life slide forward. */
 export function validateSessionToken(db: Db, token: string, days: number): SessionValidation {
-	const row = db
-		.select({ session: sessions, user: users })
-		.from(sessions)
-		.innerJoin(users, eq(sessions.userId, users.id))
-		.where(eq(sessions.id, sessionIdOf(token)))
-		.get();
+	const row = sessionLookups(db).withUser.get({ id: sessionIdOf(token) });
 	if (!row) return { session: null, user: null };
 	const { session, user } = row;
 	const now = Date.now();
@@ -56,7 +61,7 @@ export function validateSessionToken(db: Db, token: string, days: number): Sessi
 
 /** When a session expires, or null when it no longer exists or has expired (sync connections check this while open). */
 export function sessionExpiry(db: Db, sessionId: string): number | null {
-	const row = db.select({ expiresAt: sessions.expiresAt }).from(sessions).where(eq(sessions.id, sessionId)).get();
+	const row = sessionLookups(db).expiry.get({ id: sessionId });
 	return row !== undefined && row.expiresAt > Date.now() ? row.expiresAt : null;
 }
 

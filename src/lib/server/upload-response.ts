@@ -4,14 +4,13 @@ import { Readable } from 'node:stream';
 import type { RequestEvent } from '@sveltejs/kit';
 import { requireUser } from './api.ts';
 import { prepareMembershipCheck } from './conversations.ts';
+import { perDatabase } from './db/per-database.ts';
 import { ApiError, notFound } from './errors.ts';
 import { getRuntime } from './runtime.ts';
 import type { Variant } from './uploads.ts';
 import { IMAGE_TYPES } from '../shared/files.ts';
 
-
-let isMember: ReturnType<typeof prepareMembershipCheck> | undefined;
-let isMemberDb: unknown;
+const membershipCheck = perDatabase((db) => ({ isMember: prepareMembershipCheck(db) }));
 
 /** `Content-Disposition` with the name in both the plain and the RFC 5987 form. */
 function disposition(kind: 'inline' | 'attachment', name: string): string {
@@ -27,11 +26,10 @@ function disposition(kind: 'inline' | 'attachment', name: string): string {
 export async function serveUpload(event: RequestEvent, variant: Variant): Promise<Response> {
 	const user = requireUser(event);
 	const { db, uploads } = getRuntime();
-	if (isMemberDb !== db) [isMember, isMemberDb] = [prepareMembershipCheck(db), db];
 	const id = event.params.id ?? '';
 	const row = uploads.find(id);
 	if (!row) throw notFound('Upload');
-	const access = uploads.access(row, user.id, isMember!);
+	const access = uploads.access(row, user.id, membershipCheck(db).isMember);
 	if (access === 'not-found') throw notFound('Upload');
 	if (access === 'not-a-member') throw new ApiError(403, 'not-a-member', 'You are not a member of the conversation this file was sent in.');
 	if (variant === 'thumbnail' && row.width === null) throw new ApiError(404, 'not-found', 'Only images have a thumbnail.');
