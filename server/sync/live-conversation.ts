@@ -674,7 +674,8 @@ export class LiveConversation implements GroupMember {
 	 */
 	#newWriter(): Y.Doc {
 		let writer: Y.Doc;
-		do writer = new Y.Doc();
+		// A guid of its own, not a random UUID (see sync-server.ts); its clientID stays random.
+		do writer = new Y.Doc({ guid: `${this.conversationId}/server` });
 		while (this.owners.has(writer.clientID) || this.doc.store.clients.has(writer.clientID));
 		return writer;
 	}

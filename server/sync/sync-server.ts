@@ -1,4 +1,4 @@
-import { Hocuspocus } from '@hocuspocus/server';
+import { Hocuspocus, type Extension, type onCreateDocumentPayload } from '@hocuspocus/server';
 import { ulid } from 'ulid';
 import { prepareClosedCheck, prepareMembershipCheck, prepareModeratorCheck } from '../../src/lib/server/conversations.ts';
 import type { Db } from '../../src/lib/server/db/index.ts';
@@ -40,6 +40,16 @@ export interface SyncServerOptions {
 }
 
 /**
+ * A document's Yjs guid is its name: Yjs would draw a random UUID for each one, 31 reads of the
+ * system's random source, which was the largest cost of opening a document in a reconnect storm.
+ */
+const namedDocuments: Extension = {
+	async onCreateDocument({ documentName }: onCreateDocumentPayload) {
+		return { guid: documentName };
+	}
+};
+
+/**
  * Hocuspocus with this app's behaviour composed from one extension per concern: authentication
  * (who is on each connection), conversation documents (the guard and durable commits), signals
  * (receipts and typing) and the inbox (presence and each user's channel).
@@ -79,7 +89,7 @@ export function createSyncServer({ db, sessionDays, compactEvery = 500, compacto
 		// Storage happens before acknowledgement in beforeHandleMessage; Hocuspocus's own store debounce has nothing to do.
 		debounce: 60_000,
 		maxDebounce: 120_000,
-		extensions: [authentication, documents, signals, inbox]
+		extensions: [namedDocuments, authentication, documents, signals, inbox]
 	});
 
 	const live: LiveServices = {
