@@ -29,6 +29,8 @@ const MAX_MEMBERS = 256;
  */
 export class CommitGroup {
 	readonly #waiting = new Set<GroupMember>();
+	/** Small writes that ride along the next commit (clientID bindings), each with its promise. */
+	#extras: Array<{ write: () => void; settle: (error: unknown) => void }> = [];
 	#scheduled = false;
 
 	constructor(private readonly db: Db) {}
@@ -36,6 +38,22 @@ export class CommitGroup {
 	/** The member has updates waiting: it is committed with the others in the next turn. */
 	request(member: GroupMember): void {
 		this.#waiting.add(member);
+		this.#schedule();
+	}
+
+	/**
+	 * Runs `write` inside the next turn's transaction, in a savepoint of its own (its failure is its
+	 * own), so a thousand sockets opening at once cost one fsync a turn, not one each; settles once
+	 * that transaction is committed.
+	 */
+	include(write: () => void): Promise<void> {
+		return new Promise((resolve, reject) => {
+			this.#extras.push({ write, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+			this.#schedule();
+		});
+	}
+
+	#schedule(): void {
 		if (this.#scheduled) return;
 		this.#scheduled = true;
 		setImmediate(() => this.#run());
@@ -45,19 +63,29 @@ export class CommitGroup {
 		this.#scheduled = false;
 		const taken = [...this.#waiting].slice(0, MAX_MEMBERS);
 		for (const member of taken) this.#waiting.delete(member);
-		if (this.#waiting.size > 0) {
-			this.#scheduled = true;
-			setImmediate(() => this.#run());
-		}
+		const extras = this.#extras;
+		this.#extras = [];
+		if (this.#waiting.size > 0) this.#schedule();
 		const members = taken.filter((member) => member.beginFlush());
-		if (members.length === 0) return;
+		if (members.length === 0 && extras.length === 0) return;
+		const failed = new Map<(typeof extras)[number], unknown>();
+		let committed = false;
 		const commit = () => {
 			try {
 				// IMMEDIATE: take the write lock up front (waiting for the compactor's short write if need be).
 				this.db.transaction(() => {
+					for (const extra of extras) {
+						try {
+							this.db.transaction(extra.write);
+						} catch (error) {
+							failed.set(extra, error);
+						}
+					}
 					for (const member of members) member.writeFlush();
 				}, { behavior: 'immediate' });
+				committed = true;
 			} catch (error) {
+				for (const extra of extras) failed.set(extra, error);
 				for (const member of members) member.commitFailed(error);
 			}
 		};
@@ -73,6 +101,7 @@ export class CommitGroup {
 			for (const member of members) member.abortFlush(error);
 		} finally {
 			for (const member of members) member.endFlush();
+			for (const extra of extras) extra.settle(committed ? failed.get(extra) : (failed.get(extra) ?? new Error('the group commit did not run')));
 		}
 	}
 }

@@ -168,7 +168,7 @@ export class ConversationDocuments implements Extension {
 		if (!conversation || !user) throw refuse(CloseReason.ConversationNotFound);
 		if (decoded.kind === 'awareness') {
 			if (this.budget && !this.budget.take(connection)) replaceAwarenessInPlace(decoded.update, NO_AWARENESS);
-			else this.#guardAwareness(conversation, user.id, decoded.update, document.getClients(connection.webSocket));
+			else await this.#guardAwareness(conversation, user.id, decoded.update, document.getClients(connection.webSocket));
 			return;
 		}
 		settle(connection, await conversation.submit(decoded.update, user.id, connection));
@@ -242,7 +242,8 @@ export class ConversationDocuments implements Extension {
 	}
 
 	/** Only the user's own awareness entries go through; new clientIDs are bound to the user in one transaction. */
-	#guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array, held: ReadonlySet<number>): void {
+	/** Relayed only once the clientIDs it names first are bound on disk (AUTH-3). */
+	async #guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array, held: ReadonlySet<number>): Promise<void> {
 		let verdict;
 		try {
 			verdict = filterAwareness(update, (clientId) => conversation.owners.get(clientId), userId, held);
@@ -250,7 +251,11 @@ export class ConversationDocuments implements Extension {
 			throw refuse(CloseReason.MalformedMessage);
 		}
 		if (!verdict.ok) throw refuse(CloseReason.AwarenessRefused);
-		conversation.bindClients(verdict.newClients, userId);
+		try {
+			await conversation.bindClients(verdict.newClients, userId);
+		} catch {
+			throw refuse(CloseReason.Reloading);
+		}
 		replaceAwarenessInPlace(update, verdict.update);
 	}
 

@@ -182,13 +182,22 @@ export class LiveConversation implements GroupMember {
 		return live;
 	}
 
-	/** Binds clientIDs first named in an awareness frame to the user, in one transaction. */
-	bindClients(clients: number[], userId: string): void {
+	/**
+	 * Binds clientIDs first named in an awareness frame to the user (AUTH-3), in the next group
+	 * commit; resolves once that is on disk. Frames judged meanwhile already see them as the user's;
+	 * if the commit fails, the document reloads (and its owners with it) and this rejects.
+	 */
+	async bindClients(clients: number[], userId: string): Promise<void> {
 		if (clients.length === 0) return;
-		this.deps.db.transaction(() => {
-			for (const client of clients) this.deps.log.bindClient(this.conversationId, client, userId);
-		});
 		for (const client of clients) this.owners.set(client, userId);
+		try {
+			await this.deps.commits.include(() => {
+				for (const client of clients) this.deps.log.bindClient(this.conversationId, client, userId);
+			});
+		} catch (error) {
+			if (!this.#broken && !this.#disposed) this.#breakDown(error);
+			throw error;
+		}
 	}
 
 	/** True once the document stopped matching the database; it is being unloaded. */

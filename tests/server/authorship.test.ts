@@ -121,6 +121,19 @@ describe('the server decides who wrote what', () => {
 		await expectRefused(b, RefusalCode.ForeignClient);
 	});
 
+	it('[AUTH-3] a clientID announced in awareness is bound before anyone hears of it, and stays bound after a restart', async () => {
+		const listener = await client(bob);
+		const doc = new Y.Doc();
+		const a = await client(alice, doc);
+		a.provider.awareness!.setLocalStateField('user', { name: 'alice' });
+		await waitFor(() => listener.provider.awareness!.getStates().has(doc.clientID), 5000, 'alice’s awareness at bob');
+		await server.restart();
+		const b = await client(bob);
+		b.doc.clientID = doc.clientID;
+		writeMessage(b.doc, { id: ulid(), author: bob.id, body: 'with a clientID alice only announced' });
+		await expectRefused(b, RefusalCode.ForeignClient);
+	});
+
 	it('[AUTH-4] clients cannot write the server’s sequence map or any other root', async () => {
 		const a = await client(bob);
 		seqMap(a.doc).set(aliceMessage, 999);

@@ -46,6 +46,41 @@ describe('commit group', () => {
 		expect(log).not.toContain('a write');
 	});
 
+	it('[DUR-4] writes included in a turn run in the one transaction, each in its own savepoint, and settle after the commit', async () => {
+		const log: string[] = [];
+		const group = new CommitGroup(db);
+		group.request(member('a', log));
+		const bound = group.include(() => void log.push('bind 1'));
+		const refused = group.include(() => {
+			log.push('bind 2');
+			throw new Error('constraint');
+		});
+		const alone = group.include(() => void log.push('bind 3'));
+		const settled: string[] = [];
+		void bound.then(() => settled.push('1 ok'));
+		void refused.catch(() => settled.push('2 failed'));
+		void alone.then(() => settled.push('3 ok'));
+		expect(log).toEqual([]);
+		await turn();
+		await Promise.resolve();
+		expect(log).toEqual(['a begin', 'a open', 'bind 1', 'bind 2', 'bind 3', 'a write', 'a close', 'a end']);
+		expect(settled).toEqual(['1 ok', '2 failed', '3 ok']);
+	});
+
+	it('[DUR-4] included writes reject when the group commit fails, and run without members too', async () => {
+		const failing = { transaction: (fn: () => void, options?: { behavior: string }) => { if (options) throw new Error('disk full'); fn(); } } as unknown as Db;
+		const log: string[] = [];
+		const group = new CommitGroup(failing);
+		group.request(member('a', log));
+		await expect(group.include(() => void log.push('bind'))).rejects.toThrow('disk full');
+		expect(log).toContain('a commit failed');
+
+		const alone = new CommitGroup(db);
+		const ran: string[] = [];
+		await alone.include(() => void ran.push('bind'));
+		expect(ran).toEqual(['bind']);
+	});
+
 	it('[RCPT-4] a coalesced batch that fails is reported, and the window keeps working', async () => {
 		const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
 		const seen: number[][] = [];
