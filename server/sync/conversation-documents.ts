@@ -241,8 +241,10 @@ export class ConversationDocuments implements Extension {
 		}
 	}
 
-	/** Only the user's own awareness entries go through; new clientIDs are bound to the user in one transaction. */
-	/** Relayed only once the clientIDs it names first are bound on disk (AUTH-3). */
+	/**
+	 * Only the user's own awareness entries go through; the clientIDs the frame names first are bound
+	 * to the user, and it is relayed only once that binding is on disk (AUTH-3).
+	 */
 	async #guardAwareness(conversation: LiveConversation, userId: string, update: Uint8Array, held: ReadonlySet<number>): Promise<void> {
 		let verdict;
 		try {
