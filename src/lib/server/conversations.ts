@@ -238,8 +238,9 @@ export interface ListPage {
 }
 
 /** Each of `userIds` (those who are members) with their unread count and mark, and the conversation. */
-function memberStates(db: Db, conversationId: string, userIds: string[]) {
-	return db
+/** What the live inbox reads for every member with an open channel, after every message and receipt window. */
+const inboxLookups = perDatabase((db) => ({
+	memberState: db
 		.select({
 			conversation: conversations,
 			userId: members.userId,
@@ -255,19 +256,28 @@ function memberStates(db: Db, conversationId: string, userIds: string[]) {
 		})
 		.from(members)
 		.innerJoin(conversations, eq(conversations.id, members.conversationId))
-		.where(and(eq(members.conversationId, conversationId), inArray(members.userId, userIds)))
-		.all()
-		.map((row) => ({ ...row, unreadCount: row.markedUnread ? Math.max(1, row.unreadCount) : row.unreadCount }));
+		.where(and(eq(members.conversationId, sql.placeholder('conversationId')), eq(members.userId, sql.placeholder('userId'))))
+		.prepare(),
+	lastMessageId: db
+		.select({ id: messages.id })
+		.from(messages)
+		.where(eq(messages.conversationId, sql.placeholder('conversationId')))
+		.orderBy(desc(messages.seq))
+		.limit(1)
+		.prepare()
+}));
+
+/** Each of `userIds` who is a member, with the conversation as they see it (in the order given). */
+function memberStates(db: Db, conversationId: string, userIds: string[]) {
+	const { memberState } = inboxLookups(db);
+	return [...new Set(userIds)].flatMap((userId) => {
+		const row = memberState.get({ conversationId, userId });
+		return row ? [{ ...row, unreadCount: row.markedUnread ? Math.max(1, row.unreadCount) : row.unreadCount }] : [];
+	});
 }
 
 function lastMessageOf(db: Db, conversationId: string): MessageDto | null {
-	const last = db
-		.select({ id: messages.id })
-		.from(messages)
-		.where(eq(messages.conversationId, conversationId))
-		.orderBy(desc(messages.seq))
-		.limit(1)
-		.get();
+	const last = inboxLookups(db).lastMessageId.get({ conversationId });
 	return last ? (getMessage(db, conversationId, last.id) ?? null) : null;
 }
 
