@@ -59,6 +59,13 @@ const ANSWER_MS = 2000;
 const WINDOW = 4;
 const HONEST_INTERVAL_MS = 100;
 /**
+ * Honest messages a phase must have measured before its p99 is judged: with fewer, the "p99" is the
+ * maximum, and one message behind a garbage collection decides the run. When the timing is judged,
+ * the baseline and the fuzzing last until each has measured this many (the frame count becomes a
+ * minimum), and a phase cut shorter than that (`seconds`) fails the run.
+ */
+export const TIMING_SAMPLES = 400;
+/**
  * The victim's pace in each fuzzed conversation: an epoch of 50 messages ends about every 12 s, so
  * the attacked documents roll over under fire, without the victim's traffic outweighing the lanes'.
  */
@@ -392,9 +399,12 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		await ask(child, { type: 'start', server: endpoint, pairs, intervalMs: HONEST_INTERVAL_MS }, 'started');
 		chatter.start(VICTIM_INTERVAL_MS);
 		await sleep(3000);
+		// Long enough for TIMING_SAMPLES honest messages when the timing is judged.
+		const phaseSeconds = judgeTiming ? Math.max(baselineSeconds, Math.ceil((TIMING_SAMPLES * HONEST_INTERVAL_MS) / 1000 / honest) + 1) : baselineSeconds;
+		const timingPhaseMs = judgeTiming ? phaseSeconds * 1000 : 0;
 		await ask(child, { type: 'phase', phase: 'baseline' }, 'phase');
-		log(`baseline: ${baselineSeconds} s of honest traffic (${honest} conversations, one message every ${HONEST_INTERVAL_MS} ms each)`);
-		await sleep(baselineSeconds * 1000);
+		log(`baseline: ${phaseSeconds} s of honest traffic (${honest} conversations, one message every ${HONEST_INTERVAL_MS} ms each)`);
+		await sleep(phaseSeconds * 1000);
 
 		await ask(child, { type: 'phase', phase: 'fuzz' }, 'phase');
 		await server.resetLoopStats();
@@ -406,7 +416,8 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		}, 30_000);
 		try {
 			const inTime = () => seconds === 0 || performance.now() - started < seconds * 1000;
-			await Promise.all(setups.map((lane) => runLane(endpoint, lane, () => totals.frames < frames && server.alive && inTime(), totals)));
+			const moreToDo = () => totals.frames < frames || performance.now() - started < timingPhaseMs;
+			await Promise.all(setups.map((lane) => runLane(endpoint, lane, () => moreToDo() && server.alive && inTime(), totals)));
 		} finally {
 			clearInterval(progress);
 		}
@@ -414,7 +425,7 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		const loop = await server.loopStats();
 
 		await ask(child, { type: 'phase', phase: 'after' }, 'phase');
-		await sleep(baselineSeconds * 1000);
+		await sleep(phaseSeconds * 1000);
 		const report = (await ask(child, { type: 'report' }, 'report')) as { phases: Record<string, PhaseFigures> };
 		await ask(child, { type: 'stop' }, 'stopped');
 		child = null;
@@ -454,7 +465,9 @@ export async function runFuzz(options: FuzzOptions): Promise<RunResult> {
 		if (!loop) violations.push('no event-loop figures from the server');
 		else if (judgeTiming && loop.maxCpuMs > frameBudgetMs) violations.push(`the server worked ${loop.maxCpuMs.toFixed(1)} ms of CPU time without a break (budget ${frameBudgetMs} ms per frame)`);
 		if (!during || !baseline) violations.push('no honest latency figures');
-		else if (judgeTiming && !(during.p99 <= normal)) violations.push(`honest p99 during fuzzing ${during.p99.toFixed(1)} ms is over the normal figure ${normal.toFixed(1)} ms`);
+		else if (judgeTiming && Math.min(during.count, baseline.count) < TIMING_SAMPLES) {
+			violations.push(`too few honest messages to judge their p99: ${baseline.count} in the baseline, ${during.count} during fuzzing (${TIMING_SAMPLES} needed)`);
+		} else if (judgeTiming && !(during.p99 <= normal)) violations.push(`honest p99 during fuzzing ${during.p99.toFixed(1)} ms is over the normal figure ${normal.toFixed(1)} ms`);
 		for (const [name, phase] of Object.entries(report.phases)) {
 			if (phase.missing > 0) violations.push(`${phase.missing} honest messages written in the ${name} phase never arrived`);
 		}
