@@ -30,7 +30,7 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import type { Extension } from '@hocuspocus/server';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
+import { QuietWebSocket } from '../utils/quiet-websocket.ts';
 import * as Y from 'yjs';
 import { messageOf, messagesMap, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { conversationDocName, decodeServerStateless, type MessageValue, type ServerStateless } from '../../src/lib/shared/protocol.ts';
@@ -95,7 +95,7 @@ interface Device {
 
 function connectDevice(wsUrl: string, conversationId: string, token: string, options: { doc?: Y.Doc; awareness?: boolean } = {}): Device {
 	const doc = options.doc ?? new Y.Doc();
-	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
 	const refusals: string[] = [];
 	const rejected: Device['rejected'] = [];
 	const stateless: ServerStateless[] = [];

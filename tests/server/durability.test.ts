@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
+import { QuietWebSocket } from '../utils/quiet-websocket.ts';
 import * as Y from 'yjs';
 import { messagesMap, orderedMessages, seqMap, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { conversationDocName } from '../../src/lib/shared/protocol.ts';
@@ -261,7 +261,7 @@ describe('group commit across conversations', () => {
 
 	/** Providers for several conversations over one socket, so their updates leave (and arrive) together. */
 	function oneSocket(wsUrl: string, conversationIds: string[], token: string) {
-		const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+		const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
 		const clients = conversationIds.map((id) => {
 			const doc = new Y.Doc();
 			const refusals: string[] = [];

@@ -1,18 +1,10 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { monotonicFactory } from 'ulid';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { carryInto, seqMap, unacknowledged, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason, conversationDocName, decodeServerStateless } from '../../src/lib/shared/protocol.ts';
+import { QuietWebSocket } from './quiet-websocket.ts';
 import { api, type Account } from './server.ts';
-
-/** A socket closed while still connecting (a device moving on) reports no error. */
-class QuietWebSocket extends WebSocket {
-	constructor(...args: ConstructorParameters<typeof WebSocket>) {
-		super(...args);
-		this.on('error', () => {});
-	}
-}
 
 /** Ids in the order a device writes them, as the web app makes them (same-millisecond messages keep their order). */
 const ulid = monotonicFactory();

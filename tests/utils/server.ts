@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { QuietWebSocket } from './quiet-websocket.ts';
 import * as Y from 'yjs';
 import { startApp, type App } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
@@ -160,7 +160,7 @@ export function connectClient(wsUrl: string, conversationId: string, token: stri
 
 /** A provider for any document name (a user channel, `user:<id>`, or a conversation). */
 export function connectDocument(wsUrl: string, name: string, token: string, doc = new Y.Doc()): SyncClient {
-	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: WebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
 	const refusals: string[] = [];
 	const rejected: SyncClient['rejected'] = [];
 	const stateless: ServerStateless[] = [];

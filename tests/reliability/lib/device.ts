@@ -1,20 +1,8 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { carryInto, messagesMap, seqMap, unacknowledged as unacknowledgedIn } from '../../../src/lib/shared/conversation-doc.ts';
+import { QuietWebSocket } from '../../utils/quiet-websocket.ts';
 import { CloseReason, conversationDocName, decodeServerStateless, RefusalCode, type MessageValue, type StoredMessageValue } from '../../../src/lib/shared/protocol.ts';
-
-/**
- * ws emits 'error' when a socket that is still connecting is closed, which the provider does when
- * it is destroyed or reconnects at that moment, after it removed its own listeners: in Node (not in
- * a browser) that would throw. This socket always has a listener.
- */
-export class QuietWebSocket extends WebSocket {
-	constructor(...args: ConstructorParameters<typeof WebSocket>) {
-		super(...args);
-		this.on('error', () => {});
-	}
-}
 
 /** Closes after which the web app reconnects with a fresh socket and nothing is lost. */
 export const RETRYABLE: ReadonlySet<string> = new Set([CloseReason.Reloading, CloseReason.UpdateIncomplete, CloseReason.RateLimited]);
