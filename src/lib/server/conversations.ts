@@ -237,7 +237,6 @@ export interface ListPage {
 	archived?: boolean;
 }
 
-/** Each of `userIds` (those who are members) with their unread count and mark, and the conversation. */
 /** What the live inbox reads for every member with an open channel, after every message and receipt window. */
 const inboxLookups = perDatabase((db) => ({
 	memberState: db
