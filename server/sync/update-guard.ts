@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { checkMessageBody, isAttachmentList, isMessageId, isPlausibleTimestamp, isReactionList, REACTIONS_PER_USER_MAX } from '../../src/lib/shared/limits.ts';
+import { ATTACHMENTS_PER_MESSAGE_MAX, checkMessageBody, isAttachmentList, isMessageId, isPlausibleTimestamp, isReactionList, MESSAGE_MAX_CHARS, REACTIONS_PER_USER_MAX } from '../../src/lib/shared/limits.ts';
 import { DOC_MESSAGES, DOC_REACTIONS, parseReactionKey, RefusalCode, type AttachmentRef, type RefusalCode as RefusalCodeType } from '../../src/lib/shared/protocol.ts';
 
 /** Owner of each Yjs clientID in one document: a user id, or null for the server itself. */
@@ -618,7 +618,7 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 		throw new Refusal(RefusalCode.InvalidMessage, 'replyTo is the id of another message', key);
 	}
 	if (attachments !== undefined && !isAttachmentList(attachments)) {
-		throw new Refusal(RefusalCode.InvalidMessage, 'attachments are 1 to 10 uploads, each as its upload answered', key);
+		throw new Refusal(RefusalCode.InvalidMessage, `attachments are 1 to ${ATTACHMENTS_PER_MESSAGE_MAX} uploads, each as its upload answered`, key);
 	}
 	if (deletedAt !== undefined) {
 		if (replyTo !== undefined || attachments !== undefined) throw new Refusal(RefusalCode.InvalidMessage, 'a deleted message keeps only author, createdAt and deletedAt (body empty)', key);
@@ -630,7 +630,7 @@ function checkMessageValue(value: unknown, key: string, ctx: GuardContext, creat
 	if (attachments !== undefined && body === '') return;
 	const checked = checkMessageBody(body);
 	if (!checked.ok) {
-		const text = checked.code === 'message-empty' ? 'the message is empty' : 'the message is longer than 2000 characters';
+		const text = checked.code === 'message-empty' ? 'the message is empty' : `the message is longer than ${MESSAGE_MAX_CHARS} characters`;
 		throw new Refusal(checked.code === 'message-empty' ? RefusalCode.MessageEmpty : RefusalCode.MessageTooLong, text, key);
 	}
 	// The document is what every device shows, so it must hold exactly what the table holds.

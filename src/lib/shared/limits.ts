@@ -63,7 +63,7 @@ export function isAttachmentList(value: unknown): value is Array<{ id: string; n
 
 export type BodyCheck = { ok: true; body: string } | { ok: false; code: 'message-empty' | 'message-too-long' };
 
-/** Trims and checks a message body: 1 to 2000 characters (code points) after trimming. */
+/** Trims and checks a message body: 1 to {@link MESSAGE_MAX_CHARS} characters (code points) after trimming. */
 export function checkMessageBody(raw: string): BodyCheck {
 	const body = raw.trim();
 	if (body.length === 0) return { ok: false, code: 'message-empty' };
