@@ -4,7 +4,6 @@ import { IndexeddbPersistence, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
-import { watchDatabase } from '$lib/client/document-database';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import {
 	carryInto,
@@ -249,7 +248,7 @@ export class ConversationSync {
 		for (;;) {
 			// The unacknowledged messages are read from the document as stored on this device: wait until it is loaded.
 			await this.#persistence.whenSynced;
-			if (!(await this.#rewriteDone())) return;
+			await this.#rewritten;
 			const next = this.#wantedEpoch;
 			if (this.#destroyed || !next || next.epoch <= this.#epoch.epoch) return;
 			this.#moveTo(next);
@@ -282,7 +281,7 @@ export class ConversationSync {
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
-		void this.#rewriteDone().then((done) => done && indexedDB.deleteDatabase(oldDatabase));
+		void this.#rewritten.then(() => indexedDB.deleteDatabase(oldDatabase));
 	}
 
 	/** Asks the server for the current epoch (after a refusal naming an ended one). */
@@ -309,10 +308,10 @@ export class ConversationSync {
 		this.stopTyping();
 		const id = nextId();
 		this.#unstored.add(id);
+		writeMessage(this.#doc, { id, author: this.userId, body: checked.body, replyTo });
 		try {
-			writeMessage(this.#doc, { id, author: this.userId, body: checked.body, replyTo });
-			// Once it is in the document nothing rejects: the composer would offer to send it again.
-			await this.#stored();
+			await this.#persistence.whenSynced;
+			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
 		} finally {
 			this.#unstored.delete(id);
 			this.#render();
@@ -367,17 +366,10 @@ export class ConversationSync {
 		await this.#stored();
 	}
 
-	/**
-	 * Resolves once what was written into the document is in IndexedDB. If the database closed under
-	 * the write, once the reopened document has the unsent messages on disk (see {@link #databaseLost}).
-	 */
+	/** Resolves once what was written into the document is in IndexedDB. */
 	async #stored(): Promise<void> {
-		try {
-			await this.#persistence.whenSynced;
-			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
-		} catch {
-			await this.#rewriteDone();
-		}
+		await this.#persistence.whenSynced;
+		if (this.#persistence.db) await idbBarrier(this.#persistence.db);
 	}
 
 	/**
@@ -596,10 +588,10 @@ export class ConversationSync {
 		this.#openedGeneration = this.#generation();
 		const persistence = new IndexeddbPersistence(this.#databaseName(), doc);
 		this.#persistence = persistence;
-		watchDatabase(persistence, () => this.#databaseLost(persistence));
 		this.#rewritten = this.#rewritePending(doc, persistence);
 		void persistence.whenSynced.then(() => {
 			if (this.#doc !== doc) return;
+			this.#followDatabase(persistence);
 			this.loaded = true;
 			this.#render();
 			void this.#fillFirstScreen();
@@ -625,15 +617,16 @@ export class ConversationSync {
 	}
 
 	/**
-	 * Another tab may delete this database (a refusal it recovered from, an epoch it left) or upgrade
-	 * it, and the browser may close it: y-indexeddb then fails every write with "the database
-	 * connection is closing". Open the document again, on whatever database is current, with the
-	 * unsent messages (the one whose write just failed among them).
+	 * Another tab may delete this database (a refusal it recovered from) or upgrade it, and the
+	 * browser may close it: y-indexeddb then fails every write with "the database connection is
+	 * closing". Open the document again, on whatever database is current, with the unsent messages.
 	 */
-	#databaseLost(persistence: IndexeddbPersistence): void {
-		queueMicrotask(() => {
-			if (this.#persistence === persistence) this.#reopen();
-		});
+	#followDatabase(persistence: IndexeddbPersistence): void {
+		const reopen = () => {
+			if (this.#persistence === persistence) queueMicrotask(() => this.#reopen());
+		};
+		persistence.db?.addEventListener('versionchange', reopen);
+		persistence.db?.addEventListener('close', reopen);
 	}
 
 	#onStorage = (event: StorageEvent) => {
@@ -780,31 +773,13 @@ export class ConversationSync {
 		const oldDatabase = this.#databaseName();
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
 		this.#reopen();
-		if (!(await this.#rewriteDone())) return;
+		await this.#rewritten;
 		// Other tabs move to the new database on the storage event, or when this closes their connection.
 		indexedDB.deleteDatabase(oldDatabase);
 	}
 
 	/** Resolves once messages left to rewrite by an interrupted recovery are in this document and on disk. */
 	#rewritten: Promise<void> = Promise.resolve();
-
-	/**
-	 * Waits for {@link #rewritten}. When it failed because the database closed under it, the document
-	 * reopens (within a microtask) with a rewrite of its own: waits for that one. False when none
-	 * completes (the conversation was closed, or the failure was not followed by a reopen).
-	 */
-	async #rewriteDone(): Promise<boolean> {
-		for (;;) {
-			const rewritten = this.#rewritten;
-			try {
-				await rewritten;
-				return true;
-			} catch {
-				await new Promise((resolve) => setTimeout(resolve, 0));
-				if (this.#destroyed || this.#rewritten === rewritten) return false;
-			}
-		}
-	}
 
 	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence): Promise<void> {
 		const key = this.#key(`rewrite:${this.conversationId}`);
