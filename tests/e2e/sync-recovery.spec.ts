@@ -190,6 +190,79 @@ test('[LIMIT-2] two people on one conversation past the awareness timeout: no re
 	await bob.context.close();
 });
 
+test('[OFFLINE-7] a tab whose database is deleted between its opening and the document loading from it keeps sending, and what it sends is kept', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await bob.page.goto(`/c/${id}`);
+	const aliceId = await alice.page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+	const database = `chat:${aliceId}:doc:${id}`;
+	const refusedWrites: string[] = [];
+	alice.page.on('console', (m) => {
+		if (m.type() === 'error' && m.text().includes('IDBDatabase')) refusedWrites.push(m.text());
+	});
+	// On every load of the page (while asked to), the first time the document's database opens, it is
+	// deleted as the open succeeds (as another tab leaving an epoch or recovering from a refusal does):
+	// the versionchange lands while the document is still loading from it, the moment that used to
+	// leave the tab writing into a closed connection ("sending" for good).
+	await alice.page.addInitScript((name) => {
+		const open = indexedDB.open.bind(indexedDB);
+		let done = false;
+		indexedDB.open = (opened: string, version?: number) => {
+			const request = open(opened, version);
+			if (opened === name && !done && sessionStorage.getItem('delete-on-open') === 'yes') {
+				done = true;
+				request.addEventListener('success', () => indexedDB.deleteDatabase(name));
+			}
+			return request;
+		};
+	}, database);
+	const expected: string[] = [];
+	for (let round = 0; round < 4; round++) {
+		// Stored updates to load, so the document is still loading when the versionchange comes.
+		await alice.page.evaluate(
+			(name) =>
+				new Promise<void>((resolve, reject) => {
+					const request = indexedDB.open(name);
+					request.onerror = () => reject(request.error);
+					request.onsuccess = () => {
+						const db = request.result;
+						const tx = db.transaction('updates', 'readwrite');
+						for (let i = 0; i < 2000; i++) tx.objectStore('updates').add(new Uint8Array([0, 0]));
+						tx.oncomplete = () => (db.close(), resolve());
+						tx.onerror = () => reject(tx.error);
+					};
+				}),
+			database
+		);
+		await alice.page.evaluate(() => sessionStorage.setItem('delete-on-open', 'yes'));
+		await alice.page.goto(`/c/${id}`);
+		await expect(alice.page.getByLabel('Message', { exact: true })).toBeEnabled();
+		const text = `round ${round}`;
+		await send(alice.page, text);
+		expected.push(text);
+		await expect(messageWithText(alice.page, text)).toHaveCount(1);
+		await expect(messageWithText(alice.page, text)).toHaveAttribute('data-delivery', 'sent');
+		await expect(alice.page.getByRole('alert')).toHaveCount(0);
+	}
+	// Written offline into whatever database the tab holds now, then reloaded: it was on disk.
+	await alice.page.evaluate(() => sessionStorage.removeItem('delete-on-open'));
+	await alice.context.setOffline(true);
+	await send(alice.page, 'offline, after it all');
+	await expect(messageWithText(alice.page, 'offline, after it all')).toHaveCount(1);
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'offline, after it all')).toHaveCount(1);
+	await alice.context.setOffline(false);
+	expected.push('offline, after it all');
+	await expect(messageWithText(alice.page, 'offline, after it all')).toHaveAttribute('data-delivery', 'sent');
+	await expect.poll(() => bodies(bob.page)).toEqual(expected);
+	await expect.poll(() => bodies(alice.page)).toEqual(expected);
+	expect(await history(app.url, id, await tokenFor(bob.username))).toEqual(expected);
+	expect(refusedWrites).toEqual([]);
+	await alice.context.close();
+	await bob.context.close();
+});
+
 test('[OFFLINE-7] when a tab starts the conversation on a fresh database, the other tabs follow it and keep working', async ({ browser }) => {
 	const alice = await signUp(browser, app.url, 'alice');
 	const bob = await signUp(browser, app.url, 'bob');

@@ -4,6 +4,7 @@ import { IndexeddbPersistence, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
+import { watchDatabase } from '$lib/client/document-database';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import {
 	carryInto,
@@ -247,8 +248,7 @@ export class ConversationSync {
 	async #moveEpochs(): Promise<void> {
 		for (;;) {
 			// The unacknowledged messages are read from the document as stored on this device: wait until it is loaded.
-			await this.#persistence.whenSynced;
-			await this.#rewritten;
+			if (!(await this.#loaded()) || !(await this.#rewriteDone())) return;
 			const next = this.#wantedEpoch;
 			if (this.#destroyed || !next || next.epoch <= this.#epoch.epoch) return;
 			this.#moveTo(next);
@@ -281,7 +281,7 @@ export class ConversationSync {
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
-		void this.#rewritten.then(() => indexedDB.deleteDatabase(oldDatabase));
+		void this.#rewriteDone().then((done) => done && indexedDB.deleteDatabase(oldDatabase));
 	}
 
 	/** Asks the server for the current epoch (after a refusal naming an ended one). */
@@ -308,10 +308,10 @@ export class ConversationSync {
 		this.stopTyping();
 		const id = nextId();
 		this.#unstored.add(id);
-		writeMessage(this.#doc, { id, author: this.userId, body: checked.body, replyTo });
 		try {
-			await this.#persistence.whenSynced;
-			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+			writeMessage(this.#doc, { id, author: this.userId, body: checked.body, replyTo });
+			// Once it is in the document nothing rejects: the composer would offer to send it again.
+			await this.#stored();
 		} finally {
 			this.#unstored.delete(id);
 			this.#render();
@@ -366,10 +366,18 @@ export class ConversationSync {
 		await this.#stored();
 	}
 
-	/** Resolves once what was written into the document is in IndexedDB. */
+	/**
+	 * Resolves once what was written into the document is in IndexedDB. If the database closed under
+	 * the write, once the reopened document has the unsent messages on disk (see {@link #databaseLost}).
+	 */
 	async #stored(): Promise<void> {
-		await this.#persistence.whenSynced;
-		if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+		try {
+			// After a reopen, the message is on disk once the new document's rewrite carried it there.
+			if (!(await this.#loaded()) || !(await this.#rewriteDone())) return;
+			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+		} catch {
+			await this.#rewriteDone();
+		}
 	}
 
 	/**
@@ -405,10 +413,8 @@ export class ConversationSync {
 		try {
 			do {
 				this.#compactAgain = false;
-				const persistence = this.#persistence;
-				await persistence.whenSynced;
-				if (this.#doc !== doc || !persistence.db) return;
-				await storeState(persistence, true);
+				if (!(await this.#loaded()) || this.#doc !== doc || !this.#persistence.db) return;
+				await storeState(this.#persistence, true);
 			} while (this.#compactAgain);
 		} catch {
 			// The database closed (another tab rebuilt it): the next deletion tries again.
@@ -585,13 +591,14 @@ export class ConversationSync {
 	#open(): void {
 		const doc = new Y.Doc();
 		this.#doc = doc;
+		this.#closed = new Promise((resolve) => (this.#signalClosed = resolve));
 		this.#openedGeneration = this.#generation();
 		const persistence = new IndexeddbPersistence(this.#databaseName(), doc);
 		this.#persistence = persistence;
+		watchDatabase(persistence, () => this.#databaseLost(persistence));
 		this.#rewritten = this.#rewritePending(doc, persistence);
 		void persistence.whenSynced.then(() => {
 			if (this.#doc !== doc) return;
-			this.#followDatabase(persistence);
 			this.loaded = true;
 			this.#render();
 			void this.#fillFirstScreen();
@@ -617,16 +624,15 @@ export class ConversationSync {
 	}
 
 	/**
-	 * Another tab may delete this database (a refusal it recovered from) or upgrade it, and the
-	 * browser may close it: y-indexeddb then fails every write with "the database connection is
-	 * closing". Open the document again, on whatever database is current, with the unsent messages.
+	 * Another tab may delete this database (a refusal it recovered from, an epoch it left) or upgrade
+	 * it, and the browser may close it: y-indexeddb then fails every write with "the database
+	 * connection is closing". Open the document again, on whatever database is current, with the
+	 * unsent messages (the one whose write just failed among them).
 	 */
-	#followDatabase(persistence: IndexeddbPersistence): void {
-		const reopen = () => {
-			if (this.#persistence === persistence) queueMicrotask(() => this.#reopen());
-		};
-		persistence.db?.addEventListener('versionchange', reopen);
-		persistence.db?.addEventListener('close', reopen);
+	#databaseLost(persistence: IndexeddbPersistence): void {
+		queueMicrotask(() => {
+			if (this.#persistence === persistence) this.#reopen();
+		});
 	}
 
 	#onStorage = (event: StorageEvent) => {
@@ -672,6 +678,7 @@ export class ConversationSync {
 	}
 
 	#close(): void {
+		this.#signalClosed();
 		this.#provider.destroy();
 		void this.#persistence.destroy();
 		this.#channel?.close();
@@ -773,13 +780,50 @@ export class ConversationSync {
 		const oldDatabase = this.#databaseName();
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
 		this.#reopen();
-		await this.#rewritten;
+		if (!(await this.#rewriteDone())) return;
 		// Other tabs move to the new database on the storage event, or when this closes their connection.
 		indexedDB.deleteDatabase(oldDatabase);
 	}
 
 	/** Resolves once messages left to rewrite by an interrupted recovery are in this document and on disk. */
 	#rewritten: Promise<void> = Promise.resolve();
+
+	/**
+	 * Waits for {@link #rewritten}. When it failed because the database closed under it, the document
+	 * reopens (within a microtask) with a rewrite of its own: waits for that one. False when none
+	 * completes (the conversation was closed, or the failure was not followed by a reopen).
+	 */
+	async #rewriteDone(): Promise<boolean> {
+		while (!this.#destroyed) {
+			const rewritten = this.#rewritten;
+			const closed = this.#closed;
+			try {
+				// A document closed before it loaded never finishes its rewrite: follow the reopened one.
+				if (await Promise.race([rewritten.then(() => true), closed.then(() => false)])) return true;
+			} catch {
+				await new Promise((resolve) => setTimeout(resolve, 0));
+				if (this.#rewritten === rewritten) return false;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * Resolves once the document open now has loaded from its database; false once the conversation
+	 * is closed. A reopen in between is followed: y-indexeddb never reports a persistence destroyed
+	 * before it loaded as loaded, so waiting on the old one would wait for good.
+	 */
+	async #loaded(): Promise<boolean> {
+		while (!this.#destroyed) {
+			const closed = this.#closed;
+			if (await Promise.race([this.#persistence.whenSynced.then(() => true), closed.then(() => false)])) return true;
+		}
+		return false;
+	}
+
+	/** Settles when the document open now is closed (reopened, or the conversation closed). */
+	#closed: Promise<void> = new Promise(() => {});
+	#signalClosed = () => {};
 
 	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence): Promise<void> {
 		const key = this.#key(`rewrite:${this.conversationId}`);

@@ -1,0 +1,41 @@
+import type { IndexeddbPersistence } from 'y-indexeddb';
+
+/**
+ * Calls `onLost` (once) when the IndexedDB connection a conversation document is stored through is
+ * gone: another tab deleted or upgraded the database (y-indexeddb's lib0 closes the connection on
+ * `versionchange`), or the browser closed it. Watched from the moment the connection opens, not
+ * from when the document finished loading from it: a `versionchange` in between used to leave the
+ * document writing into a closed connection for good.
+ *
+ * A write that the closed connection refuses no longer throws out of the document's `update` event.
+ * It threw before the provider and the other tabs heard of that update, and out of the call that
+ * made the change (the message was then neither stored, sent nor shown): it is reported as the loss.
+ */
+export function watchDatabase(persistence: IndexeddbPersistence, onLost: () => void): void {
+	let lost = false;
+	const lose = () => {
+		if (lost) return;
+		lost = true;
+		onLost();
+	};
+	persistence._db.then(
+		(db) => {
+			db.addEventListener('versionchange', lose);
+			db.addEventListener('close', lose);
+		},
+		// Never opened (storage disabled): the document lives in memory, as before; nothing to follow.
+		() => {}
+	);
+	const { doc } = persistence;
+	const store = persistence._storeUpdate;
+	doc.off('update', store);
+	// y-indexeddb's own `destroy` takes this one off again.
+	persistence._storeUpdate = (update, origin) => {
+		try {
+			store(update, origin);
+		} catch {
+			lose();
+		}
+	};
+	doc.on('update', persistence._storeUpdate);
+}

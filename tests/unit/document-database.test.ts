@@ -1,0 +1,118 @@
+import 'fake-indexeddb/auto';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import * as Y from 'yjs';
+import { watchDatabase } from '../../src/lib/client/document-database.ts';
+
+/**
+ * y-indexeddb over fake-indexeddb (the browser's IndexedDB semantics in Node): lib0 closes the
+ * connection on `versionchange`, exactly as in Chromium, so these cases are the ones a second tab
+ * deleting the database makes.
+ */
+let counter = 0;
+const opened: IndexeddbPersistence[] = [];
+
+function open(): { doc: Y.Doc; persistence: IndexeddbPersistence; name: string } {
+	const name = `doc-${++counter}`;
+	const doc = new Y.Doc();
+	const persistence = new IndexeddbPersistence(name, doc);
+	opened.push(persistence);
+	return { doc, persistence, name };
+}
+
+function deleteDatabase(name: string): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const request = indexedDB.deleteDatabase(name);
+		request.onsuccess = () => resolve();
+		request.onerror = () => reject(request.error);
+	});
+}
+
+function storedUpdates(name: string): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const request = indexedDB.open(name);
+		request.onerror = () => reject(request.error);
+		request.onsuccess = () => {
+			const db = request.result;
+			if (!db.objectStoreNames.contains('updates')) {
+				db.close();
+				resolve(0);
+				return;
+			}
+			const count = db.transaction('updates').objectStore('updates').count();
+			count.onsuccess = () => {
+				db.close();
+				resolve(count.result);
+			};
+		};
+	});
+}
+
+afterEach(async () => {
+	await Promise.all(opened.splice(0).map((persistence) => persistence.destroy()));
+});
+
+describe('[OFFLINE-7] a document whose database closes under it', () => {
+	it('reports the loss when another tab deletes the database before the document finished loading from it', async () => {
+		const { persistence, name } = open();
+		const lost = vi.fn();
+		watchDatabase(persistence, lost);
+		// The connection is open, the document not loaded yet: the window that used to go unwatched.
+		await persistence._db;
+		expect(persistence.synced).toBe(false);
+		await deleteDatabase(name);
+		expect(lost).toHaveBeenCalledTimes(1);
+	});
+
+	it('reports the loss when the database is deleted after the document loaded', async () => {
+		const { persistence, name } = open();
+		const lost = vi.fn();
+		watchDatabase(persistence, lost);
+		await persistence.whenSynced;
+		await deleteDatabase(name);
+		expect(lost).toHaveBeenCalledTimes(1);
+	});
+
+	it('keeps the update event going when the closed connection refuses a write: the provider and the other tabs still get it', async () => {
+		const { doc, persistence } = open();
+		const lost = vi.fn();
+		watchDatabase(persistence, lost);
+		const later = vi.fn();
+		doc.on('update', later);
+		await persistence.whenSynced;
+		// Closed the way lib0 does on `versionchange`, with the listeners not told (the old race).
+		(await persistence._db).close();
+		expect(() => doc.getMap('messages').set('m1', { body: 'hello' })).not.toThrow();
+		expect(later).toHaveBeenCalledTimes(1);
+		expect(lost).toHaveBeenCalledTimes(1);
+		expect(doc.getMap('messages').get('m1')).toEqual({ body: 'hello' });
+		doc.getMap('messages').set('m2', { body: 'again' });
+		expect(lost).toHaveBeenCalledTimes(1);
+	});
+
+	it('without the watch, the same write throws out of the change and the handlers after it never run', async () => {
+		const { doc, persistence } = open();
+		const later = vi.fn();
+		doc.on('update', later);
+		await persistence.whenSynced;
+		(await persistence._db).close();
+		expect(() => doc.getMap('messages').set('m1', { body: 'hello' })).toThrow(/closing|InvalidState/i);
+		expect(later).not.toHaveBeenCalled();
+	});
+
+	it('stores as before while the connection is open, and stops with the persistence', async () => {
+		const { doc, persistence, name } = open();
+		const lost = vi.fn();
+		watchDatabase(persistence, lost);
+		await persistence.whenSynced;
+		const before = await storedUpdates(name);
+		doc.getMap('messages').set('m1', { body: 'kept' });
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(await storedUpdates(name)).toBe(before + 1);
+		await persistence.destroy();
+		doc.getMap('messages').set('m2', { body: 'after destroy' });
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(await storedUpdates(name)).toBe(before + 1);
+		expect(lost).not.toHaveBeenCalled();
+	});
+});
