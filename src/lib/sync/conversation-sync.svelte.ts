@@ -284,12 +284,13 @@ export class ConversationSync {
 		void this.#rewriteDone().then((done) => done && indexedDB.deleteDatabase(oldDatabase));
 	}
 
-	/** Asks the server for the current epoch (after a refusal naming an ended one). */
-	async #findEpoch(): Promise<void> {
+	/** Asks the server for the current epoch (after a refusal saying that `ended` ended). */
+	async #findEpoch(ended: number): Promise<void> {
 		try {
 			const { conversation } = await api.conversation(this.conversationId);
-			// Not newer than ours: the close came from a race with the roll-over itself; connect again.
-			if (conversation.epoch <= this.#epoch.epoch) this.hub.reconnectSoon();
+			// Not newer than the refused one: the close came from a race with the roll-over itself; connect
+			// again. Newer, and this device got there meanwhile (EPOCH-5): nothing to do.
+			if (conversation.epoch <= ended) this.hub.reconnectSoon();
 			else this.followEpoch({ epoch: conversation.epoch, firstSeq: conversation.epochFirstSeq });
 		} catch {
 			this.hub.reconnectSoon();
@@ -618,7 +619,7 @@ export class ConversationSync {
 			},
 			onSynced: () => this.#onSynced(),
 			onClose: (reason) => this.#onClose(reason, epoch),
-			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason)
+			onAuthenticationFailed: (reason) => this.#onAccessDenied(reason, epoch)
 		});
 		this.#confirmChanges(this.#provider);
 	}
@@ -703,24 +704,31 @@ export class ConversationSync {
 		if (reason === CloseReason.UpdateRefused) void this.#recoverFromRefusal();
 		else if (reason === CloseReason.EpochEnded) {
 			// The server said which epoch comes next just before closing (EPOCH-5): the move is under way on this socket.
-			if ((this.#wantedEpoch?.epoch ?? this.#epoch.epoch) > epoch) return;
-			void this.#findEpoch();
+			if (this.#headedPast(epoch)) return;
+			void this.#findEpoch(epoch);
 		}
-		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember);
+		else if (reason === CloseReason.MembershipRevoked) this.#onAccessDenied(CloseReason.NotAMember, epoch);
 		else if (reason === CloseReason.SessionEnded) this.hub.onSessionEnded();
 		// Any other close of this document (the server restarting it, a malformed frame): the socket
 		// cannot reopen a closed document, so start a fresh one and let every document sync again.
 		else if (reason && reason !== 'provider_initiated' && !this.#destroyed) this.hub.reconnectSoon();
 	}
 
-	#onAccessDenied(reason: string): void {
+	/** True when this device is in, or moving to, an epoch after `epoch`. */
+	#headedPast(epoch: number): boolean {
+		return Math.max(this.#wantedEpoch?.epoch ?? 0, this.#epoch.epoch) > epoch;
+	}
+
+	/** `epoch`: the one whose document was refused. */
+	#onAccessDenied(reason: string, epoch: number): void {
 		if (reason === CloseReason.NotAMember || reason === CloseReason.ConversationNotFound) {
 			this.access = reason;
 			this.#render();
 		} else if (reason === CloseReason.Unauthenticated) {
 			this.hub.onSessionEnded();
-		} else if (reason === CloseReason.EpochEnded) {
-			void this.#findEpoch();
+		} else if (reason === CloseReason.EpochEnded && !this.#headedPast(epoch)) {
+			// Refused at opening (it ended before this device got there): look the current one up.
+			void this.#findEpoch(epoch);
 		}
 	}
 
