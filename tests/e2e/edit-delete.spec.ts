@@ -1,24 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
-import { deviceHolds, messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { expect, test } from '@playwright/test';
+import { deleteMessage, deviceHolds, editMessage, messageWithText, messages, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
-
-async function editMessage(page: Page, from: string, to: string): Promise<void> {
-	const message = messageWithText(page, from);
-	await message.hover();
-	await message.getByRole('button', { name: 'Edit message' }).click();
-	const field = page.getByLabel('Message', { exact: true });
-	await expect(field).toHaveValue(from);
-	await field.fill(to);
-	await field.press('Enter');
-}
-
-async function deleteMessage(page: Page, text: string): Promise<void> {
-	const message = messageWithText(page, text);
-	await message.hover();
-	await message.getByRole('button', { name: 'Delete message' }).click();
-	await page.getByRole('button', { name: 'Delete for everyone' }).click();
-}
 
 test('[ERASE-4] an edit and a deletion reach the other user and my other tab; the deleted body leaves the other device’s IndexedDB', async ({ browser }) => {
 	const alice = await signUp(browser, app.url, 'alice');

@@ -149,3 +149,22 @@ export async function deviceHolds(page: Page, text: string): Promise<boolean> {
 		return false;
 	}, text);
 }
+
+/** Edits my message `from` to `to` through its hover action and the composer. */
+export async function editMessage(page: Page, from: string, to: string): Promise<void> {
+	const message = messageWithText(page, from);
+	await message.hover();
+	await message.getByRole('button', { name: 'Edit message' }).click();
+	const field = page.getByLabel('Message', { exact: true });
+	await expect(field).toHaveValue(from);
+	await field.fill(to);
+	await field.press('Enter');
+}
+
+/** Deletes my message `text` for everyone through its hover action. */
+export async function deleteMessage(page: Page, text: string): Promise<void> {
+	const message = messageWithText(page, text);
+	await message.hover();
+	await message.getByRole('button', { name: 'Delete message' }).click();
+	await page.getByRole('button', { name: 'Delete for everyone' }).click();
+}
