@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import * as Y from 'yjs';
 import { api } from '../utils/server.ts';
-import { bodies, messages, messageWithText, plantLocalUpdate, send, serveApp, signUp, startDirect } from './helpers.ts';
+import { bodies, deleteMessage, editMessage, messages, messageWithText, plantLocalUpdate, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
 
@@ -259,6 +259,52 @@ test('[OFFLINE-7] a tab whose database is deleted between its opening and the do
 	await expect.poll(() => bodies(alice.page)).toEqual(expected);
 	expect(await history(app.url, id, await tokenFor(bob.username))).toEqual(expected);
 	expect(refusedWrites).toEqual([]);
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('[OFFLINE-7] an edit and a deletion made offline survive the database being deleted under the tab: they reach the other side once online', async ({ browser }) => {
+	const alice = await signUp(browser, app.url, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'meet at 5');
+	await send(alice.page, 'wrong chat');
+	await expect(messages(alice.page).last()).toHaveAttribute('data-delivery', 'sent');
+	await bob.page.goto(`/c/${id}`);
+	await expect(messageWithText(bob.page, 'wrong chat')).toBeVisible();
+	const aliceId = await alice.page.evaluate(() => (JSON.parse(localStorage.getItem('chat:me')!) as { id: string }).id);
+
+	await alice.context.setOffline(true);
+	await editMessage(alice.page, 'meet at 5', 'meet at 6');
+	await deleteMessage(alice.page, 'wrong chat');
+	await expect(messageWithText(alice.page, 'meet at 6')).toBeVisible();
+	await expect(alice.page.getByTestId('deleted-message')).toHaveText('You deleted this message');
+	// The database goes (as when another tab rebuilds it): the changes were only in it and in the
+	// frames the socket still queued, which the fresh socket drops.
+	await alice.page.evaluate(
+		(name) =>
+			new Promise<void>((resolve, reject) => {
+				const request = indexedDB.deleteDatabase(name);
+				request.onsuccess = () => resolve();
+				request.onerror = () => reject(request.error);
+			}),
+		`chat:${aliceId}:doc:${id}`
+	);
+	await alice.page.waitForTimeout(500);
+	await alice.page.reload();
+	// The sequence numbers went with the database: until the server answers, the edit shows as being
+	// sent and the deletion as nothing, but neither is undone.
+	await expect(messageWithText(alice.page, 'meet at 6')).toBeVisible();
+	await expect(messageWithText(alice.page, 'meet at 5')).toHaveCount(0);
+	await expect(messageWithText(alice.page, 'wrong chat')).toHaveCount(0);
+	await alice.context.setOffline(false);
+
+	await expect(messageWithText(bob.page, 'meet at 6')).toBeVisible();
+	await expect(bob.page.getByTestId('deleted-message')).toHaveText('This message was deleted');
+	const bobToken = await tokenFor(bob.username);
+	await expect.poll(() => history(app.url, id, bobToken)).toEqual(['meet at 6', '']);
+	await expect(messageWithText(alice.page, 'meet at 6')).toHaveAttribute('data-delivery', 'sent');
+	await expect(alice.page.getByTestId('deleted-message')).toHaveText('You deleted this message');
 	await alice.context.close();
 	await bob.context.close();
 });

@@ -90,6 +90,24 @@ describe('[OFFLINE-7] a document whose database closes under it', () => {
 		expect(lost).toHaveBeenCalledTimes(1);
 	});
 
+	it('a write refused for another reason (not a closing connection) is no loss: no reopen that would fail the same way, and the update event goes on', async () => {
+		const { doc, persistence } = open();
+		const lost = vi.fn();
+		watchDatabase(persistence, lost);
+		const later = vi.fn();
+		doc.on('update', later);
+		await persistence.whenSynced;
+		const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+		persistence.db!.transaction = () => {
+			throw new DOMException('the disk is full', 'QuotaExceededError');
+		};
+		expect(() => doc.getMap('messages').set('m1', { body: 'hello' })).not.toThrow();
+		expect(later).toHaveBeenCalledTimes(1);
+		expect(lost).not.toHaveBeenCalled();
+		expect(error).toHaveBeenCalledTimes(1);
+		error.mockRestore();
+	});
+
 	it('without the watch, the same write throws out of the change and the handlers after it never run', async () => {
 		const { doc, persistence } = open();
 		const later = vi.fn();

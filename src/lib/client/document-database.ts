@@ -33,8 +33,11 @@ export function watchDatabase(persistence: IndexeddbPersistence, onLost: () => v
 	persistence._storeUpdate = (update, origin) => {
 		try {
 			store(update, origin);
-		} catch {
-			lose();
+		} catch (error) {
+			// The connection is closing. Any other failure would fail again on a reopened one: the
+			// document goes on in memory (and to the server), as when storage is unavailable.
+			if ((error as { name?: unknown } | null)?.name === 'InvalidStateError') lose();
+			else console.error('storing a document update failed', error);
 		}
 	};
 	doc.on('update', persistence._storeUpdate);

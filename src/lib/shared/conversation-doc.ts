@@ -104,12 +104,26 @@ export function unacknowledged(doc: Y.Doc, userId: string): MessageValue[] {
 	return list.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
 }
 
-/** Writes messages carried from an ended epoch into `doc`, with their ids and values unchanged, in one transaction. */
+/**
+ * Writes messages carried from another document of the conversation (an ended epoch's, or one whose
+ * database was lost) into `doc`, with their ids and values unchanged, in one transaction: each one
+ * `doc` lacks, or holds in an earlier version (edited before the carried value was, or not deleted
+ * when the carried one is). A deletion in `doc` is final and stays.
+ */
 export function carryInto(doc: Y.Doc, messages: MessageValue[]): void {
 	const map = messagesMap(doc);
 	doc.transact(() => {
-		for (const message of messages) if (!map.has(message.id)) map.set(message.id, storedValue(message));
+		for (const message of messages) {
+			const present = map.get(message.id);
+			if (!present || isLaterVersion(message, present)) map.set(message.id, storedValue(message));
+		}
 	});
+}
+
+function isLaterVersion(carried: StoredMessageValue, present: StoredMessageValue): boolean {
+	if (present.deletedAt !== undefined) return false;
+	if (carried.deletedAt !== undefined) return true;
+	return (carried.editedAt ?? 0) > (present.editedAt ?? 0);
 }
 
 export function reactionsMap(doc: Y.Doc): Y.Map<string[]> {

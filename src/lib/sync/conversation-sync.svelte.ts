@@ -165,6 +165,12 @@ export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
  * ones move to a "failed" list with the reason. When the epoch ends, the unacknowledged messages are
  * written into the next epoch's document (EPOCH-3).
  */
+/** Messages and my reaction lists kept in localStorage to be written into a document again. */
+interface Kept {
+	messages: MessageValue[];
+	reactions: Array<[string, string[]]>;
+}
+
 export class ConversationSync {
 	/** What the document and the history hold, and messages this device could not send. */
 	#list = $state.raw<ChatMessage[]>([]);
@@ -271,13 +277,8 @@ export class ConversationSync {
 		// deletion whose body it still holds, reactions): the server's rows replace it.
 		void this.#older.refreshRecent(next.firstSeq - previousEnd).then(() => this.#render());
 		const oldDatabase = this.#databaseName();
-		const failedIds = new Set(this.#failed.map((m) => m.id));
-		const unsent = unacknowledged(doc, this.userId).filter((m) => !failedIds.has(m.id));
-		const unsentIds = new Set(unsent.map((m) => m.id));
-		const carried = [...unsent, ...this.#changedValues(doc).filter((m) => !unsentIds.has(m.id))];
-		// Kept in localStorage until the new document has them on disk: a tab closed half-way loses nothing.
-		writeJson(this.#key(`rewrite:${this.conversationId}`), carried);
-		writeJson(this.#key(`rewrite-reactions:${this.conversationId}`), this.#changedReactions(doc));
+		// Kept before the device's epoch moves: a tab closed in between writes them at its next start.
+		this.#keepForRewrite(doc);
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
@@ -372,11 +373,14 @@ export class ConversationSync {
 	 * the write, once the reopened document has the unsent messages on disk (see {@link #databaseLost}).
 	 */
 	async #stored(): Promise<void> {
+		// After a reopen, the message is on disk once the new document's rewrite carried it there.
+		if (!(await this.#loaded()) || !(await this.#rewriteDone())) return;
+		const persistence = this.#persistence;
 		try {
-			// After a reopen, the message is on disk once the new document's rewrite carried it there.
-			if (!(await this.#loaded()) || !(await this.#rewriteDone())) return;
-			if (this.#persistence.db) await idbBarrier(this.#persistence.db);
+			if (persistence.db) await idbBarrier(persistence.db);
 		} catch {
+			// The connection closed under it, perhaps before telling so: reopen now (once), and wait for the rewrite.
+			if (this.#persistence === persistence) this.#reopen();
 			await this.#rewriteDone();
 		}
 	}
@@ -581,6 +585,7 @@ export class ConversationSync {
 
 	/** After (re)connecting: tell the server what this device has and has read, in case it missed it. */
 	#onSynced(): void {
+		this.#writeAgainAfterSync();
 		// Synced means the server let us in: a member again, if we had been removed.
 		this.access = 'ok';
 		const me = this.hub.inbox.get(this.conversationId)?.members.find((m) => m.id === this.userId);
@@ -663,19 +668,32 @@ export class ConversationSync {
 			this.destroy();
 			return;
 		}
-		const unsent = unacknowledged(this.#doc, this.userId);
-		this.#close();
 		this.#failed = readJson<FailedMessage[]>(this.#key('failed')) ?? [];
-		const failedIds = new Set(this.#failed.map((m) => m.id));
+		this.#keepForRewrite(this.#doc);
+		this.#close();
 		// A fresh socket first: the old one still holds frames sent for the old document and would replay them.
 		if (freshSocket) this.hub.reconnect();
+		// The new document's rewrite (see #rewritePending) writes what was kept into it.
 		this.#open();
-		const doc = this.#doc;
-		const persistence = this.#persistence;
-		this.#rewritten = Promise.all([this.#rewritten, persistence.whenSynced]).then(async () => {
-			carryInto(doc, unsent.filter((m) => !failedIds.has(m.id)));
-			if (persistence.db) await idbBarrier(persistence.db);
-		});
+	}
+
+	/**
+	 * Keeps what `doc` holds that its database may not (its write failed as the connection closed, or
+	 * the database was deleted under it) in localStorage, for the next document to write again:
+	 * my unsent messages (not the failed ones), my changes the server has not confirmed and my
+	 * reactions. Merged into whatever an interrupted rewrite left there, so a tab closed half-way
+	 * loses nothing: the next start writes them again.
+	 */
+	#keepForRewrite(doc: Y.Doc): void {
+		const failedIds = new Set(this.#failed.map((m) => m.id));
+		const key = this.#key(`rewrite:${this.conversationId}`);
+		const reactionsKey = this.#key(`rewrite-reactions:${this.conversationId}`);
+		const kept = new Map((readJson<MessageValue[]>(key) ?? []).map((m) => [m.id, m]));
+		for (const message of [...unacknowledged(doc, this.userId), ...this.#changedValues(doc)]) if (!failedIds.has(message.id)) kept.set(message.id, message);
+		const reactions = new Map(readJson<Array<[string, string[]]>>(reactionsKey) ?? []);
+		for (const [messageId, emoji] of this.#changedReactions(doc)) reactions.set(messageId, emoji);
+		writeJson(key, [...kept.values()]);
+		writeJson(reactionsKey, [...reactions]);
 	}
 
 	#close(): void {
@@ -714,9 +732,9 @@ export class ConversationSync {
 		else if (reason && reason !== 'provider_initiated' && !this.#destroyed) this.hub.reconnectSoon();
 	}
 
-	/** True when this device is in, or moving to, an epoch after `epoch`. */
+	/** True when this device is in an epoch after `epoch`, or moving to one now. */
 	#headedPast(epoch: number): boolean {
-		return Math.max(this.#wantedEpoch?.epoch ?? 0, this.#epoch.epoch) > epoch;
+		return this.#epoch.epoch > epoch || (this.#moving !== null && (this.#wantedEpoch?.epoch ?? 0) > epoch);
 	}
 
 	/** `epoch`: the one whose document was refused. */
@@ -793,6 +811,25 @@ export class ConversationSync {
 		indexedDB.deleteDatabase(oldDatabase);
 	}
 
+	/**
+	 * What a rewrite carried into this document, written again now that the server's copy is in: each
+	 * message the document now holds in an earlier version (the server's value won over the carried
+	 * one) and each of my reaction lists that differs. Written after the sync, they win everywhere.
+	 */
+	#writeAgainAfterSync(): void {
+		const key = this.#key(`again:${this.conversationId}`);
+		const kept = readJson<Kept>(key);
+		if (!kept) return;
+		const doc = this.#doc;
+		carryInto(doc, kept.messages);
+		doc.transact(() => {
+			for (const [messageId, emoji] of kept.reactions) setReactions(doc, messageId, this.userId, emoji);
+		});
+		void this.#stored().then(() => {
+			if (this.#doc === doc) localStorage.removeItem(key);
+		});
+	}
+
 	/** Resolves once messages left to rewrite by an interrupted recovery are in this document and on disk. */
 	#rewritten: Promise<void> = Promise.resolve();
 
@@ -840,11 +877,18 @@ export class ConversationSync {
 		const reactions = readJson<Array<[string, string[]]>>(reactionsKey) ?? [];
 		if (pending.length === 0 && reactions.length === 0) return;
 		await persistence.whenSynced;
+		// Written again once the server's copy is in (#writeAgainAfterSync): written before it, an edit
+		// is concurrent with the server's older value of the same message, and Yjs may keep that one.
+		const againKey = this.#key(`again:${this.conversationId}`);
+		const again = readJson<Kept>(againKey) ?? { messages: [], reactions: [] };
+		writeJson(againKey, { messages: [...again.messages, ...pending], reactions: [...again.reactions, ...reactions] } satisfies Kept);
 		carryInto(doc, pending);
 		doc.transact(() => {
 			for (const [messageId, emoji] of reactions) if (!reactionsMap(doc).has(reactionKey(messageId, this.userId))) setReactions(doc, messageId, this.userId, emoji);
 		});
 		if (persistence.db) await idbBarrier(persistence.db);
+		// A document opened since read these too (and may have added more): its own rewrite clears them.
+		if (this.#doc !== doc) return;
 		localStorage.removeItem(key);
 		localStorage.removeItem(reactionsKey);
 	}
