@@ -20,6 +20,17 @@ function open(): { doc: Y.Doc; persistence: IndexeddbPersistence; name: string }
 	return { doc, persistence, name };
 }
 
+/** A watched document, loaded, with an `update` handler registered after the store's (as the provider's is). */
+async function openWatchedAndLoaded() {
+	const { doc, persistence } = open();
+	const lost = vi.fn();
+	watchDatabase(persistence, lost);
+	const later = vi.fn();
+	doc.on('update', later);
+	await persistence.whenSynced;
+	return { doc, persistence, lost, later };
+}
+
 function deleteDatabase(name: string): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const request = indexedDB.deleteDatabase(name);
@@ -74,12 +85,7 @@ describe('[OFFLINE-7] a document whose database closes under it', () => {
 	});
 
 	it('keeps the update event going when the closed connection refuses a write: the provider and the other tabs still get it', async () => {
-		const { doc, persistence } = open();
-		const lost = vi.fn();
-		watchDatabase(persistence, lost);
-		const later = vi.fn();
-		doc.on('update', later);
-		await persistence.whenSynced;
+		const { doc, persistence, lost, later } = await openWatchedAndLoaded();
 		// Closed the way lib0 does on `versionchange`, with the listeners not told (the old race).
 		(await persistence._db).close();
 		expect(() => doc.getMap('messages').set('m1', { body: 'hello' })).not.toThrow();
@@ -91,12 +97,7 @@ describe('[OFFLINE-7] a document whose database closes under it', () => {
 	});
 
 	it('a write refused for another reason (not a closing connection) is no loss: no reopen that would fail the same way, and the update event goes on', async () => {
-		const { doc, persistence } = open();
-		const lost = vi.fn();
-		watchDatabase(persistence, lost);
-		const later = vi.fn();
-		doc.on('update', later);
-		await persistence.whenSynced;
+		const { doc, persistence, lost, later } = await openWatchedAndLoaded();
 		const error = vi.spyOn(console, 'error').mockImplementation(() => {});
 		persistence.db!.transaction = () => {
 			throw new DOMException('the disk is full', 'QuotaExceededError');
