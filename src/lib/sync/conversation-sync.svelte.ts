@@ -157,6 +157,20 @@ const REBUILD_AT_MOST_EVERY_MS = 10 * 60_000;
 
 export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
 
+/** Messages and my reaction lists kept in localStorage to be written into a document again. */
+interface Kept {
+	messages: MessageValue[];
+	reactions: Array<[string, string[]]>;
+}
+
+/** `more` over `base`: one entry per message, the later one winning. */
+function mergeKept(base: Kept, more: Kept): Kept {
+	return {
+		messages: [...new Map([...base.messages, ...more.messages].map((m) => [m.id, m])).values()],
+		reactions: [...new Map([...base.reactions, ...more.reactions])]
+	};
+}
+
 /**
  * One conversation on this device: the current epoch's Y.Doc stored in IndexedDB, synced through
  * the shared socket, shared live with this user's other tabs, and the messages of ended epochs from
@@ -165,12 +179,6 @@ export type Access = 'ok' | 'not-a-member' | 'conversation-not-found';
  * ones move to a "failed" list with the reason. When the epoch ends, the unacknowledged messages are
  * written into the next epoch's document (EPOCH-3).
  */
-/** Messages and my reaction lists kept in localStorage to be written into a document again. */
-interface Kept {
-	messages: MessageValue[];
-	reactions: Array<[string, string[]]>;
-}
-
 export class ConversationSync {
 	/** What the document and the history hold, and messages this device could not send. */
 	#list = $state.raw<ChatMessage[]>([]);
@@ -365,6 +373,7 @@ export class ConversationSync {
 		if (!message || message.deletedAt !== undefined || message.event) return;
 		setReactions(this.#doc, messageId, this.userId, toggledReactions(message.reactions ?? [], this.userId, emoji));
 		this.#noteChanged(REACTED + messageId);
+		this.#forgetCarriedReaction(messageId);
 		await this.#stored();
 	}
 
@@ -688,12 +697,12 @@ export class ConversationSync {
 		const failedIds = new Set(this.#failed.map((m) => m.id));
 		const key = this.#key(`rewrite:${this.conversationId}`);
 		const reactionsKey = this.#key(`rewrite-reactions:${this.conversationId}`);
-		const kept = new Map((readJson<MessageValue[]>(key) ?? []).map((m) => [m.id, m]));
-		for (const message of [...unacknowledged(doc, this.userId), ...this.#changedValues(doc)]) if (!failedIds.has(message.id)) kept.set(message.id, message);
-		const reactions = new Map(readJson<Array<[string, string[]]>>(reactionsKey) ?? []);
-		for (const [messageId, emoji] of this.#changedReactions(doc)) reactions.set(messageId, emoji);
-		writeJson(key, [...kept.values()]);
-		writeJson(reactionsKey, [...reactions]);
+		const kept = mergeKept(
+			{ messages: readJson<MessageValue[]>(key) ?? [], reactions: readJson<Array<[string, string[]]>>(reactionsKey) ?? [] },
+			{ messages: [...unacknowledged(doc, this.userId), ...this.#changedValues(doc)].filter((m) => !failedIds.has(m.id)), reactions: this.#changedReactions(doc) }
+		);
+		writeJson(key, kept.messages);
+		writeJson(reactionsKey, kept.reactions);
 	}
 
 	#close(): void {
@@ -815,19 +824,27 @@ export class ConversationSync {
 	 * What a rewrite carried into this document, written again now that the server's copy is in: each
 	 * message the document now holds in an earlier version (the server's value won over the carried
 	 * one) and each of my reaction lists that differs. Written after the sync, they win everywhere.
+	 * A message no longer in the document (an unsent one deleted since, or a failed one) stays out.
 	 */
 	#writeAgainAfterSync(): void {
 		const key = this.#key(`again:${this.conversationId}`);
 		const kept = readJson<Kept>(key);
 		if (!kept) return;
 		const doc = this.#doc;
-		carryInto(doc, kept.messages);
+		carryInto(doc, kept.messages.filter((m) => messagesMap(doc).has(m.id)));
 		doc.transact(() => {
 			for (const [messageId, emoji] of kept.reactions) setReactions(doc, messageId, this.userId, emoji);
 		});
 		void this.#stored().then(() => {
 			if (this.#doc === doc) localStorage.removeItem(key);
 		});
+	}
+
+	/** A reaction list written since the carry is newer than the carried one: it is not written again. */
+	#forgetCarriedReaction(messageId: string): void {
+		const key = this.#key(`again:${this.conversationId}`);
+		const kept = readJson<Kept>(key);
+		if (kept?.reactions.some(([id]) => id === messageId)) writeJson(key, { ...kept, reactions: kept.reactions.filter(([id]) => id !== messageId) });
 	}
 
 	/** Resolves once messages left to rewrite by an interrupted recovery are in this document and on disk. */
@@ -880,8 +897,7 @@ export class ConversationSync {
 		// Written again once the server's copy is in (#writeAgainAfterSync): written before it, an edit
 		// is concurrent with the server's older value of the same message, and Yjs may keep that one.
 		const againKey = this.#key(`again:${this.conversationId}`);
-		const again = readJson<Kept>(againKey) ?? { messages: [], reactions: [] };
-		writeJson(againKey, { messages: [...again.messages, ...pending], reactions: [...again.reactions, ...reactions] } satisfies Kept);
+		writeJson(againKey, mergeKept(readJson<Kept>(againKey) ?? { messages: [], reactions: [] }, { messages: pending, reactions }));
 		carryInto(doc, pending);
 		doc.transact(() => {
 			for (const [messageId, emoji] of reactions) if (!reactionsMap(doc).has(reactionKey(messageId, this.userId))) setReactions(doc, messageId, this.userId, emoji);
