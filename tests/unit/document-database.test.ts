@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
-import { watchDatabase } from '../../src/lib/client/document-database.ts';
+import { watchDatabase, whenLoaded } from '../../src/lib/client/document-database.ts';
 
 /**
  * y-indexeddb over fake-indexeddb (the browser's IndexedDB semantics in Node): lib0 closes the
@@ -133,5 +133,41 @@ describe('[OFFLINE-7] a document whose database closes under it', () => {
 		await new Promise((resolve) => setTimeout(resolve, 20));
 		expect(await storedUpdates(name)).toBe(before + 1);
 		expect(lost).not.toHaveBeenCalled();
+	});
+});
+
+describe('whenLoaded', () => {
+	it('[OFFLINE-10] is true once the document has loaded from its database', async () => {
+		const { doc, persistence, name } = open();
+		doc.getMap('messages').set('m1', { body: 'kept' });
+		await persistence.whenSynced;
+		await persistence.destroy();
+		const again = new IndexeddbPersistence(name, new Y.Doc());
+		opened.push(again);
+		expect(await whenLoaded(again)).toBe(true);
+		expect(again.doc.getMap('messages').get('m1')).toEqual({ body: 'kept' });
+	});
+
+	it('[OFFLINE-10] is false when the database refuses to open, where y-indexeddb never reports the document loaded', async () => {
+		const refused = vi.spyOn(indexedDB, 'open').mockImplementation(() => {
+			throw new DOMException('The user denied permission to access the database.', 'InvalidStateError');
+		});
+		const rejections: unknown[] = [];
+		const onRejection = (reason: unknown) => rejections.push(reason);
+		process.on('unhandledRejection', onRejection);
+		try {
+			const persistence = new IndexeddbPersistence(`refused-${++counter}`, new Y.Doc());
+			let synced = false;
+			void persistence.whenSynced.then(() => (synced = true));
+			expect(await whenLoaded(persistence)).toBe(false);
+			await new Promise((resolve) => setTimeout(resolve, 20));
+			expect(synced).toBe(false);
+			await persistence.destroy().catch(() => {});
+		} finally {
+			refused.mockRestore();
+			process.off('unhandledRejection', onRejection);
+		}
+		// y-indexeddb's own chain on the failed open is left unhandled; nothing else is.
+		expect(rejections.length).toBeLessThanOrEqual(1);
 	});
 });

@@ -42,3 +42,27 @@ export function watchDatabase(persistence: IndexeddbPersistence, onLost: () => v
 	};
 	doc.on('update', persistence._storeUpdate);
 }
+
+/**
+ * Resolves with true once the document has loaded what its database holds, or with false once the
+ * database failed to open (site storage turned off, or refused to an embedded frame): the document
+ * then lives in memory, and y-indexeddb would never report it loaded.
+ */
+export function whenLoaded(persistence: IndexeddbPersistence): Promise<boolean> {
+	return Promise.race([
+		persistence.whenSynced.then(() => true),
+		persistence._db.then(
+			() => new Promise<never>(() => {}),
+			() => false
+		)
+	]);
+}
+
+/** Asks for a database to be deleted; a browser that refuses the app storage may throw instead of failing the request. */
+export function deleteDatabase(name: string): void {
+	try {
+		indexedDB.deleteDatabase(name);
+	} catch {
+		// Nothing was stored there.
+	}
+}

@@ -52,8 +52,13 @@ export class HistoryCache {
 	}
 
 	#open(): Promise<IDBDatabase | null> {
-		if (typeof indexedDB === 'undefined') return Promise.resolve(null);
-		const req = indexedDB.open(historyDatabaseName(this.userId), 1);
+		let req: IDBOpenDBRequest;
+		try {
+			req = indexedDB.open(historyDatabaseName(this.userId), 1);
+		} catch {
+			// No IndexedDB, or refused to this page (a sandboxed frame): nothing is cached.
+			return Promise.resolve(null);
+		}
 		req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: ['conversationId', 'seq'] });
 		return request(req)
 			.then((db) => {

@@ -4,7 +4,7 @@ import { IndexeddbPersistence, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
-import { watchDatabase } from '$lib/client/document-database';
+import { deleteDatabase, watchDatabase, whenLoaded } from '$lib/client/document-database';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import {
 	carryInto,
@@ -187,6 +187,12 @@ export class ConversationSync {
 	access = $state<Access>('ok');
 	/** True once the locally stored document has been read. */
 	loaded = $state(false);
+	/**
+	 * False when this browser refuses the app a database (site storage off, or refused to an embedded
+	 * frame): the conversation then lives in memory, loaded from the server, and what is unsent is
+	 * kept in localStorage instead (see {@link #keepWithoutDatabase}).
+	 */
+	storedOnDevice = $state(true);
 	/** Older messages exist than those in `messages` (scrolling up loads them). */
 	hasOlder = $state(false);
 	/** Other members typing right now. */
@@ -290,7 +296,7 @@ export class ConversationSync {
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
-		void this.#rewriteDone().then((done) => done && indexedDB.deleteDatabase(oldDatabase));
+		void this.#rewriteDone().then((done) => done && deleteDatabase(oldDatabase));
 	}
 
 	/** Asks the server for the current epoch (after a refusal saying that `ended` ended). */
@@ -611,9 +617,12 @@ export class ConversationSync {
 		const persistence = new IndexeddbPersistence(this.#databaseName(), doc);
 		this.#persistence = persistence;
 		watchDatabase(persistence, () => this.#databaseLost(persistence));
+		this.#ready = whenLoaded(persistence);
 		this.#rewritten = this.#rewritePending(doc, persistence);
-		void persistence.whenSynced.then(() => {
+		void this.#ready.then((onDevice) => {
 			if (this.#doc !== doc) return;
+			this.storedOnDevice = onDevice;
+			if (!onDevice) this.#keepWithoutDatabase(doc);
 			this.loaded = true;
 			this.#render();
 			void this.#fillFirstScreen();
@@ -693,22 +702,36 @@ export class ConversationSync {
 	 * reactions. Merged into whatever an interrupted rewrite left there, so a tab closed half-way
 	 * loses nothing: the next start writes them again.
 	 */
-	#keepForRewrite(doc: Y.Doc): void {
+	#keepForRewrite(doc: Y.Doc, { replace = false } = {}): void {
 		const failedIds = new Set(this.#failed.map((m) => m.id));
 		const key = this.#key(`rewrite:${this.conversationId}`);
 		const reactionsKey = this.#key(`rewrite-reactions:${this.conversationId}`);
 		const kept = mergeKept(
-			{ messages: readJson<MessageValue[]>(key) ?? [], reactions: readJson<Array<[string, string[]]>>(reactionsKey) ?? [] },
+			replace ? { messages: [], reactions: [] } : { messages: readJson<MessageValue[]>(key) ?? [], reactions: readJson<Array<[string, string[]]>>(reactionsKey) ?? [] },
 			{ messages: [...unacknowledged(doc, this.userId), ...this.#changedValues(doc)].filter((m) => !failedIds.has(m.id)), reactions: this.#changedReactions(doc) }
 		);
 		writeJson(key, kept.messages);
 		writeJson(reactionsKey, kept.reactions);
 	}
 
+	/**
+	 * No database: after every change, localStorage holds exactly what the tab would lose (my unsent
+	 * messages, unconfirmed changes and reactions), and the next start carries it in as after a lost
+	 * database. Acknowledged ones leave it with the change that acknowledged them.
+	 */
+	#keepWithoutDatabase(doc: Y.Doc): void {
+		const keep = () => {
+			if (this.#doc === doc) this.#keepForRewrite(doc, { replace: true });
+		};
+		doc.on('update', keep);
+		keep();
+	}
+
 	#close(): void {
 		this.#signalClosed();
 		this.#provider.destroy();
-		void this.#persistence.destroy();
+		// Never opened (no database): nothing to close.
+		void this.#persistence.destroy().catch(() => {});
 		this.#channel?.close();
 		this.#channel = null;
 		this.#doc.destroy();
@@ -817,7 +840,7 @@ export class ConversationSync {
 		this.#reopen();
 		if (!(await this.#rewriteDone())) return;
 		// Other tabs move to the new database on the storage event, or when this closes their connection.
-		indexedDB.deleteDatabase(oldDatabase);
+		deleteDatabase(oldDatabase);
 	}
 
 	/**
@@ -878,10 +901,13 @@ export class ConversationSync {
 	async #loaded(): Promise<boolean> {
 		while (!this.#destroyed) {
 			const closed = this.#closed;
-			if (await Promise.race([this.#persistence.whenSynced.then(() => true), closed.then(() => false)])) return true;
+			if (await Promise.race([this.#ready.then(() => true), closed.then(() => false)])) return true;
 		}
 		return false;
 	}
+
+	/** The document open now has loaded from its database (true), or is in memory for want of one (false). */
+	#ready: Promise<boolean> = new Promise(() => {});
 
 	/** Settles when the document open now is closed (reopened, or the conversation closed). */
 	#closed: Promise<void> = new Promise(() => {});
@@ -893,7 +919,7 @@ export class ConversationSync {
 		const pending = readJson<MessageValue[]>(key) ?? [];
 		const reactions = readJson<Array<[string, string[]]>>(reactionsKey) ?? [];
 		if (pending.length === 0 && reactions.length === 0) return;
-		await persistence.whenSynced;
+		const onDevice = await whenLoaded(persistence);
 		// Written again once the server's copy is in (#writeAgainAfterSync): written before it, an edit
 		// is concurrent with the server's older value of the same message, and Yjs may keep that one.
 		const againKey = this.#key(`again:${this.conversationId}`);
@@ -904,7 +930,8 @@ export class ConversationSync {
 		});
 		if (persistence.db) await idbBarrier(persistence.db);
 		// A document opened since read these too (and may have added more): its own rewrite clears them.
-		if (this.#doc !== doc) return;
+		// Without a database, localStorage stays where they are kept.
+		if (this.#doc !== doc || !onDevice) return;
 		localStorage.removeItem(key);
 		localStorage.removeItem(reactionsKey);
 	}

@@ -56,7 +56,8 @@ export class FileOutbox {
 	progress = $state.raw<Record<string, number>>({});
 	/** Messages the server stored, until their conversation shows them from its document. */
 	#sent = new Map<string, OutboxItem>();
-	#db: Promise<IDBDatabase>;
+	/** Null when the browser refuses the app a database: the messages then wait in this tab's memory. */
+	#db: Promise<IDBDatabase | null>;
 	#channel: BroadcastChannel | null;
 	#running = false;
 	#again = false;
@@ -92,12 +93,14 @@ export class FileOutbox {
 	/** Stores the message (files included) on this device; it shows once this resolves, and goes when it can. */
 	async add(item: OutboxItem): Promise<void> {
 		const db = await this.#db;
-		const tx = db.transaction(STORE, 'readwrite');
-		tx.objectStore(STORE).put(item);
-		await new Promise<void>((resolve, reject) => {
-			tx.oncomplete = () => resolve();
-			tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('The file could not be stored on this device.'));
-		});
+		if (db) {
+			const tx = db.transaction(STORE, 'readwrite');
+			tx.objectStore(STORE).put(item);
+			await new Promise<void>((resolve, reject) => {
+				tx.oncomplete = () => resolve();
+				tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('The file could not be stored on this device.'));
+			});
+		}
 		this.items = [...this.items.filter((other) => other.id !== item.id), item];
 		this.#changed();
 		this.kick();
@@ -114,7 +117,7 @@ export class FileOutbox {
 	/** Drops a waiting or failed message from this device. */
 	async discard(id: string): Promise<void> {
 		const db = await this.#db;
-		await request(db.transaction(STORE, 'readwrite').objectStore(STORE).delete(id));
+		if (db) await request(db.transaction(STORE, 'readwrite').objectStore(STORE).delete(id));
 		this.items = this.items.filter((item) => item.id !== id);
 		this.#changed();
 	}
@@ -149,7 +152,7 @@ export class FileOutbox {
 		this.#abort.abort();
 		removeEventListener('online', this.#onOnline);
 		this.#channel?.close();
-		void this.#db.then((db) => db.close()).catch(() => {});
+		void this.#db.then((db) => db?.close());
 	}
 
 	async #sendAll(): Promise<void> {
@@ -218,7 +221,7 @@ export class FileOutbox {
 
 	async #put(item: OutboxItem): Promise<void> {
 		const db = await this.#db;
-		await request(db.transaction(STORE, 'readwrite').objectStore(STORE).put(item));
+		if (db) await request(db.transaction(STORE, 'readwrite').objectStore(STORE).put(item));
 		this.items = this.items.map((other) => (other.id === item.id ? item : other));
 		this.#changed();
 	}
@@ -226,6 +229,8 @@ export class FileOutbox {
 	async #reload(): Promise<void> {
 		try {
 			const db = await this.#db;
+			// In memory only: this tab's list is the whole list.
+			if (!db) return;
 			const stored = await request(db.transaction(STORE, 'readonly').objectStore(STORE).getAll() as IDBRequest<OutboxItem[]>);
 			this.items = stored.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
 		} catch {
@@ -237,12 +242,12 @@ export class FileOutbox {
 		this.#channel?.postMessage('changed');
 	}
 
-	#open(): Promise<IDBDatabase> {
-		return new Promise((resolve, reject) => {
+	#open(): Promise<IDBDatabase | null> {
+		return new Promise<IDBDatabase>((resolve, reject) => {
 			const req = indexedDB.open(userKey(this.userId, 'outbox'), 1);
 			req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'id' });
 			req.onsuccess = () => resolve(req.result);
 			req.onerror = () => reject(req.error);
-		});
+		}).catch(() => null);
 	}
 }

@@ -1,0 +1,95 @@
+import { expect, test, type Browser } from '@playwright/test';
+import sharp from 'sharp';
+import { uniqueName } from '../utils/server.ts';
+import { messages, messageWithText, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
+
+const app = serveApp();
+
+/** Every IndexedDB open in the page fails, as in a browser whose site storage is turned off or refused to an embedded frame. */
+function refuseIndexedDb() {
+	IDBFactory.prototype.open = function () {
+		const request = new EventTarget() as IDBOpenDBRequest;
+		for (const type of ['success', 'error', 'upgradeneeded', 'blocked']) {
+			Object.defineProperty(request, `on${type}`, { set: (listener: EventListener) => request.addEventListener(type, listener) });
+		}
+		Object.defineProperty(request, 'error', { value: new DOMException('The user denied permission to access the database.', 'InvalidStateError') });
+		setTimeout(() => request.dispatchEvent(new Event('error')));
+		return request;
+	};
+}
+
+/** Signs up in a browser profile whose pages get no IndexedDB. */
+async function signUpWithoutIndexedDb(browser: Browser, name: string): Promise<Person> {
+	const context = await browser.newContext({ baseURL: app.url });
+	await context.addInitScript(refuseIndexedDb);
+	const page = await context.newPage();
+	const username = uniqueName(name).toLowerCase();
+	await page.goto('/signup');
+	await page.getByLabel('Username').fill(username);
+	await page.getByLabel('Password').fill('correct horse battery');
+	await page.getByRole('button', { name: 'Sign up' }).click();
+	await expect(page.getByRole('button', { name: 'New conversation' })).toBeVisible();
+	await serviceWorkerReady(page);
+	return { context, page, username };
+}
+
+test('[OFFLINE-10] without IndexedDB a conversation opens, says so, and sends and receives text and a photo', async ({ browser }) => {
+	const alice = await signUpWithoutIndexedDb(browser, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await expect(alice.page.getByTestId('no-storage')).toBeVisible();
+	await send(alice.page, 'hello without storage');
+	await expect(messageWithText(alice.page, 'hello without storage')).toHaveAttribute('data-delivery', 'sent');
+
+	await bob.page.goto(`/c/${id}`);
+	await expect(messageWithText(bob.page, 'hello without storage')).toBeVisible();
+	await expect(bob.page.getByTestId('no-storage')).toHaveCount(0);
+	await send(bob.page, 'reply');
+	await expect(messageWithText(alice.page, 'reply')).toBeVisible();
+
+	const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3a7' } }).jpeg().toBuffer();
+	await alice.page.getByTestId('file-input').setInputFiles([{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: photo }]);
+	await alice.page.getByLabel('Message', { exact: true }).fill('a photo');
+	await alice.page.getByLabel('Message', { exact: true }).press('Enter');
+	await expect(messageWithText(alice.page, 'a photo')).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
+	await expect(messageWithText(bob.page, 'a photo').getByTestId('thumbnail')).toBeVisible();
+
+	// A reload opens the conversation from the server.
+	await alice.page.reload();
+	await expect(messages(alice.page)).toHaveCount(3);
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('[OFFLINE-10] without IndexedDB, messages written offline survive a reload and are delivered once, in order, on reconnect', async ({ browser }) => {
+	const alice = await signUpWithoutIndexedDb(browser, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await send(alice.page, 'online first');
+	await expect(messageWithText(alice.page, 'online first')).toHaveAttribute('data-delivery', 'sent');
+
+	await alice.context.setOffline(true);
+	await send(alice.page, 'offline one');
+	await send(alice.page, 'offline two');
+	await expect(messageWithText(alice.page, 'offline two')).toHaveAttribute('data-delivery', 'sending');
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'offline one')).toHaveAttribute('data-delivery', 'sending');
+	await send(alice.page, 'offline three');
+	await expect(messageWithText(alice.page, 'offline three')).toHaveAttribute('data-delivery', 'sending');
+	await alice.page.reload();
+	await expect(messageWithText(alice.page, 'offline three')).toHaveAttribute('data-delivery', 'sending');
+
+	await alice.context.setOffline(false);
+	for (const text of ['offline one', 'offline two', 'offline three']) {
+		await expect(messageWithText(alice.page, text)).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
+	}
+	await bob.page.goto(`/c/${id}`);
+	await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]))).toEqual(['online first', 'offline one', 'offline two', 'offline three']);
+
+	// Acknowledged messages leave localStorage: another reload shows each once.
+	await alice.page.reload();
+	await expect(messages(alice.page)).toHaveCount(4);
+	expect(await alice.page.evaluate((key) => Object.keys(localStorage).filter((k) => k.includes('rewrite:') && k.endsWith(key) && localStorage.getItem(k) !== '[]'), id)).toEqual([]);
+	await alice.context.close();
+	await bob.context.close();
+});
