@@ -1,12 +1,13 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { tempDataDir } from '../utils/server.ts';
 import { freePort, RestartableServer } from './chaos-server.ts';
-import { serviceWorkerReady } from './helpers.ts';
+import { refuseIndexedDb, serviceWorkerReady } from './helpers.ts';
 
 /**
  * Browser chaos: people with a desktop and a phone each send, type, go offline and online, reload,
  * open tabs straight on the conversation link, close tabs while a message is still sending, and the
- * server is killed with SIGKILL and started again. Afterwards every open tab of every member shows
+ * server is killed with SIGKILL and started again. The last person's phone refuses the app IndexedDB
+ * (OFFLINE-10): its conversation lives in memory and its unsent messages in localStorage. Afterwards every open tab of every member shows
  * every message once, in the same order, nothing failed, and the REST history holds each once.
  *
  * CHAOS_SEED reproduces a run; CHAOS_STEPS sets its length (200 by default, `npm run test:chaos`
@@ -108,7 +109,7 @@ class Chaos {
 		for (let i = 0; i < PEOPLE; i++) {
 			const person: Person = { username: `chaos${SEED % 100000}p${i}${Date.now() % 10000}`, devices: [] };
 			person.devices.push(await this.newDevice(person, 'desktop', { width: 1280, height: 800 }, true));
-			person.devices.push(await this.newDevice(person, 'phone', { width: 390, height: 844 }, false));
+			person.devices.push(await this.newDevice(person, 'phone', { width: 390, height: 844 }, false, i === PEOPLE - 1));
 			this.people.push(person);
 		}
 		const owner = this.people[0]!.devices[0]!;
@@ -121,8 +122,9 @@ class Chaos {
 		for (const device of this.devices) await this.openTab(device);
 	}
 
-	async newDevice(person: Person, kind: string, viewport: { width: number; height: number }, signUp: boolean): Promise<Device> {
+	async newDevice(person: Person, kind: string, viewport: { width: number; height: number }, signUp: boolean, withoutIndexedDb = false): Promise<Device> {
 		const context = await this.browser.newContext({ baseURL: this.server.url, viewport, isMobile: kind === 'phone', hasTouch: kind === 'phone' });
+		if (withoutIndexedDb) await context.addInitScript(refuseIndexedDb);
 		const response = await context.request.post(signUp ? '/api/auth/signup' : '/api/auth/login', {
 			data: { username: person.username, password: PASSWORD },
 			headers: { origin: this.server.url }
@@ -133,7 +135,7 @@ class Chaos {
 		await expect(page.getByRole('button', { name: 'New conversation' })).toBeVisible();
 		await serviceWorkerReady(page);
 		await page.close();
-		return { person, name: `${person.username.slice(-6)}/${kind}`, context, offline: false, tabs: [], opened: 0 };
+		return { person, name: `${person.username.slice(-6)}/${kind}${withoutIndexedDb ? '-nodb' : ''}`, context, offline: false, tabs: [], opened: 0 };
 	}
 
 	composer(page: Page) {
@@ -158,7 +160,7 @@ class Chaos {
 		return this.devices.find((device) => device.tabs.includes(tab))!;
 	}
 
-	/** Writes a message in `tab` and waits until the tab shows it (it is in IndexedDB by then). */
+	/** Writes a message in `tab` and waits until the tab shows it (it is in IndexedDB by then, or in localStorage without it). */
 	async send(tab: Tab, typed: boolean): Promise<string> {
 		this.#messageNumber += 1;
 		const text = `m${this.#messageNumber} s${SEED} ${tab.name}`;
@@ -170,7 +172,7 @@ class Chaos {
 			await composer.fill(text);
 		}
 		// On a phone Enter is a new line and the Send button sends, as in WhatsApp and Telegram.
-		if (this.deviceOf(tab).name.endsWith('/phone')) await tab.page.getByRole('button', { name: 'Send', exact: true }).click();
+		if (this.deviceOf(tab).name.includes('/phone')) await tab.page.getByRole('button', { name: 'Send', exact: true }).click();
 		else await composer.press('Enter');
 		this.sent.push(text);
 		this.sentFrom.set(text, this.deviceOf(tab).name);

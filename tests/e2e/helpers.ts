@@ -168,3 +168,16 @@ export async function deleteMessage(page: Page, text: string): Promise<void> {
 	await message.getByRole('button', { name: 'Delete message' }).click();
 	await page.getByRole('button', { name: 'Delete for everyone' }).click();
 }
+
+/** Every IndexedDB open in the page fails, as in a browser whose site storage is turned off or refused to an embedded frame. */
+export function refuseIndexedDb() {
+	IDBFactory.prototype.open = function () {
+		const request = new EventTarget() as IDBOpenDBRequest;
+		for (const type of ['success', 'error', 'upgradeneeded', 'blocked']) {
+			Object.defineProperty(request, `on${type}`, { set: (listener: EventListener) => request.addEventListener(type, listener) });
+		}
+		Object.defineProperty(request, 'error', { value: new DOMException('The user denied permission to access the database.', 'InvalidStateError') });
+		setTimeout(() => request.dispatchEvent(new Event('error')));
+		return request;
+	};
+}

@@ -1,22 +1,9 @@
 import { expect, test, type Browser } from '@playwright/test';
 import sharp from 'sharp';
 import { uniqueName } from '../utils/server.ts';
-import { messages, messageWithText, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
+import { messages, messageWithText, refuseIndexedDb, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
 
 const app = serveApp();
-
-/** Every IndexedDB open in the page fails, as in a browser whose site storage is turned off or refused to an embedded frame. */
-function refuseIndexedDb() {
-	IDBFactory.prototype.open = function () {
-		const request = new EventTarget() as IDBOpenDBRequest;
-		for (const type of ['success', 'error', 'upgradeneeded', 'blocked']) {
-			Object.defineProperty(request, `on${type}`, { set: (listener: EventListener) => request.addEventListener(type, listener) });
-		}
-		Object.defineProperty(request, 'error', { value: new DOMException('The user denied permission to access the database.', 'InvalidStateError') });
-		setTimeout(() => request.dispatchEvent(new Event('error')));
-		return request;
-	};
-}
 
 /** Signs up in a browser profile whose pages get no IndexedDB. */
 async function signUpWithoutIndexedDb(browser: Browser, name: string): Promise<Person> {
