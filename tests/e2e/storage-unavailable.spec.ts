@@ -1,7 +1,7 @@
 import { expect, test, type Browser } from '@playwright/test';
 import sharp from 'sharp';
 import { uniqueName } from '../utils/server.ts';
-import { messages, messageWithText, refuseIndexedDb, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
+import { deleteMessage, editMessage, messages, messageWithText, refuseIndexedDb, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
 
 const app = serveApp();
 
@@ -77,6 +77,41 @@ test('[OFFLINE-10] without IndexedDB, messages written offline survive a reload 
 	await alice.page.reload();
 	await expect(messages(alice.page)).toHaveCount(4);
 	expect(await alice.page.evaluate((key) => Object.keys(localStorage).filter((k) => k.includes('rewrite:') && k.endsWith(key) && localStorage.getItem(k) !== '[]'), id)).toEqual([]);
+	await alice.context.close();
+	await bob.context.close();
+});
+
+test('[OFFLINE-10] without IndexedDB, two tabs offline share what each carried in: an edit or a deletion made in either is the one delivered', async ({ browser }) => {
+	const alice = await signUpWithoutIndexedDb(browser, 'alice');
+	const bob = await signUp(browser, app.url, 'bob');
+	const id = await startDirect(alice.page, bob.username);
+	await bob.page.goto(`/c/${id}`);
+	const expected: string[] = [];
+	for (let round = 0; round < 4; round++) {
+		await alice.context.setOffline(true);
+		const first = round % 2 === 0 ? alice.page : await alice.context.newPage();
+		if (first !== alice.page) await first.goto(`/c/${id}`);
+		await send(first, `written ${round}`);
+		await expect(messageWithText(first, `written ${round}`)).toHaveAttribute('data-delivery', 'sending');
+		// A second tab starts offline: it carries the unsent message in from localStorage under its own clientID.
+		const second = await alice.context.newPage();
+		await second.goto(`/c/${id}`);
+		await expect(messageWithText(second, `written ${round}`)).toHaveAttribute('data-delivery', 'sending');
+		const [changer, other] = round < 2 ? [second, first] : [first, second];
+		if (round % 2 === 0) {
+			await editMessage(changer, `written ${round}`, `edited ${round}`);
+			await expect(messageWithText(other, `edited ${round}`)).toBeVisible();
+			expected.push(`edited ${round}`);
+		} else {
+			await deleteMessage(changer, `written ${round}`);
+			await expect(messageWithText(other, `written ${round}`)).toHaveCount(0);
+		}
+		await alice.context.setOffline(false);
+		for (const page of [first, second]) if (page !== alice.page) await page.close();
+		await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]).filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
+	}
+	await alice.page.reload();
+	await expect.poll(() => messages(alice.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]).filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
 	await alice.context.close();
 	await bob.context.close();
 });

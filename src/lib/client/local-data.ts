@@ -46,7 +46,7 @@ export async function wipeUserData(userId: string): Promise<void> {
 	for (const key of Object.keys(localStorage)) if (key.startsWith(prefix)) localStorage.removeItem(key);
 	localStorage.removeItem(ME_KEY);
 	// A browser that refuses the app storage has none to remove (and may refuse the listing too).
-	const databases = (await Promise.resolve(indexedDB.databases?.()).catch(() => undefined)) ?? [];
+	const databases = (await Promise.resolve(globalThis.indexedDB?.databases?.()).catch(() => undefined)) ?? [];
 	await Promise.all(
 		databases
 			.filter((db) => db.name?.startsWith(prefix))

@@ -296,7 +296,9 @@ export class ConversationSync {
 		this.#epoch = next;
 		writeJson(this.#key(`epoch:${this.conversationId}`), next);
 		this.#reopen({ freshSocket: false });
-		void this.#rewriteDone().then((done) => done && deleteDatabase(oldDatabase));
+		// Not when the database failed to open: it may hold what this start could not read (a passing failure).
+		const onDevice = this.storedOnDevice;
+		void this.#rewriteDone().then((done) => done && onDevice && deleteDatabase(oldDatabase));
 	}
 
 	/** Asks the server for the current epoch (after a refusal saying that `ended` ended). */
@@ -622,7 +624,10 @@ export class ConversationSync {
 		void this.#ready.then((onDevice) => {
 			if (this.#doc !== doc) return;
 			this.storedOnDevice = onDevice;
-			if (!onDevice) this.#keepWithoutDatabase(doc);
+			if (!onDevice) {
+				this.#keepWithoutDatabase(doc);
+				this.#greetOtherTabs(doc);
+			}
 			this.loaded = true;
 			this.#render();
 			void this.#fillFirstScreen();
@@ -721,7 +726,7 @@ export class ConversationSync {
 	 */
 	#keepWithoutDatabase(doc: Y.Doc): void {
 		const keep = () => {
-			if (this.#doc === doc) this.#keepForRewrite(doc, { replace: true });
+			if (this.#doc === doc && !this.#destroyed) this.#keepForRewrite(doc, { replace: true });
 		};
 		doc.on('update', keep);
 		keep();
@@ -746,7 +751,23 @@ export class ConversationSync {
 		doc.on('update', (update: Uint8Array, origin: unknown) => {
 			if (origin !== channel) channel.postMessage(update);
 		});
-		channel.onmessage = (event: MessageEvent<Uint8Array>) => Y.applyUpdate(doc, new Uint8Array(event.data), channel);
+		channel.onmessage = (event: MessageEvent<Uint8Array | { hello: Uint8Array }>) => {
+			const data = event.data;
+			if (data instanceof Uint8Array) return Y.applyUpdate(doc, new Uint8Array(data), channel);
+			// A tab without a database starting: it holds only what it carried in, and it gets all we hold.
+			Y.applyUpdate(doc, new Uint8Array(data.hello), channel);
+			channel.postMessage(Y.encodeStateAsUpdate(doc));
+		};
+	}
+
+	/**
+	 * Without a database the tabs share no stored state, only updates from now on: a change one tab
+	 * makes to an item the other never had (a message each carried in from localStorage under its
+	 * own clientID) could not be applied there, and that tab would keep and send the old value. So a
+	 * tab starting without one sends its whole document and gets every other tab's in return.
+	 */
+	#greetOtherTabs(doc: Y.Doc): void {
+		this.#channel?.postMessage({ hello: Y.encodeStateAsUpdate(doc) });
 	}
 
 	/** `epoch`: the one whose document was closed. */
@@ -836,9 +857,11 @@ export class ConversationSync {
 		// so a tab closed half-way through loses nothing: the next start writes them again.
 		writeJson(this.#key(`rewrite:${this.conversationId}`), unsent);
 		const oldDatabase = this.#databaseName();
+		// Not deleted when it failed to open: it may hold what this start could not read (a passing failure).
+		const onDevice = this.storedOnDevice;
 		writeJson(this.#key(`generation:${this.conversationId}`), this.#generation() + 1);
 		this.#reopen();
-		if (!(await this.#rewriteDone())) return;
+		if (!(await this.#rewriteDone()) || !onDevice) return;
 		// Other tabs move to the new database on the storage event, or when this closes their connection.
 		deleteDatabase(oldDatabase);
 	}

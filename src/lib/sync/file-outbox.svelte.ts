@@ -66,9 +66,18 @@ export class FileOutbox {
 	#destroyed = false;
 	#abort = new AbortController();
 	#onOnline = () => this.kick();
+	/** Without a database the messages live in this tab only: leaving it asks first. */
+	#inMemory = false;
+	#onLeave = (event: BeforeUnloadEvent) => {
+		if (!this.#inMemory || this.items.length === 0) return;
+		event.preventDefault();
+		event.returnValue = '';
+	};
 
 	constructor(private readonly userId: string) {
 		this.#db = this.#open();
+		void this.#db.then((db) => (this.#inMemory = !db));
+		addEventListener('beforeunload', this.#onLeave);
 		this.#channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel(userKey(userId, 'outbox'));
 		if (this.#channel) this.#channel.onmessage = () => void this.#reload();
 		addEventListener('online', this.#onOnline);
@@ -151,6 +160,7 @@ export class FileOutbox {
 		clearTimeout(this.#retryTimer);
 		this.#abort.abort();
 		removeEventListener('online', this.#onOnline);
+		removeEventListener('beforeunload', this.#onLeave);
 		this.#channel?.close();
 		void this.#db.then((db) => db?.close());
 	}
