@@ -108,10 +108,10 @@ test('[OFFLINE-10] without IndexedDB, two tabs offline share what each carried i
 		}
 		await alice.context.setOffline(false);
 		for (const page of [first, second]) if (page !== alice.page) await page.close();
-		await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]).filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
+		await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0] ?? '').filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
 	}
 	await alice.page.reload();
-	await expect.poll(() => messages(alice.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]).filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
+	await expect.poll(() => messages(alice.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0] ?? '').filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
 	await alice.context.close();
 	await bob.context.close();
 });
