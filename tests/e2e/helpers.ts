@@ -29,9 +29,13 @@ export interface Person {
 	username: string;
 }
 
-/** A new browser profile that signs up through the real form and waits until the app runs offline-ready. */
-export async function signUp(browser: Browser, baseURL: string, name = 'user'): Promise<Person> {
+/**
+ * A new browser profile that signs up through the real form and waits until the app runs
+ * offline-ready. `withoutIndexedDb`: its pages get none (see {@link refuseIndexedDb}).
+ */
+export async function signUp(browser: Browser, baseURL: string, name = 'user', { withoutIndexedDb = false } = {}): Promise<Person> {
 	const context = await browser.newContext({ baseURL });
+	if (withoutIndexedDb) await context.addInitScript(refuseIndexedDb);
 	const page = await context.newPage();
 	const username = uniqueName(name).toLowerCase();
 	await page.goto('/signup');

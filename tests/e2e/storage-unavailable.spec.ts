@@ -1,23 +1,16 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test, type Browser, type Page } from '@playwright/test';
 import sharp from 'sharp';
-import { uniqueName } from '../utils/server.ts';
-import { deleteMessage, editMessage, messages, messageWithText, refuseIndexedDb, send, serveApp, serviceWorkerReady, signUp, startDirect, type Person } from './helpers.ts';
+import { deleteMessage, editMessage, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
 const app = serveApp();
 
 /** Signs up in a browser profile whose pages get no IndexedDB. */
-async function signUpWithoutIndexedDb(browser: Browser, name: string): Promise<Person> {
-	const context = await browser.newContext({ baseURL: app.url });
-	await context.addInitScript(refuseIndexedDb);
-	const page = await context.newPage();
-	const username = uniqueName(name).toLowerCase();
-	await page.goto('/signup');
-	await page.getByLabel('Username').fill(username);
-	await page.getByLabel('Password').fill('correct horse battery');
-	await page.getByRole('button', { name: 'Sign up' }).click();
-	await expect(page.getByRole('button', { name: 'New conversation' })).toBeVisible();
-	await serviceWorkerReady(page);
-	return { context, page, username };
+const signUpWithoutIndexedDb = (browser: Browser, name: string) => signUp(browser, app.url, name, { withoutIndexedDb: true });
+
+/** The messages the page shows, by their first line, leaving out deleted ones. */
+async function shownTexts(page: Page): Promise<string[]> {
+	const texts = await messages(page).allInnerTexts();
+	return texts.map((text) => text.split('\n')[0] ?? '').filter((text) => !text.startsWith('This message was deleted'));
 }
 
 test('[OFFLINE-10] without IndexedDB a conversation opens, says so, and sends and receives text and a photo', async ({ browser }) => {
@@ -71,7 +64,7 @@ test('[OFFLINE-10] without IndexedDB, messages written offline survive a reload 
 		await expect(messageWithText(alice.page, text)).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
 	}
 	await bob.page.goto(`/c/${id}`);
-	await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0]))).toEqual(['online first', 'offline one', 'offline two', 'offline three']);
+	await expect.poll(() => shownTexts(bob.page)).toEqual(['online first', 'offline one', 'offline two', 'offline three']);
 
 	// Acknowledged messages leave localStorage: another reload shows each once.
 	await alice.page.reload();
@@ -108,10 +101,10 @@ test('[OFFLINE-10] without IndexedDB, two tabs offline share what each carried i
 		}
 		await alice.context.setOffline(false);
 		for (const page of [first, second]) if (page !== alice.page) await page.close();
-		await expect.poll(() => messages(bob.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0] ?? '').filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
+		await expect.poll(() => shownTexts(bob.page)).toEqual(expected);
 	}
 	await alice.page.reload();
-	await expect.poll(() => messages(alice.page).allInnerTexts().then((texts) => texts.map((t) => t.split('\n')[0] ?? '').filter((t) => !t.startsWith('This message was deleted')))).toEqual(expected);
+	await expect.poll(() => shownTexts(alice.page)).toEqual(expected);
 	await alice.context.close();
 	await bob.context.close();
 });
