@@ -620,7 +620,7 @@ export class ConversationSync {
 		this.#persistence = persistence;
 		watchDatabase(persistence, () => this.#databaseLost(persistence));
 		this.#ready = whenLoaded(persistence);
-		this.#rewritten = this.#rewritePending(doc, persistence);
+		this.#rewritten = this.#rewritePending(doc, persistence, this.#ready);
 		void this.#ready.then((onDevice) => {
 			if (this.#doc !== doc) return;
 			this.storedOnDevice = onDevice;
@@ -936,13 +936,13 @@ export class ConversationSync {
 	#closed: Promise<void> = new Promise(() => {});
 	#signalClosed = () => {};
 
-	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence): Promise<void> {
+	async #rewritePending(doc: Y.Doc, persistence: IndexeddbPersistence, ready: Promise<boolean>): Promise<void> {
 		const key = this.#key(`rewrite:${this.conversationId}`);
 		const reactionsKey = this.#key(`rewrite-reactions:${this.conversationId}`);
 		const pending = readJson<MessageValue[]>(key) ?? [];
 		const reactions = readJson<Array<[string, string[]]>>(reactionsKey) ?? [];
 		if (pending.length === 0 && reactions.length === 0) return;
-		const onDevice = await whenLoaded(persistence);
+		const onDevice = await ready;
 		// Written again once the server's copy is in (#writeAgainAfterSync): written before it, an edit
 		// is concurrent with the server's older value of the same message, and Yjs may keep that one.
 		const againKey = this.#key(`again:${this.conversationId}`);
