@@ -11,6 +11,8 @@ import {
 	type Account
 } from '../utils/server.ts';
 import { useTestServer } from '../utils/test-server.ts';
+import * as Y from 'yjs';
+import { HandshakeFirstProvider, isSyncStep1 } from '../../src/lib/sync/handshake-first-provider.ts';
 
 describe('real-time sync between members', () => {
 	const server = useTestServer();
@@ -53,6 +55,41 @@ describe('real-time sync between members', () => {
 		);
 		a.destroy();
 		b.destroy();
+	});
+
+	it('[ORDER-2] a message written after an offline reload does not overtake the ones written before it', async () => {
+		const room = await createConversation(server.url, alice, [bob, carol], 'Order');
+		// Before the reload: written offline, kept only in the device's database.
+		const before = new Y.Doc();
+		const older = [ulid(), ulid()];
+		const start = Date.now();
+		older.forEach((id, i) => writeMessage(before, { id, author: alice.id, body: `before the reload ${i}`, createdAt: start + i }));
+		// After the reload: a new document (a new clientID) loads it, and the user writes again, still offline.
+		const after = new Y.Doc();
+		Y.applyUpdate(after, Y.encodeStateAsUpdate(before), 'database');
+		const a = connectClient(server.wsUrl, room, alice.token, after, { Provider: HandshakeFirstProvider, autoConnect: false });
+		// A slow network: the server's question (its sync step 1), whose answer carries the older messages, comes late.
+		const handle = a.provider.onMessage.bind(a.provider);
+		a.provider.onMessage = (event) => {
+			if (isSyncStep1(event.data as ArrayBuffer)) setTimeout(() => handle(event), 300);
+			else handle(event);
+		};
+		const newer = ulid();
+		writeMessage(after, { id: newer, author: alice.id, body: 'after the reload', createdAt: start + 10 });
+		void a.socket.connect();
+		await waitFor(() => [...older, newer].every((id) => sequenceOf(after, id) !== undefined), 5000, 'every message sequenced');
+		expect([...older, newer].map((id) => sequenceOf(after, id))).toEqual([1, 2, 3]);
+		a.destroy();
+	});
+
+	it('[ORDER-2] only the server\'s sync step 1 counts as the question the device answers', () => {
+		const frame = (...numbers: number[]) => new Uint8Array([4, ...new TextEncoder().encode('c:ab'), ...numbers]);
+		expect(isSyncStep1(frame(0, 0, 0))).toBe(true);
+		expect(isSyncStep1(frame(0, 1, 0))).toBe(false);
+		expect(isSyncStep1(frame(0, 2, 0))).toBe(false);
+		expect(isSyncStep1(frame(5, 0))).toBe(false);
+		expect(isSyncStep1(new Uint8Array([200]))).toBe(false);
+		expect(isSyncStep1(new Uint8Array([4, 1, 2, 3, 4]).buffer)).toBe(false);
 	});
 
 	it('[ACCESS-1] a user who is not a member is refused before the document loads', async () => {

@@ -154,19 +154,26 @@ export interface SyncClient {
 }
 
 /** A real Hocuspocus provider in Node (ws polyfill), like a bot or a second device. */
-export function connectClient(wsUrl: string, conversationId: string, token: string, doc = new Y.Doc()): SyncClient {
-	return connectDocument(wsUrl, conversationDocName(conversationId), token, doc);
+export function connectClient(wsUrl: string, conversationId: string, token: string, doc = new Y.Doc(), options: ConnectOptions = {}): SyncClient {
+	return connectDocument(wsUrl, conversationDocName(conversationId), token, doc, options);
+}
+
+export interface ConnectOptions {
+	/** The web app's provider instead of the stock one. */
+	Provider?: typeof HocuspocusProvider;
+	/** False: the socket stays closed until `socket.connect()`, as in a page started offline. */
+	autoConnect?: boolean;
 }
 
 /** A provider for any document name (a user channel, `user:<id>`, or a conversation). */
-export function connectDocument(wsUrl: string, name: string, token: string, doc = new Y.Doc()): SyncClient {
-	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500 });
+export function connectDocument(wsUrl: string, name: string, token: string, doc = new Y.Doc(), { Provider = HocuspocusProvider, autoConnect = true }: ConnectOptions = {}): SyncClient {
+	const socket = new HocuspocusProviderWebsocket({ url: wsUrl, WebSocketPolyfill: QuietWebSocket, delay: 50, minDelay: 50, maxDelay: 500, autoConnect });
 	const refusals: string[] = [];
 	const rejected: SyncClient['rejected'] = [];
 	const stateless: ServerStateless[] = [];
 	let markSynced: () => void = () => {};
 	const synced = new Promise<void>((resolve) => (markSynced = resolve));
-	const provider = new HocuspocusProvider({
+	const provider = new Provider({
 		websocketProvider: socket,
 		name,
 		document: doc,

@@ -6,6 +6,7 @@ import { CloseReason, conversationDocName, decodeServerStateless, encodeStateles
 import type { ConversationHost, ProviderHandlers } from './conversation-host.ts';
 import { ConversationSync } from './conversation-sync.svelte.ts';
 import { FileOutbox } from './file-outbox.svelte.ts';
+import { HandshakeFirstProvider } from './handshake-first-provider.ts';
 
 /** After this many connection attempts in a row fail, the server counts as unreachable: "offline". */
 const UNREACHABLE_AFTER_ATTEMPTS = 3;
@@ -80,7 +81,7 @@ export class SyncHub implements ConversationHost {
 	}
 
 	attach(conversationId: string, epoch: number, doc: Y.Doc, handlers: ProviderHandlers): HocuspocusProvider {
-		const provider = new HocuspocusProvider({
+		const provider = new HandshakeFirstProvider({
 			websocketProvider: this.#socket,
 			name: conversationDocName(conversationId, epoch),
 			document: doc,
