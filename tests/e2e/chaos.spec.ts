@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { tempDataDir } from '../utils/server.ts';
 import { freePort, RestartableServer } from './chaos-server.ts';
@@ -372,6 +373,7 @@ test('[CHAOS-1] seeded browser chaos: every message once, in one order, on every
 			await expect.poll(async () => (await shownIn(tab.page)).unsent, { message: `${tab.name} has nothing sending or failed`, timeout: 30_000 }).toEqual([]);
 		}
 		const history = await chaos.history();
+		chaos.log.push(`REST history: ${history.map((text) => text.split(' ')[0] + '@' + (chaos.sentFrom.get(text) ?? '?')).join(', ')}`);
 		expect(new Set(history), 'the REST history holds every message').toEqual(expected);
 		expect(history, 'the REST history holds each message once').toHaveLength(expected.size);
 		for (const device of chaos.devices) {
@@ -389,7 +391,10 @@ test('[CHAOS-1] seeded browser chaos: every message once, in one order, on every
 		console.log(chaos.figures(started));
 	} catch (error) {
 		console.log(`browser chaos failed; reproduce with CHAOS_SEED=${SEED} CHAOS_STEPS=${STEPS}`);
+		const logFile = test.info().outputPath('chaos-steps.log');
+		writeFileSync(logFile, chaos.log.join('\n') + '\n');
 		console.log(chaos.log.slice(-40).join('\n'));
+		console.log(`every step: ${logFile}`);
 		console.log(chaos.figures(started));
 		throw error;
 	} finally {
