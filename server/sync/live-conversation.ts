@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import type { Db } from '../../src/lib/server/db/index.ts';
 import type { MessageWrites, StoredMessage } from '../../src/lib/server/messages.ts';
-import { storedValue } from '../../src/lib/shared/conversation-doc.ts';
+import { isLaterVersion, storedValue } from '../../src/lib/shared/conversation-doc.ts';
 import { DOC_MESSAGES, DOC_REACTIONS, DOC_SEQ, parseReactionKey, RefusalCode, type MessageValue, type StoredMessageValue } from '../../src/lib/shared/protocol.ts';
 import type { CommitGroup, GroupMember } from './commit-group.ts';
 import type { Compactor } from './compactor.ts';
@@ -103,6 +103,13 @@ interface Flush {
 	claims: Map<string, string>;
 	/** Uploads of messages the batch deleted: their files go once the commit is done (ERASE-5). */
 	erasedUploads: string[];
+	/**
+	 * The latest version of each message value the batch touched, from before it and from each update
+	 * it applied: what the key must end with, whichever value Yjs keeps by clientID (ERASE-6).
+	 */
+	latest: Map<string, StoredMessageValue | undefined>;
+	/** Message keys the document did not hold before the batch. */
+	newToDocument: Set<string>;
 	/** The batch's writes are in the group's transaction (and committed, unless `failure` says otherwise). */
 	written: boolean;
 	failure: unknown;
@@ -244,7 +251,7 @@ export class LiveConversation implements GroupMember {
 			for (const submission of batch) submission.resolve({ ok: false, retry: this.#ended ? 'epoch-ended' : 'reloading' });
 			return false;
 		}
-		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, claims: new Map(), erasedUploads: [], written: false, failure: null };
+		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, claims: new Map(), erasedUploads: [], latest: new Map(), newToDocument: new Set(), written: false, failure: null };
 		return true;
 	}
 
@@ -411,7 +418,19 @@ export class LiveConversation implements GroupMember {
 				}
 			}
 			if (verdict.hasNewContent) {
+				const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
+				for (const key of verdict.valueKeys) {
+					if (f.latest.has(key)) continue;
+					const before = messages.get(key);
+					f.latest.set(key, before);
+					if (!before) f.newToDocument.add(key);
+				}
 				Y.applyUpdate(this.doc, update);
+				for (const key of verdict.valueKeys) {
+					const resolved = messages.get(key);
+					const latest = f.latest.get(key);
+					if (resolved && (!latest || isLaterVersion(resolved, latest))) f.latest.set(key, resolved);
+				}
 				// The guard judged every dependency present: anything Yjs still waits for means it missed something.
 				if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
 					throw new Error('an accepted update left content pending');
@@ -445,12 +464,69 @@ export class LiveConversation implements GroupMember {
 			deps.log.append(conversationId, submission.update, now);
 			for (const client of newClients) deps.log.bindClient(conversationId, client, submission.userId);
 		}
-		const sequenced = this.#project(keys, f);
-		if (sequenced.length === 0) return null;
-		return this.#serverWrite(now, (writer) => {
-			const seqMap = writer.getMap<number>(DOC_SEQ);
-			for (const [id, seq] of sequenced) seqMap.set(id, seq);
+		const overruled = this.#overruled(keys, f);
+		const sequenced = this.#project(keys, f, overruled);
+		const updates: Uint8Array[] = [];
+		if (sequenced.length > 0) {
+			updates.push(this.#serverWrite(now, (writer) => {
+				const seqMap = writer.getMap<number>(DOC_SEQ);
+				for (const [id, seq] of sequenced) seqMap.set(id, seq);
+			}));
+		}
+		if (overruled.size > 0) updates.push(this.#writeOnTop(overruled, now));
+		return updates.length === 0 ? null : updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+	}
+
+	/**
+	 * Keys whose value the document now resolves to an older version than one it held before or
+	 * received in this batch, with that later version (ERASE-6). Yjs keeps one of two concurrent values
+	 * by clientID, not by time: a device that never heard a message's acknowledgement writes the
+	 * original into a fresh document (a lost database, none at all, a new epoch), concurrent with an
+	 * edit made meanwhile on another device, and may win.
+	 */
+	#overruled(keys: Set<string>, f: Flush): Map<string, StoredMessageValue> {
+		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
+		const overruled = new Map<string, StoredMessageValue>();
+		for (const key of keys) {
+			const current = messages.get(key);
+			if (!current) continue;
+			const latest = f.latest.get(key);
+			if (latest && isLaterVersion(latest, current)) {
+				overruled.set(key, latest);
+				continue;
+			}
+			if (!f.newToDocument.has(key)) continue;
+			// New to this epoch's document: a message of an ended one (EPOCH-3). The table has its
+			// latest version; an unedited value carried in after an edit there is the original coming back.
+			const row = f.rows.has(key) ? f.rows.get(key) : this.deps.writes.find(this.conversationId, key);
+			if (row && row.editedAt !== null && row.deletedAt === null && current.editedAt === undefined && current.deletedAt === undefined && current.body !== row.body) {
+				overruled.set(key, { ...current, body: row.body, editedAt: row.editedAt });
+			}
+		}
+		return overruled;
+	}
+
+	/**
+	 * Writes `values` again on top of whatever each key holds, so they win on every device. The
+	 * server's writer holds only its own items, and a value must follow the one it replaces: this
+	 * write is made on a copy of the document under a clientID of its own, bound to the server.
+	 */
+	#writeOnTop(values: Map<string, StoredMessageValue>, now: number): Uint8Array {
+		const copy = new Y.Doc();
+		Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc));
+		while (this.owners.has(copy.clientID) || this.doc.store.clients.has(copy.clientID) || copy.clientID === this.#writer.clientID) copy.clientID = new Y.Doc().clientID;
+		let update: Uint8Array | null = null;
+		copy.on('update', (u: Uint8Array) => (update = u));
+		copy.transact(() => {
+			const messages = copy.getMap<StoredMessageValue>(DOC_MESSAGES);
+			for (const [key, value] of values) messages.set(key, value);
 		});
+		copy.destroy();
+		if (!update) throw new Error('overruling write produced no update');
+		this.deps.log.bindClient(this.conversationId, copy.clientID, null);
+		this.owners.set(copy.clientID, null);
+		this.deps.log.append(this.conversationId, update, now);
+		return update;
 	}
 
 	/**
@@ -458,7 +534,7 @@ export class LiveConversation implements GroupMember {
 	 * arrived in): a new value gets the next sequence number, a changed one is an edit, a key whose
 	 * value is gone is a deletion. Returns the new sequence numbers.
 	 */
-	#project(keys: Set<string>, f: Flush): Array<[string, number]> {
+	#project(keys: Set<string>, f: Flush, overruled: Map<string, StoredMessageValue>): Array<[string, number]> {
 		const { now, rows, newAuthors } = f;
 		const { conversationId, deps } = this;
 		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
@@ -471,7 +547,7 @@ export class LiveConversation implements GroupMember {
 		const reactionKeys = [...keys].filter((key) => key.startsWith(REACTIONS_PLACE));
 		const ordered = [...keys].filter((key) => !key.startsWith(REACTIONS_PLACE)).sort((a, b) => written(a) - written(b));
 		for (const key of ordered) {
-			const current = messages.get(key);
+			const current = overruled.get(key) ?? messages.get(key);
 			// A tombstone (deleted for everyone) is a deletion; its seq stays in the document so devices show the placeholder.
 			const value = current?.deletedAt === undefined ? current : undefined;
 			const row = rows.has(key) ? rows.get(key) : deps.writes.find(conversationId, key);

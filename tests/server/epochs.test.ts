@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { messagesMap, orderedMessages, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { editMessage, messageOf, messagesMap, orderedMessages, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason, conversationDocName } from '../../src/lib/shared/protocol.ts';
 import { EpochClient } from '../utils/epoch-client.ts';
 import { Random } from '../reliability/lib/random.ts';
@@ -215,6 +215,30 @@ describe('epochs', () => {
 		expect(all.filter((m) => m.id === stored.id)).toHaveLength(1);
 		expect(all.find((m) => m.id === stored.id)!.editedAt).toBeNull();
 		expect(all).toHaveLength(8);
+	});
+
+	it('[EPOCH-3][ERASE-6] a device that missed the acknowledgement of a message edited since, in the ended epoch, does not bring the original back', async () => {
+		const { server, alice, conversationId, device } = await setUp();
+		const writer = device(alice);
+		writer.connect();
+		const ids = Array.from({ length: 7 }, (_, i) => writer.send(`m${i}`));
+		await writer.whenAcked(ids);
+		expect(editMessage(writer.doc, ids[3]!, 'm3, fixed')).toBe(true);
+		await vi.waitFor(async () => expect((await history(server.url, conversationId, alice))[3]!.body).toBe('m3, fixed'));
+		await writer.whenAcked([writer.send('m7')]);
+		await waitFor(() => writer.epoch === 1, 5000, 'epoch 1');
+		const stored = (await history(server.url, conversationId, alice))[3]!;
+
+		// A device that wrote m3, went away before its acknowledgement, and comes back after the edit and the epoch's end.
+		const late = device(alice, 0);
+		writeMessage(late.doc, { id: stored.id, author: alice.id, body: 'm3', createdAt: stored.createdAt });
+		late.connect();
+		await late.whenAcked([stored.id]);
+		expect(late.epoch).toBe(1);
+		await waitFor(() => messageOf(late.doc, stored.id)?.body === 'm3, fixed', 5000, 'the edit on the late device');
+		await waitFor(() => messageOf(writer.doc, stored.id)?.body === 'm3, fixed', 5000, 'the edit kept on the writer');
+		const row = (await history(server.url, conversationId, alice)).find((m) => m.id === stored.id)!;
+		expect(row).toMatchObject({ body: 'm3, fixed', seq: stored.seq, editedAt: stored.editedAt });
 	});
 
 	it('[EPOCH-3] messages of ended epochs can be edited and deleted by their author only, through the current epoch', async () => {

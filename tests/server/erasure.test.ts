@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { deleteForEveryone, editMessage, messageOf, messagesMap, sequenceOf, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
+import { carryInto, deleteForEveryone, editMessage, messageOf, messagesMap, sequenceOf, writeMessage } from '../../src/lib/shared/conversation-doc.ts';
 import { CloseReason, RefusalCode } from '../../src/lib/shared/protocol.ts';
 import {
 	api,
@@ -151,6 +151,32 @@ describe('delete for everyone erases the body', () => {
 		expect(other.rejected.map((r) => [r.code, r.messageIds])).toContainEqual([RefusalCode.MessageDeleted, [id]]);
 		expect((await row(id))?.body).toBe('');
 		expect(messageOf(a.doc, id)?.deletedAt).toBeDefined();
+	});
+
+	it('[ERASE-6] a device that never heard the acknowledgement carries the original in again, and the edit made meanwhile elsewhere stays', async () => {
+		const a = open[0]!;
+		const id = await sent(a, 'original');
+		const original = messageOf(a.doc, id)!;
+		const other = await client(alice, new Y.Doc());
+		await waitFor(() => messageOf(other.doc, id) !== undefined, 5000, 'the message on the second device');
+		editMessage(other.doc, id, 'edited elsewhere');
+		await eventually(async () => (await row(id))?.body === 'edited elsewhere', 'the edit');
+		// The first device, reloaded without its database, writes the message it never saw acknowledged
+		// into a fresh document. Under a higher clientID than the original's, Yjs keeps it over the edit.
+		const fresh = new Y.Doc();
+		fresh.clientID = a.doc.clientID + 1;
+		carryInto(fresh, [{ ...original, id }]);
+		const carried = await client(alice, fresh);
+		await eventually(() => sequenceOf(fresh, id) !== undefined && messageOf(fresh, id)?.body === 'edited elsewhere', 'the edit on the reloaded device');
+		for (const c of [a, other, carried]) await waitFor(() => messageOf(c.doc, id)?.body === 'edited elsewhere', 5000, 'the edit everywhere');
+		expect(messageOf(fresh, id)?.editedAt).toBe(messageOf(other.doc, id)?.editedAt);
+		expect((await row(id))?.body).toBe('edited elsewhere');
+		expect(carried.rejected).toEqual([]);
+		// The value the server wrote on top is still the author's to edit.
+		editMessage(fresh, id, 'edited again');
+		await eventually(async () => (await row(id))?.body === 'edited again', 'the next edit');
+		await waitFor(() => messageOf(other.doc, id)?.body === 'edited again', 5000, 'the next edit elsewhere');
+		expect(carried.rejected).toEqual([]);
 	});
 
 	it('[ERASE-3] a tombstone carries only author, createdAt and deletedAt with an empty body', async () => {

@@ -193,6 +193,7 @@ export function prepareMessageWrites(db: Db) {
 			authorId: messages.authorId,
 			body: messages.body,
 			createdAt: messages.createdAt,
+			editedAt: messages.editedAt,
 			deletedAt: messages.deletedAt,
 			event: messages.event,
 			attachments: messages.attachments
@@ -299,6 +300,8 @@ export interface StoredMessage {
 	authorId: string;
 	body: string;
 	createdAt: number;
+	/** When the server took the last edit (its clock, not the author's). */
+	editedAt: number | null;
 	deletedAt: number | null;
 	event: SystemEvent | null;
 	/** JSON of its attachments; null when none. */

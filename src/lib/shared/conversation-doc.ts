@@ -120,7 +120,8 @@ export function carryInto(doc: Y.Doc, messages: MessageValue[]): void {
 	});
 }
 
-function isLaterVersion(carried: StoredMessageValue, present: StoredMessageValue): boolean {
+/** Whether `carried` is a later version of a message than `present`: a deletion, or edited later. A deletion is final. */
+export function isLaterVersion(carried: StoredMessageValue, present: StoredMessageValue): boolean {
 	if (present.deletedAt !== undefined) return false;
 	if (carried.deletedAt !== undefined) return true;
 	return (carried.editedAt ?? 0) > (present.editedAt ?? 0);
