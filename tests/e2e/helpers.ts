@@ -31,11 +31,12 @@ export interface Person {
 
 /**
  * A new browser profile that signs up through the real form and waits until the app runs
- * offline-ready. `withoutIndexedDb`: its pages get none (see {@link refuseIndexedDb}).
+ * offline-ready. `withoutIndexedDb`: its pages get none, refused (see {@link refuseIndexedDb}) or,
+ * with 'never-answers', opens that stay pending (see {@link stallIndexedDb}).
  */
-export async function signUp(browser: Browser, baseURL: string, name = 'user', { withoutIndexedDb = false } = {}): Promise<Person> {
+export async function signUp(browser: Browser, baseURL: string, name = 'user', { withoutIndexedDb = false as boolean | 'never-answers' } = {}): Promise<Person> {
 	const context = await browser.newContext({ baseURL });
-	if (withoutIndexedDb) await context.addInitScript(refuseIndexedDb);
+	if (withoutIndexedDb) await context.addInitScript(withoutIndexedDb === 'never-answers' ? stallIndexedDb : refuseIndexedDb);
 	const page = await context.newPage();
 	const username = uniqueName(name).toLowerCase();
 	await page.goto('/signup');
@@ -183,5 +184,12 @@ export function refuseIndexedDb() {
 		Object.defineProperty(request, 'error', { value: new DOMException('The user denied permission to access the database.', 'InvalidStateError') });
 		setTimeout(() => request.dispatchEvent(new Event('error')));
 		return request;
+	};
+}
+
+/** Every IndexedDB open in the page stays pending for good, as some browsers leave it (a blocked upgrade, a broken profile). */
+export function stallIndexedDb() {
+	IDBFactory.prototype.open = function () {
+		return new EventTarget() as IDBOpenDBRequest;
 	};
 }

@@ -13,33 +13,35 @@ async function shownTexts(page: Page): Promise<string[]> {
 	return texts.map((text) => text.split('\n')[0] ?? '').filter((text) => !text.startsWith('This message was deleted'));
 }
 
-test('[OFFLINE-10] without IndexedDB a conversation opens, says so, and sends and receives text and a photo', async ({ browser }) => {
-	const alice = await signUpWithoutIndexedDb(browser, 'alice');
-	const bob = await signUp(browser, app.url, 'bob');
-	const id = await startDirect(alice.page, bob.username);
-	await expect(alice.page.getByTestId('no-storage')).toBeVisible();
-	await send(alice.page, 'hello without storage');
-	await expect(messageWithText(alice.page, 'hello without storage')).toHaveAttribute('data-delivery', 'sent');
+for (const [how, withoutIndexedDb] of [['refuses', true], ['never answers', 'never-answers']] as const) {
+	test(`[OFFLINE-10] where IndexedDB ${how}, a conversation opens, says so, and sends and receives text and a photo`, async ({ browser }) => {
+		const alice = await signUp(browser, app.url, 'alice', { withoutIndexedDb });
+		const bob = await signUp(browser, app.url, 'bob');
+		const id = await startDirect(alice.page, bob.username);
+		await expect(alice.page.getByTestId('no-storage')).toBeVisible();
+		await send(alice.page, 'hello without storage');
+		await expect(messageWithText(alice.page, 'hello without storage')).toHaveAttribute('data-delivery', 'sent');
 
-	await bob.page.goto(`/c/${id}`);
-	await expect(messageWithText(bob.page, 'hello without storage')).toBeVisible();
-	await expect(bob.page.getByTestId('no-storage')).toHaveCount(0);
-	await send(bob.page, 'reply');
-	await expect(messageWithText(alice.page, 'reply')).toBeVisible();
+		await bob.page.goto(`/c/${id}`);
+		await expect(messageWithText(bob.page, 'hello without storage')).toBeVisible();
+		await expect(bob.page.getByTestId('no-storage')).toHaveCount(0);
+		await send(bob.page, 'reply');
+		await expect(messageWithText(alice.page, 'reply')).toBeVisible();
 
-	const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3a7' } }).jpeg().toBuffer();
-	await alice.page.getByTestId('file-input').setInputFiles([{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: photo }]);
-	await alice.page.getByLabel('Message', { exact: true }).fill('a photo');
-	await alice.page.getByLabel('Message', { exact: true }).press('Enter');
-	await expect(messageWithText(alice.page, 'a photo')).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
-	await expect(messageWithText(bob.page, 'a photo').getByTestId('thumbnail')).toBeVisible();
+		const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3a7' } }).jpeg().toBuffer();
+		await alice.page.getByTestId('file-input').setInputFiles([{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: photo }]);
+		await alice.page.getByLabel('Message', { exact: true }).fill('a photo');
+		await alice.page.getByLabel('Message', { exact: true }).press('Enter');
+		await expect(messageWithText(alice.page, 'a photo')).toHaveAttribute('data-delivery', 'sent', { timeout: 15_000 });
+		await expect(messageWithText(bob.page, 'a photo').getByTestId('thumbnail')).toBeVisible();
 
-	// A reload opens the conversation from the server.
-	await alice.page.reload();
-	await expect(messages(alice.page)).toHaveCount(3);
-	await alice.context.close();
-	await bob.context.close();
-});
+		// A reload opens the conversation from the server.
+		await alice.page.reload();
+		await expect(messages(alice.page)).toHaveCount(3);
+		await alice.context.close();
+		await bob.context.close();
+	});
+}
 
 test('[OFFLINE-10] without IndexedDB, messages written offline survive a reload and are delivered once, in order, on reconnect', async ({ browser }) => {
 	const alice = await signUpWithoutIndexedDb(browser, 'alice');

@@ -12,6 +12,29 @@ import { watchDatabase, whenLoaded } from '../../src/lib/client/document-databas
 let counter = 0;
 const opened: IndexeddbPersistence[] = [];
 
+/** indexedDB.open requests that stay unanswered until `answer()` lets the real ones through. */
+function stallOpens(): { answer(): void; restore(): void } {
+	const real = indexedDB.open.bind(indexedDB);
+	const waiting: Array<() => void> = [];
+	const spy = vi.spyOn(indexedDB, 'open').mockImplementation((name: string, version?: number) => {
+		const stand = {} as IDBOpenDBRequest & Record<string, unknown>;
+		waiting.push(() => {
+			const req = real(name, version);
+			for (const type of ['onsuccess', 'onerror', 'onupgradeneeded', 'onblocked'] as const) req[type] = stand[type] as never;
+			Object.defineProperty(stand, 'result', { get: () => req.result });
+			Object.defineProperty(stand, 'error', { get: () => req.error });
+		});
+		return stand;
+	});
+	return {
+		answer: () => {
+			spy.mockRestore();
+			for (const go of waiting.splice(0)) go();
+		},
+		restore: () => spy.mockRestore()
+	};
+}
+
 function open(): { doc: Y.Doc; persistence: IndexeddbPersistence; name: string } {
 	const name = `doc-${++counter}`;
 	const doc = new Y.Doc();
@@ -169,5 +192,24 @@ describe('whenLoaded', () => {
 		}
 		// y-indexeddb's own chain on the failed open is left unhandled; nothing else is.
 		expect(rejections.length).toBeLessThanOrEqual(1);
+	});
+
+	it('[OFFLINE-10] is false when the database never answers the open, and the document loads what it holds if it answers later', async () => {
+		const { doc, persistence, name } = open();
+		doc.getMap('messages').set('m1', { body: 'kept' });
+		await persistence.whenSynced;
+		await persistence.destroy();
+		const stalled = stallOpens();
+		try {
+			const late = new IndexeddbPersistence(name, new Y.Doc());
+			expect(await whenLoaded(late, 50)).toBe(false);
+			expect(late.doc.getMap('messages').get('m1')).toBeUndefined();
+			stalled.answer();
+			await late.whenSynced;
+			expect(late.doc.getMap('messages').get('m1')).toEqual({ body: 'kept' });
+			opened.push(late);
+		} finally {
+			stalled.restore();
+		}
 	});
 });

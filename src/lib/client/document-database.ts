@@ -1,4 +1,5 @@
 import type { IndexeddbPersistence } from 'y-indexeddb';
+import { OPEN_TIMEOUT_MS } from './indexed-db.ts';
 
 /**
  * Calls `onLost` (once) when the IndexedDB connection a conversation document is stored through is
@@ -45,17 +46,26 @@ export function watchDatabase(persistence: IndexeddbPersistence, onLost: () => v
 
 /**
  * Resolves with true once the document has loaded what its database holds, or with false once the
- * database failed to open (site storage turned off, or refused to an embedded frame): the document
- * then lives in memory, and y-indexeddb would never report it loaded.
+ * database failed to open (site storage turned off, or refused to an embedded frame) or has not
+ * answered within {@link OPEN_TIMEOUT_MS}: the document then lives in memory, and y-indexeddb would
+ * never report it loaded. A database that answers late still loads into the document what it holds.
  */
-export function whenLoaded(persistence: IndexeddbPersistence): Promise<boolean> {
-	return Promise.race([
-		persistence.whenSynced.then(() => true),
+export function whenLoaded(persistence: IndexeddbPersistence, timeoutMs = OPEN_TIMEOUT_MS): Promise<boolean> {
+	return new Promise((resolve) => {
+		const timer = setTimeout(() => resolve(false), timeoutMs);
 		persistence._db.then(
-			() => new Promise<never>(() => {}),
-			() => false
-		)
-	]);
+			// Open: loading what it holds may take longer on a slow device, and is worth the wait.
+			() => clearTimeout(timer),
+			() => {
+				clearTimeout(timer);
+				resolve(false);
+			}
+		);
+		void persistence.whenSynced.then(() => {
+			clearTimeout(timer);
+			resolve(true);
+		});
+	});
 }
 
 /** Asks for a database to be deleted; a browser that refuses the app storage may throw instead of failing the request. */

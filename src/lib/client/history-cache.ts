@@ -7,6 +7,7 @@
 
 import { call, type MessageDto } from './api';
 import { userKey } from './local-data';
+import { openDatabase, request } from './indexed-db.ts';
 
 /** A stored history row: what the timeline needs of a `MessageDto`. */
 export interface HistoryRow {
@@ -37,13 +38,6 @@ export function rowOf(message: MessageDto): HistoryRow {
 	return { conversationId, id, seq, author: message.author.id, body, createdAt, editedAt, deletedAt, event, replyTo, reactions, attachments };
 }
 
-function request<T>(req: IDBRequest<T>): Promise<T> {
-	return new Promise((resolve, reject) => {
-		req.onsuccess = () => resolve(req.result);
-		req.onerror = () => reject(req.error);
-	});
-}
-
 export class HistoryCache {
 	#db: Promise<IDBDatabase | null>;
 
@@ -51,22 +45,13 @@ export class HistoryCache {
 		this.#db = this.#open();
 	}
 
+	/** No database (none, refused to this page, or not answering): nothing is cached. */
 	#open(): Promise<IDBDatabase | null> {
-		let req: IDBOpenDBRequest;
-		try {
-			req = indexedDB.open(historyDatabaseName(this.userId), 1);
-		} catch {
-			// No IndexedDB, or refused to this page (a sandboxed frame): nothing is cached.
-			return Promise.resolve(null);
-		}
-		req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: ['conversationId', 'seq'] });
-		return request(req)
-			.then((db) => {
-				// Logging out deletes this database: let it go rather than block the deletion.
-				db.onversionchange = () => db.close();
-				return db;
-			})
-			.catch(() => null);
+		return openDatabase(historyDatabaseName(this.userId), 1, (db) => db.createObjectStore(STORE, { keyPath: ['conversationId', 'seq'] })).then((db) => {
+			// Logging out deletes this database: let it go rather than block the deletion.
+			if (db) db.onversionchange = () => db.close();
+			return db;
+		});
 	}
 
 	/**

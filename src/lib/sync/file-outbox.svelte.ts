@@ -3,6 +3,7 @@ import { uploadFile } from '$lib/client/attachments';
 import { userKey } from '$lib/client/local-data';
 import { ApiError } from '$lib/shared/api-error';
 import type { AttachmentRef } from '$lib/shared/protocol';
+import { openDatabase, request } from '$lib/client/indexed-db';
 
 /** One file of a message waiting to go: its bytes stay on this device until the server has them. */
 export interface OutboxFile {
@@ -34,13 +35,6 @@ const STORE = 'items';
 /** After a network or server error, the next try waits this long (doubling up to a minute). */
 const RETRY_MIN_MS = 2000;
 const RETRY_MAX_MS = 60_000;
-
-function request<T>(req: IDBRequest<T>): Promise<T> {
-	return new Promise((resolve, reject) => {
-		req.onsuccess = () => resolve(req.result);
-		req.onerror = () => reject(req.error);
-	});
-}
 
 /**
  * Messages with files: each is written to IndexedDB (files included) before it shows, uploaded file
@@ -253,11 +247,6 @@ export class FileOutbox {
 	}
 
 	#open(): Promise<IDBDatabase | null> {
-		return new Promise<IDBDatabase>((resolve, reject) => {
-			const req = indexedDB.open(userKey(this.userId, 'outbox'), 1);
-			req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'id' });
-			req.onsuccess = () => resolve(req.result);
-			req.onerror = () => reject(req.error);
-		}).catch(() => null);
+		return openDatabase(userKey(this.userId, 'outbox'), 1, (db) => db.createObjectStore(STORE, { keyPath: 'id' }));
 	}
 }
