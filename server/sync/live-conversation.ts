@@ -107,12 +107,41 @@ interface Flush {
 	 * The latest version of each message value the batch touched, from before it and from each update
 	 * it applied: what the key must end with, whichever value Yjs keeps by clientID (ERASE-6).
 	 */
-	latest: Map<string, StoredMessageValue | undefined>;
+	latest: Map<string, Version | undefined>;
 	/** Message keys the document did not hold before the batch. */
 	newToDocument: Set<string>;
 	/** The batch's writes are in the group's transaction (and committed, unless `failure` says otherwise). */
 	written: boolean;
 	failure: unknown;
+}
+
+/** A message value and the Yjs item that held it. */
+interface Version {
+	value: StoredMessageValue;
+	item: Y.Item;
+}
+
+/** The message value under `key` and its item, when the key holds one. */
+function versionOf(messages: Y.Map<StoredMessageValue>, key: string): Version | undefined {
+	const item = messages._map.get(key);
+	const value = messages.get(key);
+	return item && value ? { value, item } : undefined;
+}
+
+/**
+ * Whether `item` was written on top of `ancestor` (its author's device had seen it): following each
+ * value's origin, the value it replaced, leads there. A value only concurrent with it does not.
+ */
+function writtenOver(store: Y.Doc['store'], item: Y.Item, ancestor: Y.Item): boolean {
+	let origin = item.origin;
+	for (let steps = 0; origin !== null && steps < 10_000; steps++) {
+		if (origin.client === ancestor.id.client && origin.clock >= ancestor.id.clock && origin.clock < ancestor.id.clock + ancestor.length) return true;
+		const parent = Y.getItem(store, origin);
+		// Garbage-collected on the way: nothing to go on, so the versions decide.
+		if (!(parent instanceof Y.Item)) return false;
+		origin = parent.origin;
+	}
+	return false;
 }
 
 interface Accepted {
@@ -421,15 +450,15 @@ export class LiveConversation implements GroupMember {
 				const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
 				for (const key of verdict.valueKeys) {
 					if (f.latest.has(key)) continue;
-					const before = messages.get(key);
+					const before = versionOf(messages, key);
 					f.latest.set(key, before);
 					if (!before) f.newToDocument.add(key);
 				}
 				Y.applyUpdate(this.doc, update);
 				for (const key of verdict.valueKeys) {
-					const resolved = messages.get(key);
+					const resolved = versionOf(messages, key);
 					const latest = f.latest.get(key);
-					if (resolved && (!latest || isLaterVersion(resolved, latest))) f.latest.set(key, resolved);
+					if (resolved && (!latest || isLaterVersion(resolved.value, latest.value) || writtenOver(this.doc.store, resolved.item, latest.item))) f.latest.set(key, resolved);
 				}
 				// The guard judged every dependency present: anything Yjs still waits for means it missed something.
 				if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
@@ -488,11 +517,13 @@ export class LiveConversation implements GroupMember {
 		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
 		const overruled = new Map<string, StoredMessageValue>();
 		for (const key of keys) {
-			const current = messages.get(key);
-			if (!current) continue;
+			const resolved = versionOf(messages, key);
+			if (!resolved) continue;
+			const current = resolved.value;
 			const latest = f.latest.get(key);
-			if (latest && isLaterVersion(latest, current)) {
-				overruled.set(key, latest);
+			// A value written over the latest one is its successor whatever the clocks say (a device whose clock runs late edits after one whose clock runs early).
+			if (latest && latest.item !== resolved.item && isLaterVersion(latest.value, current) && !writtenOver(this.doc.store, resolved.item, latest.item)) {
+				overruled.set(key, latest.value);
 				continue;
 			}
 			if (!f.newToDocument.has(key)) continue;

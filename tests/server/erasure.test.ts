@@ -179,6 +179,22 @@ describe('delete for everyone erases the body', () => {
 		expect(carried.rejected).toEqual([]);
 	});
 
+	it('[ERASE-6] an edit written over another keeps winning when its device\'s clock runs behind the other\'s', async () => {
+		const a = open[0]!;
+		const id = await sent(a, 'clocks disagree');
+		const fast = await client(alice, new Y.Doc());
+		await waitFor(() => messageOf(fast.doc, id) !== undefined, 5000, 'the message on the fast device');
+		const { createdAt } = messageOf(fast.doc, id)!;
+		// This device's clock is ten minutes ahead.
+		messagesMap(fast.doc).set(id, { author: alice.id, body: 'edited on the fast clock', createdAt, editedAt: Date.now() + 600_000 });
+		await eventually(async () => (await row(id))?.body === 'edited on the fast clock', 'the first edit');
+		await waitFor(() => messageOf(a.doc, id)?.body === 'edited on the fast clock', 5000, 'the first edit on the other device');
+		expect(editMessage(a.doc, id, 'edited after it')).toBe(true);
+		await eventually(async () => (await row(id))?.body === 'edited after it', 'the second edit');
+		await waitFor(() => messageOf(fast.doc, id)?.body === 'edited after it', 5000, 'the second edit on the fast device');
+		expect(messageOf(a.doc, id)?.body).toBe('edited after it');
+	});
+
 	it('[ERASE-3] a tombstone carries only author, createdAt and deletedAt with an empty body', async () => {
 		const a = open[0]!;
 		for (const value of [
