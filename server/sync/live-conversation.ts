@@ -103,13 +103,8 @@ interface Flush {
 	claims: Map<string, string>;
 	/** Uploads of messages the batch deleted: their files go once the commit is done (ERASE-5). */
 	erasedUploads: string[];
-	/**
-	 * The latest version of each message value the batch touched, from before it and from each update
-	 * it applied: what the key must end with, whichever value Yjs keeps by clientID (ERASE-6).
-	 */
-	latest: Map<string, Version | undefined>;
-	/** Message keys the document did not hold before the batch. */
-	newToDocument: Set<string>;
+	/** The value of each message key the batch touched, as the document held it before the batch (ERASE-6). */
+	before: Map<string, Version | undefined>;
 	/** The batch's writes are in the group's transaction (and committed, unless `failure` says otherwise). */
 	written: boolean;
 	failure: unknown;
@@ -142,6 +137,33 @@ function writtenOver(store: Y.Doc['store'], item: Y.Item, ancestor: Y.Item): boo
 		origin = parent.origin;
 	}
 	return false;
+}
+
+/**
+ * Whether `candidate` is a later version than `other`: written over it (its device had seen it), or,
+ * when neither was written over the other, a deletion or edited later.
+ */
+function supersedes(store: Y.Doc['store'], candidate: Version, other: Version): boolean {
+	if (writtenOver(store, candidate.item, other.item)) return true;
+	return !writtenOver(store, other.item, candidate.item) && isLaterVersion(candidate.value, other.value);
+}
+
+/**
+ * The values of `key` that arrived in the transaction under way (the batch), kept or not: Yjs
+ * deletes a value that loses to a concurrent one at once, but frees its content only when the
+ * transaction ends.
+ */
+function arrivedValues(doc: Y.Doc, key: string): Version[] {
+	const transaction = doc._transaction;
+	if (!transaction) return [];
+	const arrived: Version[] = [];
+	let item: Y.Item | null = doc.getMap<StoredMessageValue>(DOC_MESSAGES)._map.get(key) ?? null;
+	for (let steps = 0; item !== null && steps < 10_000; steps++, item = item.left as Y.Item | null) {
+		if (item.id.clock < (transaction.beforeState.get(item.id.client) ?? 0) || !(item.content instanceof Y.ContentAny)) continue;
+		const value = item.content.getContent()[0] as StoredMessageValue | undefined;
+		if (value && typeof value === 'object') arrived.push({ value, item });
+	}
+	return arrived;
 }
 
 interface Accepted {
@@ -280,7 +302,7 @@ export class LiveConversation implements GroupMember {
 			for (const submission of batch) submission.resolve({ ok: false, retry: this.#ended ? 'epoch-ended' : 'reloading' });
 			return false;
 		}
-		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, claims: new Map(), erasedUploads: [], latest: new Map(), newToDocument: new Set(), written: false, failure: null };
+		this.#flushing = { batch, now: Date.now(), results: new Map(), accepted: [], newAuthors: new Set(), rows: new Map(), serverUpdate: null, claims: new Map(), erasedUploads: [], before: new Map(), written: false, failure: null };
 		return true;
 	}
 
@@ -448,18 +470,8 @@ export class LiveConversation implements GroupMember {
 			}
 			if (verdict.hasNewContent) {
 				const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
-				for (const key of verdict.valueKeys) {
-					if (f.latest.has(key)) continue;
-					const before = versionOf(messages, key);
-					f.latest.set(key, before);
-					if (!before) f.newToDocument.add(key);
-				}
+				for (const key of verdict.valueKeys) if (!f.before.has(key)) f.before.set(key, versionOf(messages, key));
 				Y.applyUpdate(this.doc, update);
-				for (const key of verdict.valueKeys) {
-					const resolved = versionOf(messages, key);
-					const latest = f.latest.get(key);
-					if (resolved && (!latest || isLaterVersion(resolved.value, latest.value) || writtenOver(this.doc.store, resolved.item, latest.item))) f.latest.set(key, resolved);
-				}
 				// The guard judged every dependency present: anything Yjs still waits for means it missed something.
 				if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
 					throw new Error('an accepted update left content pending');
@@ -507,28 +519,30 @@ export class LiveConversation implements GroupMember {
 	}
 
 	/**
-	 * Keys whose value the document now resolves to an older version than one it held before or
-	 * received in this batch, with that later version (ERASE-6). Yjs keeps one of two concurrent values
-	 * by clientID, not by time: a device that never heard a message's acknowledgement writes the
-	 * original into a fresh document (a lost database, none at all, a new epoch), concurrent with an
-	 * edit made meanwhile on another device, and may win.
+	 * Keys whose value the document now resolves to an older version than one it held before the batch
+	 * or received in it, with that later version (ERASE-6). Yjs keeps one of two concurrent values by
+	 * clientID, not by time: a device that never heard a message's acknowledgement writes the original
+	 * into a fresh document (a lost database, none at all, a new epoch), concurrent with an edit made
+	 * meanwhile on another device, and may win; so may an edit made earlier than another it never saw.
 	 */
 	#overruled(keys: Set<string>, f: Flush): Map<string, StoredMessageValue> {
 		const messages = this.doc.getMap<StoredMessageValue>(DOC_MESSAGES);
+		const { store } = this.doc;
 		const overruled = new Map<string, StoredMessageValue>();
 		for (const key of keys) {
 			const resolved = versionOf(messages, key);
 			if (!resolved) continue;
-			const current = resolved.value;
-			const latest = f.latest.get(key);
-			// A value written over the latest one is its successor whatever the clocks say (a device whose clock runs late edits after one whose clock runs early).
-			if (latest && latest.item !== resolved.item && isLaterVersion(latest.value, current) && !writtenOver(this.doc.store, resolved.item, latest.item)) {
+			const before = f.before.get(key);
+			let latest = before;
+			for (const candidate of arrivedValues(this.doc, key)) if (!latest || supersedes(store, candidate, latest)) latest = candidate;
+			if (latest && latest.item !== resolved.item && supersedes(store, latest, resolved)) {
 				overruled.set(key, latest.value);
 				continue;
 			}
-			if (!f.newToDocument.has(key)) continue;
+			if (!f.before.has(key) || before) continue;
 			// New to this epoch's document: a message of an ended one (EPOCH-3). The table has its
 			// latest version; an unedited value carried in after an edit there is the original coming back.
+			const current = resolved.value;
 			const row = f.rows.has(key) ? f.rows.get(key) : this.deps.writes.find(this.conversationId, key);
 			if (row && row.editedAt !== null && row.deletedAt === null && current.editedAt === undefined && current.deletedAt === undefined && current.body !== row.body) {
 				overruled.set(key, { ...current, body: row.body, editedAt: row.editedAt });

@@ -15,6 +15,7 @@ import {
 	type SyncClient
 } from '../utils/server.ts';
 import { useTestServer } from '../utils/test-server.ts';
+import { Random } from '../reliability/lib/random.ts';
 
 type Row = { id: string; seq: number; body: string; deletedAt: number | null; editedAt: number | null };
 
@@ -193,6 +194,48 @@ describe('delete for everyone erases the body', () => {
 		await eventually(async () => (await row(id))?.body === 'edited after it', 'the second edit');
 		await waitFor(() => messageOf(fast.doc, id)?.body === 'edited after it', 5000, 'the second edit on the fast device');
 		expect(messageOf(a.doc, id)?.body).toBe('edited after it');
+	});
+
+	it('[ERASE-6] seeded: offline edits on several devices and stale copies carried in, connecting in any order, end on the latest edit everywhere', async () => {
+		const seed = Number(process.env.ERASE_SEED ?? 20261125);
+		const random = new Random(seed);
+		const a = open[0]!;
+		for (let round = 0; round < 12; round++) {
+			const id = await sent(a, `round ${round}`);
+			const original = messageOf(a.doc, id)!;
+			const edits = random.int(0, 3);
+			const devices: Array<{ editedAt?: number; body: string; connect: () => Promise<unknown>; doc: Y.Doc }> = [];
+			for (let i = 0; i < edits; i++) {
+				const device = await client(alice, new Y.Doc());
+				await waitFor(() => messageOf(device.doc, id) !== undefined, 5000, 'the message on an editing device');
+				device.socket.disconnect();
+				await waitFor(() => device.socket.status === 'disconnected', 5000, 'offline');
+				// Clocks that disagree by up to a minute either way; distinct times, so one edit is the latest.
+				const editedAt = Date.now() + random.int(-60, 60) * 1000 + i;
+				const body = `round ${round}, edit ${i}`;
+				messagesMap(device.doc).set(id, { author: alice.id, body, createdAt: original.createdAt, editedAt });
+				devices.push({ editedAt, body, doc: device.doc, connect: () => device.socket.connect() });
+			}
+			for (let i = random.int(0, 2); i > 0; i--) {
+				const doc = new Y.Doc();
+				carryInto(doc, [{ ...original, id }]);
+				devices.push({ body: original.body, doc, connect: () => client(alice, doc) });
+			}
+			const latest = devices.filter((d) => d.editedAt !== undefined).sort((x, y) => y.editedAt! - x.editedAt!)[0]?.body ?? original.body;
+			await Promise.all(
+				random.shuffle(devices).map(async (device) => {
+					await new Promise((resolve) => setTimeout(resolve, random.int(0, 30)));
+					await device.connect();
+				})
+			);
+			const context = `seed ${seed}, round ${round}: ${edits} edits, ${devices.length - edits} stale copies`;
+			await eventually(async () => (await row(id))?.body === latest, `${context}: the latest edit in the table`).catch(async () => {
+				throw new Error(`${context}: the table has ${JSON.stringify((await row(id))?.body)}, not ${JSON.stringify(latest)}`);
+			});
+			for (const doc of [a.doc, ...devices.map((d) => d.doc)]) await waitFor(() => messageOf(doc, id)?.body === latest, 5000, `${context}: the latest edit on every device`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			expect((await row(id))?.body, context).toBe(latest);
+		}
 	});
 
 	it('[ERASE-3] a tombstone carries only author, createdAt and deletedAt with an empty body', async () => {
