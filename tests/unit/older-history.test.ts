@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import type { HistoryRow } from '../../src/lib/client/history-cache.ts';
-import { runEndingAt } from '../../src/lib/sync/older-history.ts';
+import { describe, expect, it, vi } from 'vitest';
+import type { HistoryCache, HistoryRow } from '../../src/lib/client/history-cache.ts';
+import { OlderHistory, runEndingAt } from '../../src/lib/sync/older-history.ts';
 
 const row = (seq: number, body = `m${seq}`): HistoryRow => ({
 	conversationId: 'c',
@@ -24,5 +24,37 @@ describe('[OFFLINE-8] the history a device shows before the current epoch', () =
 
 	it('takes the later copy of a row (the server’s, which carries edits)', () => {
 		expect(runEndingAt([row(1), row(2), row(2, 'edited')], 3).map((r) => r.body)).toEqual(['m1', 'edited']);
+	});
+
+	it('asks the server for a page shown from the device, and shows its edits and deletions', async () => {
+		const stored = [row(1), row(2), row(3), row(4)];
+		const server = [row(1), { ...row(2, 'm2, edited'), editedAt: 10 }, { ...row(3, ''), deletedAt: 11 }, row(4)];
+		let answer: (rows: HistoryRow[]) => void = () => {};
+		const cache = {
+			page: async (_id: string, before: number, limit: number) => stored.filter((r) => r.seq < before).slice(-limit),
+			fetch: (_id: string, before: number, limit: number) => new Promise<HistoryRow[]>((resolve) => (answer = () => resolve(server.filter((r) => r.seq < before).slice(-limit))))
+		} as unknown as HistoryCache;
+		const revalidated = vi.fn();
+		const older = new OlderHistory(cache, 'c', 5, revalidated);
+		expect(await older.older(4)).toBe(4);
+		// Shown at once from the device, as it was stored.
+		expect(older.rows.map((r) => r.body)).toEqual(['m1', 'm2', 'm3', 'm4']);
+		answer(server);
+		await vi.waitFor(() => expect(revalidated).toHaveBeenCalledOnce());
+		expect(older.rows.map((r) => [r.body, r.deletedAt])).toEqual([['m1', null], ['m2, edited', null], ['', 11], ['m4', null]]);
+	});
+
+	it('keeps the device\'s page when the server cannot be asked, and says nothing when nothing changed', async () => {
+		const stored = [row(1), row(2)];
+		const revalidated = vi.fn();
+		const offline = { page: async () => stored, fetch: async () => Promise.reject(new Error('offline')) } as unknown as HistoryCache;
+		const shown = new OlderHistory(offline, 'c', 3, revalidated);
+		expect(await shown.older(2)).toBe(2);
+		const same = { page: async () => stored, fetch: async () => stored.map((r) => ({ ...r })) } as unknown as HistoryCache;
+		const unchanged = new OlderHistory(same, 'c', 3, revalidated);
+		expect(await unchanged.older(2)).toBe(2);
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(revalidated).not.toHaveBeenCalled();
+		expect(shown.rows.map((r) => r.body)).toEqual(['m1', 'm2']);
 	});
 });

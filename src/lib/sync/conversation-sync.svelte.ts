@@ -229,7 +229,7 @@ export class ConversationSync {
 		const stored = this.#storedEpoch();
 		this.#epoch = stored ?? (summary ? { epoch: summary.epoch ?? 0, firstSeq: summary.epochFirstSeq ?? 1 } : FIRST_EPOCH);
 		writeJson(this.#key(`epoch:${conversationId}`), this.#epoch);
-		this.#older = new OlderHistory(hub.history, conversationId, this.#epoch.firstSeq);
+		this.#older = new OlderHistory(hub.history, conversationId, this.#epoch.firstSeq, () => this.#render());
 		this.#open();
 		if (summary) this.followEpoch({ epoch: summary.epoch ?? 0, firstSeq: summary.epochFirstSeq ?? 1 });
 		if (typeof window !== 'undefined') addEventListener('storage', this.#onStorage);

@@ -6,6 +6,8 @@ import { HISTORY_PAGE_MAX } from '$lib/shared/limits';
  * without gaps, ending right before the current epoch's first sequence number. It grows at the top
  * a page at a time (from the device when it holds the page whole, else from the server), and moves
  * on with the epoch; a run that no longer reaches the new epoch is dropped rather than shown with a hole.
+ * A page shown from the device is asked of the server too: its messages may have been edited or
+ * deleted for everyone since the device stored them.
  */
 export class OlderHistory {
 	/** Oldest first. */
@@ -16,7 +18,9 @@ export class OlderHistory {
 		private readonly cache: HistoryCache,
 		readonly conversationId: string,
 		/** The current epoch's first sequence number: the run ends right before it. */
-		public end: number
+		public end: number,
+		/** Rows changed after the call that added them returned (the server's copy of a page shown from the device). */
+		private readonly onRevalidated: () => void = () => {}
 	) {}
 
 	/** The lowest sequence number shown (the epoch's first when no history is). */
@@ -69,7 +73,23 @@ export class OlderHistory {
 		if (!whole) page = await this.cache.fetch(this.conversationId, before, limit).catch(() => page);
 		const count = this.rows.length;
 		if (before === this.oldest) this.#merge(this.end, page);
+		if (whole) void this.#revalidate(before, limit);
 		return this.rows.length - count;
+	}
+
+	/** The server's copy of a page shown from the device: edits and deletions made since replace it. Offline: the device's stays. */
+	async #revalidate(before: number, limit: number): Promise<void> {
+		const end = this.end;
+		const fresh = await this.cache.fetch(this.conversationId, before, limit).catch(() => null);
+		if (!fresh || end !== this.end) return;
+		const shown = new Map(this.rows.map((row) => [row.seq, row]));
+		const changed = fresh.filter((row) => {
+			const old = shown.get(row.seq);
+			return old !== undefined && (old.body !== row.body || old.editedAt !== row.editedAt || old.deletedAt !== row.deletedAt || JSON.stringify(old.reactions) !== JSON.stringify(row.reactions));
+		});
+		if (changed.length === 0) return;
+		this.rows = this.rows.map((row) => changed.find((c) => c.seq === row.seq) ?? row);
+		this.onRevalidated();
 	}
 
 	#merge(end: number, rows: HistoryRow[]): void {
