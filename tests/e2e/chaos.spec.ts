@@ -9,7 +9,9 @@ import { refuseIndexedDb, serviceWorkerReady } from './helpers.ts';
  * open tabs straight on the conversation link, close tabs while a message is still sending, and the
  * server is killed with SIGKILL and started again. The last person's phone refuses the app IndexedDB
  * (OFFLINE-10): its conversation lives in memory and its unsent messages in localStorage. Afterwards every open tab of every member shows
- * every message once, in the same order, nothing failed, and the REST history holds each once.
+ * every message once, in the same order, nothing failed, and the REST history holds each once. People
+ * also edit and delete their messages from any of their tabs (ERASE-4, ERASE-6): each message ends
+ * with its last edit everywhere, and a deleted one is gone from every list and from the history.
  *
  * CHAOS_SEED reproduces a run; CHAOS_STEPS sets its length (200 by default, `npm run test:chaos`
  * runs 1000).
@@ -57,6 +59,8 @@ interface Person {
 
 const ACTIONS = [
 	['send', 40],
+	['edit', 4],
+	['delete', 2],
 	['type', 8],
 	['toggle-offline', 12],
 	['reload', 9],
@@ -71,8 +75,15 @@ class Chaos {
 	readonly rand = random(SEED);
 	readonly log: string[] = [];
 	readonly sent: string[] = [];
-	/** The device each message was written on. */
+	/** The device each message was written on, by its first text (its tag). */
 	readonly sentFrom = new Map<string, string>();
+	/** Each message's text now, by its tag (an edit appends ` e<n>`). */
+	readonly current = new Map<string, string>();
+	/** The tag of every text a message has had. */
+	readonly tagOf = new Map<string, string>();
+	/** Tags of the messages deleted for everyone. */
+	readonly deleted = new Set<string>();
+	#editNumber = 0;
 	readonly counts = new Map<Action, number>();
 	readonly time = new Map<string, number>();
 	people: Person[] = [];
@@ -177,8 +188,50 @@ class Chaos {
 		else await composer.press('Enter');
 		this.sent.push(text);
 		this.sentFrom.set(text, this.deviceOf(tab).name);
+		this.current.set(text, text);
+		this.tagOf.set(text, text);
 		await expect(messageWith(tab.page, text), `${text} shows in ${tab.name}`).toHaveCount(1);
 		return text;
+	}
+
+	/** One of this person's messages that `tab` shows (in whatever version it has), not deleted; null when none. */
+	async ownShown(tab: Tab): Promise<{ tag: string; row: ReturnType<typeof messageTagged> } | null> {
+		const person = this.deviceOf(tab).person;
+		const mine = this.sent.filter((tag) => !this.deleted.has(tag) && this.devices.find((d) => d.name === this.sentFrom.get(tag))?.person === person).slice(-15);
+		for (const tag of this.rand() < 0.5 ? mine.reverse() : mine) {
+			const row = messageTagged(tab.page, tag);
+			if ((await row.count()) === 1 && (await row.isVisible())) return { tag, row };
+		}
+		return null;
+	}
+
+	async edit(tab: Tab): Promise<string> {
+		const own = await this.ownShown(tab);
+		if (!own) return 'none of their messages shows';
+		this.#editNumber += 1;
+		const text = `${own.tag} e${this.#editNumber}`;
+		await own.row.hover();
+		await own.row.getByRole('button', { name: 'Edit message' }).click();
+		const composer = this.composer(tab.page);
+		await expect(composer).not.toHaveValue('');
+		await composer.fill(text);
+		if (this.deviceOf(tab).name.includes('/phone')) await tab.page.getByRole('button', { name: 'Save', exact: true }).click();
+		else await composer.press('Enter');
+		this.current.set(own.tag, text);
+		this.tagOf.set(text, own.tag);
+		await expect(messageWith(tab.page, text), `${text} shows in ${tab.name}`).toHaveCount(1);
+		return `"${own.tag}" to "${text}"`;
+	}
+
+	async delete(tab: Tab): Promise<string> {
+		const own = await this.ownShown(tab);
+		if (!own) return 'none of their messages shows';
+		await own.row.hover();
+		await own.row.getByRole('button', { name: 'Delete message' }).click();
+		await tab.page.getByRole('button', { name: 'Delete for everyone' }).click();
+		this.deleted.add(own.tag);
+		await expect(messageTagged(tab.page, own.tag), `${own.tag} gone from ${tab.name}`).toHaveCount(0);
+		return `"${own.tag}"`;
 	}
 
 	async step(index: number): Promise<void> {
@@ -202,6 +255,14 @@ class Chaos {
 			case 'send': {
 				const text = await this.send(tab!, this.rand() < 0.3);
 				note(`${tab!.name} "${text}"${device.offline ? ' (offline)' : ''}`);
+				break;
+			}
+			case 'edit': {
+				note(`${tab!.name} ${await this.edit(tab!)}${device.offline ? ' (offline)' : ''}`);
+				break;
+			}
+			case 'delete': {
+				note(`${tab!.name} ${await this.delete(tab!)}${device.offline ? ' (offline)' : ''}`);
 				break;
 			}
 			case 'type': {
@@ -271,8 +332,8 @@ class Chaos {
 		const request = this.people[0]!.devices[0]!.context.request;
 		for (;;) {
 			const response = await request.get(`/api/conversations/${this.conversationId}/messages?limit=200${before ? `&before=${before}` : ''}`);
-			const page = (await response.json()) as { messages: { body: string; event?: unknown }[]; nextCursor: number | null };
-			bodies.unshift(...page.messages.filter((m) => !m.event).map((m) => m.body));
+			const page = (await response.json()) as { messages: { body: string; event?: unknown; deletedAt: number | null }[]; nextCursor: number | null };
+			bodies.unshift(...page.messages.filter((m) => !m.event && m.deletedAt === null).map((m) => m.body));
 			if (page.nextCursor === null) return bodies;
 			before = page.nextCursor;
 		}
@@ -321,6 +382,8 @@ async function shownIn(page: Page): Promise<Shown> {
 				if (seen.has(id)) continue;
 				seen.add(id);
 				added = true;
+				// Deleted for everyone: shown as a placeholder, and in no list of bodies.
+				if (row.querySelector('.body.deleted')) continue;
 				const body = row.querySelector('.body')?.textContent ?? '';
 				result.bodies.push(body);
 				if (row.dataset.delivery === 'sending' || row.dataset.delivery === 'failed') result.unsent.push(body);
@@ -337,6 +400,11 @@ async function shownIn(page: Page): Promise<Shown> {
 
 function messageWith(page: Page, text: string) {
 	return page.getByTestId('messages').locator('.message .body', { hasText: text }).filter({ hasText: new RegExp(`^${text}$`) });
+}
+
+/** The row of the message first written as `tag`, in whichever version the page shows. */
+function messageTagged(page: Page, tag: string) {
+	return page.getByTestId('messages').locator('li.message').filter({ has: page.locator('.body', { hasText: new RegExp(`^${tag}( e\\d+)?$`) }) });
 }
 
 const data = tempDataDir();
@@ -365,7 +433,7 @@ test('[CHAOS-1] seeded browser chaos: every message once, in one order, on every
 		for (let index = 0; index < STEPS; index++) await chaos.step(index);
 		await chaos.settle();
 
-		const expected = new Set(chaos.sent);
+		const expected = new Set(chaos.sent.filter((tag) => !chaos.deleted.has(tag)).map((tag) => chaos.current.get(tag)!));
 		for (const tab of chaos.tabs) {
 			await expect
 				.poll(async () => (await shownIn(tab.page)).bodies.length, { message: `${tab.name} shows every message`, timeout: 60_000 })
@@ -373,12 +441,13 @@ test('[CHAOS-1] seeded browser chaos: every message once, in one order, on every
 			await expect.poll(async () => (await shownIn(tab.page)).unsent, { message: `${tab.name} has nothing sending or failed`, timeout: 30_000 }).toEqual([]);
 		}
 		const history = await chaos.history();
-		chaos.log.push(`REST history: ${history.map((text) => text.split(' ')[0] + '@' + (chaos.sentFrom.get(text) ?? '?')).join(', ')}`);
-		expect(new Set(history), 'the REST history holds every message').toEqual(expected);
+		const tags = history.map((text) => chaos.tagOf.get(text) ?? text);
+		chaos.log.push(`REST history: ${tags.map((tag) => tag.split(' ')[0] + '@' + (chaos.sentFrom.get(tag) ?? '?')).join(', ')}`);
+		expect(new Set(history), 'the REST history holds every message, each in its last version').toEqual(expected);
 		expect(history, 'the REST history holds each message once').toHaveLength(expected.size);
 		for (const device of chaos.devices) {
-			const mine = (list: string[]) => list.filter((text) => chaos.sentFrom.get(text) === device.name);
-			expect(mine(history), `${device.name}'s messages keep the order they were written in`).toEqual(mine(chaos.sent));
+			const mine = (list: string[]) => list.filter((tag) => chaos.sentFrom.get(tag) === device.name);
+			expect(mine(tags), `${device.name}'s messages keep the order they were written in`).toEqual(mine(chaos.sent.filter((tag) => !chaos.deleted.has(tag))));
 		}
 		for (const tab of chaos.tabs) {
 			await expect
