@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { api, createAccount } from '../utils/server.ts';
-import { deleteForEveryone } from '../../src/lib/shared/conversation-doc.ts';
+import { deleteForEveryone, messagesMap } from '../../src/lib/shared/conversation-doc.ts';
 import { EpochClient } from '../utils/epoch-client.ts';
 import { bodies, deviceHolds, listRow, messages, messageWithText, send, serveApp, signUp, startDirect } from './helpers.ts';
 
@@ -81,6 +81,53 @@ test('[OFFLINE-8] a long conversation opens on its last messages and pages older
 	// Every message once, in order, wherever the window is.
 	const shown = await messages(alice.page).locator('.body').allTextContents();
 	expect(shown).toEqual(all.slice(all.indexOf(shown[0]!), all.indexOf(shown[0]!) + shown.length));
+	await alice.context.close();
+});
+
+test('[OFFLINE-8] [ERASE-6] an old page shown from the device\'s cache shows the edits and deletions made since in later epochs', async ({ browser }) => {
+	const bob = await createAccount(app.url);
+	const alice = await signUp(browser, app.url, 'alice');
+	const id = await startDirect(alice.page, bob.username);
+	const all = Array.from({ length: 140 }, (_, i) => `message ${i}`);
+	await sendAs(bob.token, id, all);
+	await alice.page.reload();
+	const scrollUpUntil = async (page: Page, check: (shown: string[]) => boolean) => {
+		await expect
+			.poll(
+				async () => {
+					await page.getByTestId('messages').evaluate((node) => (node.scrollTop = 0));
+					return check(await bodies(page));
+				},
+				{ timeout: 20_000 }
+			)
+			.toBe(true);
+	};
+	await scrollUpUntil(alice.page, (shown) => shown.includes('message 0'));
+	await alice.page.close();
+
+	// Away, bob edits one old message and deletes another, through the current epoch; then more epochs end.
+	type Row = { id: string; body: string; createdAt: number };
+	const rows = (await api<{ messages: Row[] }>(app.url, `/api/conversations/${id}/messages?limit=200`, { token: bob.token })).body.messages;
+	const edited = rows.find((m) => m.body === 'message 3')!;
+	const deleted = rows.find((m) => m.body === 'message 5')!;
+	const epoch = (await api<{ conversation: { epoch: number } }>(app.url, `/api/conversations/${id}`, { token: bob.token })).body.conversation.epoch;
+	const device = new EpochClient(app.url, app.server.wsUrl, id, bob, epoch);
+	device.connect();
+	device.doc.transact(() => {
+		messagesMap(device.doc).set(edited.id, { author: bob.id, body: 'message 3, edited', createdAt: edited.createdAt, editedAt: Date.now() });
+		messagesMap(device.doc).set(deleted.id, { author: bob.id, body: '', createdAt: deleted.createdAt, deletedAt: Date.now() });
+	});
+	await device.whenAcked([edited.id, deleted.id]);
+	await sendAs(bob.token, id, Array.from({ length: 25 }, (_, i) => `later ${i}`));
+	device.destroy();
+
+	const page = await alice.context.newPage();
+	await page.goto(`/c/${id}`);
+	await expect(messageWithText(page, 'later 24')).toBeVisible();
+	await scrollUpUntil(page, (shown) => shown.includes('message 0') && shown.includes('message 3, edited'));
+	expect(await bodies(page)).not.toContain('message 3');
+	await expect(messageWithText(page, 'message 5')).toHaveCount(0);
+	await expect(page.getByTestId('deleted-message')).toHaveCount(1);
 	await alice.context.close();
 });
 
