@@ -540,13 +540,14 @@ export class LiveConversation implements GroupMember {
 				continue;
 			}
 			if (!f.before.has(key) || before) continue;
-			// New to this epoch's document: a message of an ended one (EPOCH-3). The table has its
-			// latest version; an unedited value carried in after an edit there is the original coming back.
+			// New to this epoch's document: a message of an ended one (EPOCH-3). The table has its latest
+			// version: a value carried in that is not later than it (the original, or an edit made before
+			// the one stored) is an old copy coming back.
 			const current = resolved.value;
 			const row = f.rows.has(key) ? f.rows.get(key) : this.deps.writes.find(this.conversationId, key);
-			if (row && row.editedAt !== null && row.deletedAt === null && current.editedAt === undefined && current.deletedAt === undefined && current.body !== row.body) {
-				overruled.set(key, { ...current, body: row.body, editedAt: row.editedAt });
-			}
+			if (!row || row.editedAt === null || row.deletedAt !== null || current.deletedAt !== undefined || current.body === row.body) continue;
+			const stored = { ...current, body: row.body, editedAt: row.authorEditedAt ?? row.editedAt };
+			if (!isLaterVersion(current, stored)) overruled.set(key, stored);
 		}
 		return overruled;
 	}
@@ -609,7 +610,7 @@ export class LiveConversation implements GroupMember {
 				newAuthors.add(value.author);
 			} else if (value) {
 				if (row.authorId !== value.author) throw new Error('message author changed');
-				deps.writes.show(conversationId, key, value.body, row, now);
+				deps.writes.show(conversationId, key, value.body, row, now, value.editedAt ?? null);
 				// A message of an earlier epoch written into this one (EPOCH-3): an edit, or a device that
 				// never saw its acknowledgement. It keeps its sequence number, which this epoch now carries.
 				if (!seqs.has(key)) sequenced.push([key, row.seq]);

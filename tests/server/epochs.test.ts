@@ -217,7 +217,7 @@ describe('epochs', () => {
 		expect(all).toHaveLength(8);
 	});
 
-	it('[EPOCH-3][ERASE-6] a device that missed the acknowledgement of a message edited since, in the ended epoch, does not bring the original back', async () => {
+	it('[EPOCH-3][ERASE-6] a device that missed the acknowledgement of a message edited since, in the ended epoch, does not bring the original back, nor an edit made before the stored one', async () => {
 		const { server, alice, conversationId, device } = await setUp();
 		const writer = device(alice);
 		writer.connect();
@@ -239,6 +239,27 @@ describe('epochs', () => {
 		await waitFor(() => messageOf(writer.doc, stored.id)?.body === 'm3, fixed', 5000, 'the edit kept on the writer');
 		const row = (await history(server.url, conversationId, alice)).find((m) => m.id === stored.id)!;
 		expect(row).toMatchObject({ body: 'm3, fixed', seq: stored.seq, editedAt: stored.editedAt });
+
+		// Another epoch ends, so m3 is in no document, only in the table.
+		const fixedAt = messageOf(writer.doc, stored.id)!.editedAt!;
+		await writer.whenAcked(Array.from({ length: 8 }, (_, i) => writer.send(`n${i}`)));
+		await waitFor(() => writer.epoch === 2, 5000, 'epoch 2');
+		// Another device edited m3 offline before that edit was made, and comes back: the later edit stays.
+
+		const earlier = device(alice, 0);
+		messagesMap(earlier.doc).set(stored.id, { author: alice.id, body: 'm3, an earlier fix', createdAt: stored.createdAt, editedAt: fixedAt - 5000 });
+		earlier.connect();
+		await earlier.whenAcked([stored.id]);
+		await waitFor(() => messageOf(earlier.doc, stored.id)?.body === 'm3, fixed', 5000, 'the later edit on the device with the earlier one');
+		expect((await history(server.url, conversationId, alice)).find((m) => m.id === stored.id)!.body).toBe('m3, fixed');
+
+		// One edited after it, offline, comes back: its edit is the later one, and is taken.
+		const later = device(alice, 0);
+		messagesMap(later.doc).set(stored.id, { author: alice.id, body: 'm3, fixed again', createdAt: stored.createdAt, editedAt: fixedAt + 5000 });
+		later.connect();
+		await later.whenAcked([stored.id]);
+		await vi.waitFor(async () => expect((await history(server.url, conversationId, alice)).find((m) => m.id === stored.id)!.body).toBe('m3, fixed again'));
+		await waitFor(() => messageOf(writer.doc, stored.id)?.body === 'm3, fixed again', 5000, 'the later edit on the writer');
 	});
 
 	it('[EPOCH-3] messages of ended epochs can be edited and deleted by their author only, through the current epoch', async () => {

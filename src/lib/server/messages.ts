@@ -194,6 +194,7 @@ export function prepareMessageWrites(db: Db) {
 			body: messages.body,
 			createdAt: messages.createdAt,
 			editedAt: messages.editedAt,
+			authorEditedAt: messages.authorEditedAt,
 			deletedAt: messages.deletedAt,
 			event: messages.event,
 			attachments: messages.attachments
@@ -248,7 +249,7 @@ export function prepareMessageWrites(db: Db) {
 		.prepare();
 	const edit = db
 		.update(messages)
-		.set({ body: sql`${sql.placeholder('body')}`, editedAt: sql`${sql.placeholder('now')}`, deletedAt: null })
+		.set({ body: sql`${sql.placeholder('body')}`, editedAt: sql`${sql.placeholder('now')}`, authorEditedAt: sql`${sql.placeholder('authorEditedAt')}`, deletedAt: null })
 		.where(and(eq(messages.conversationId, sql.placeholder('conversationId')), eq(messages.id, sql.placeholder('id'))))
 		.prepare();
 	const remove = db
@@ -276,9 +277,9 @@ export function prepareMessageWrites(db: Db) {
 		 * Makes a stored row show `body` (also bringing a deleted row back, when the document says the
 		 * message is there). The same body arriving again (another device, a retry) is not an edit.
 		 */
-		show(conversationId: string, id: string, body: string, existing: StoredMessage, now: number): void {
+		show(conversationId: string, id: string, body: string, existing: StoredMessage, now: number, authorEditedAt: number | null = null): void {
 			if (existing.body === body && existing.deletedAt === null) return;
-			edit.run({ conversationId, id, body, now });
+			edit.run({ conversationId, id, body, now, authorEditedAt });
 		},
 		/** Inserts a message unless its id is already there (then returns null). */
 		insertNew(conversationId: string, message: AcceptedMessage, now: number): number | null {
@@ -302,6 +303,8 @@ export interface StoredMessage {
 	createdAt: number;
 	/** When the server took the last edit (its clock, not the author's). */
 	editedAt: number | null;
+	/** The author's clock at the last edit, when the edit came through a document. */
+	authorEditedAt: number | null;
 	deletedAt: number | null;
 	event: SystemEvent | null;
 	/** JSON of its attachments; null when none. */

@@ -181,6 +181,8 @@ export const messages = sqliteTable(
 		/** The server's clock when it accepted the message, ms. */
 		receivedAt: integer('received_at').notNull(),
 		editedAt: integer('edited_at'),
+		/** The author's clock at the last edit (the document's `editedAt`), ms: which of two edits is the later (ERASE-6). */
+		authorEditedAt: integer('author_edited_at'),
 		deletedAt: integer('deleted_at'),
 		/** JSON of a SystemEvent (src/lib/shared/protocol.ts) on lines the server writes into the timeline (joins, leaves, renames); null for messages. */
 		event: text('event'),

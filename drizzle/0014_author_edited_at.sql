@@ -1,0 +1,1 @@
+ALTER TABLE `messages` ADD `author_edited_at` integer;
