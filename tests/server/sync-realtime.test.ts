@@ -82,6 +82,36 @@ describe('real-time sync between members', () => {
 		a.destroy();
 	});
 
+	it('[ORDER-2] a change made while the socket is closing waits for the next connection\'s answer', async () => {
+		const room = await createConversation(server.url, alice, [bob, carol], 'Order, closing');
+		const doc = new Y.Doc();
+		const a = connectClient(server.wsUrl, room, alice.token, doc, { Provider: HandshakeFirstProvider });
+		await a.synced;
+		await waitFor(() => (a.provider as HandshakeFirstProvider).answeredServer === true, 5000, 'the answer');
+		// The network died: what the socket sends now never arrives.
+		const socket = (a.socket as unknown as { webSocket: { send: (data: unknown) => void } }).webSocket;
+		socket.send = () => {};
+		const lost = ulid();
+		writeMessage(doc, { id: lost, author: alice.id, body: 'sent into the dead socket', createdAt: Date.now() });
+		a.socket.disconnect();
+		// While the socket closes, another tab's message arrives over the tabs' channel.
+		const tab = new Y.Doc();
+		Y.applyUpdate(tab, Y.encodeStateAsUpdate(doc));
+		const fromTab = ulid();
+		writeMessage(tab, { id: fromTab, author: alice.id, body: 'from the other tab', createdAt: Date.now() + 5 });
+		Y.applyUpdate(doc, Y.encodeStateAsUpdate(tab, Y.encodeStateVector(doc)), 'tabs');
+		await waitFor(() => a.socket.status === 'disconnected', 5000, 'the close');
+		const handle = a.provider.onMessage.bind(a.provider);
+		a.provider.onMessage = (event) => {
+			if (isSyncStep1(event.data as ArrayBuffer)) setTimeout(() => handle(event), 300);
+			else handle(event);
+		};
+		void a.socket.connect();
+		await waitFor(() => sequenceOf(doc, lost) !== undefined && sequenceOf(doc, fromTab) !== undefined, 8000, 'both sequenced');
+		expect(sequenceOf(doc, lost)!).toBeLessThan(sequenceOf(doc, fromTab)!);
+		a.destroy();
+	});
+
 	it('[ORDER-2] only the server\'s sync step 1 counts as the question the device answers', () => {
 		const frame = (...numbers: number[]) => new Uint8Array([4, ...new TextEncoder().encode('c:ab'), ...numbers]);
 		expect(isSyncStep1(frame(0, 0, 0))).toBe(true);

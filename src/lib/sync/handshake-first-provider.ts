@@ -4,6 +4,8 @@ import * as decoding from 'lib0/decoding';
 /** y-protocols' message numbers, as Hocuspocus frames them: document name, message type, sync step. */
 const MESSAGE_SYNC = 0;
 const SYNC_STEP_1 = 0;
+/** WebSocket.OPEN, also where no WebSocket global exists (Node, with a polyfill). */
+const OPEN = 1;
 
 /** Whether a frame from the server is its sync step 1: it asks this device for everything it lacks. */
 export function isSyncStep1(frame: ArrayBuffer | Uint8Array): boolean {
@@ -37,7 +39,9 @@ export class HandshakeFirstProvider extends HocuspocusProvider {
 	declare answeredServer: boolean | undefined;
 
 	override documentUpdateHandler(update: Uint8Array, origin: unknown): void {
-		if (this.answeredServer !== true) return;
+		// A socket closing (the app dropped it) or closed by force (no close event reaches this provider)
+		// would keep the change for the next socket, which sends it before this connection's answer.
+		if (this.answeredServer !== true || this.configuration.websocketProvider.webSocket?.readyState !== OPEN) return;
 		super.documentUpdateHandler(update, origin);
 	}
 
