@@ -184,6 +184,8 @@ interface Accepted {
 export class LiveConversation implements GroupMember {
 	readonly owners: ClientOwners;
 	#writer: Y.Doc;
+	/** The clientID of the server's overruling writes (ERASE-6), bound on first use; none yet: null. */
+	#overruler: number | null = null;
 	#writerBound = false;
 	#loggedSinceSnapshot: number;
 	#loggedBytes: number;
@@ -353,9 +355,10 @@ export class LiveConversation implements GroupMember {
 		f.written = false;
 		f.serverUpdate = null;
 		f.erasedUploads = [];
-		// The server writer may hold items that were never logged.
+		// The server writer may hold items that were never logged; so may the clientID of overruling writes.
 		this.#writer = this.#newWriter();
 		this.#writerBound = false;
+		this.#overruler = null;
 	}
 
 	abortFlush(error: unknown): void {
@@ -560,7 +563,9 @@ export class LiveConversation implements GroupMember {
 	#writeOnTop(values: Map<string, StoredMessageValue>, now: number): Uint8Array {
 		const copy = new Y.Doc();
 		Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc));
-		while (this.owners.has(copy.clientID) || this.doc.store.clients.has(copy.clientID) || copy.clientID === this.#writer.clientID) copy.clientID = new Y.Doc().clientID;
+		// One clientID for every such write while the document is loaded: the copy holds its earlier items, so its clock goes on.
+		if (this.#overruler !== null) copy.clientID = this.#overruler;
+		else while (this.owners.has(copy.clientID) || this.doc.store.clients.has(copy.clientID) || copy.clientID === this.#writer.clientID) copy.clientID = new Y.Doc().clientID;
 		let update: Uint8Array | null = null;
 		copy.on('update', (u: Uint8Array) => (update = u));
 		copy.transact(() => {
@@ -569,8 +574,11 @@ export class LiveConversation implements GroupMember {
 		});
 		copy.destroy();
 		if (!update) throw new Error('overruling write produced no update');
-		this.deps.log.bindClient(this.conversationId, copy.clientID, null);
-		this.owners.set(copy.clientID, null);
+		if (this.#overruler === null) {
+			this.deps.log.bindClient(this.conversationId, copy.clientID, null);
+			this.owners.set(copy.clientID, null);
+			this.#overruler = copy.clientID;
+		}
 		this.deps.log.append(this.conversationId, update, now);
 		return update;
 	}
@@ -691,6 +699,7 @@ export class LiveConversation implements GroupMember {
 		this.#broken = true;
 		this.#writer = this.#newWriter();
 		this.#writerBound = false;
+		this.#overruler = null;
 		const held = this.#held;
 		this.#held = [];
 		for (const submission of held) submission.resolve({ ok: false, retry: 'reloading' });
