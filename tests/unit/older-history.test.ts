@@ -57,4 +57,23 @@ describe('[OFFLINE-8] the history a device shows before the current epoch', () =
 		expect(revalidated).not.toHaveBeenCalled();
 		expect(shown.rows.map((r) => r.body)).toEqual(['m1', 'm2']);
 	});
+
+	it('never steps a shown row back to an older answer (a deletion stays, a later edit stays)', async () => {
+		const stored = [row(1), row(2)];
+		let answer: () => void = () => {};
+		const cache = {
+			page: async () => stored,
+			put: async () => {},
+			fetch: () => new Promise<HistoryRow[]>((resolve) => (answer = () => resolve([{ ...row(1, 'm1, edited first'), editedAt: 10 }, row(2)])))
+		} as unknown as HistoryCache;
+		const revalidated = vi.fn();
+		const older = new OlderHistory(cache, 'c', 3, revalidated);
+		await older.older(2);
+		// Fresher rows arrive meanwhile (the next page's fetch, an epoch's end).
+		older.moveEnd(3, [{ ...row(1, 'm1, edited later'), editedAt: 20 }, { ...row(2, ''), deletedAt: 30 }]);
+		answer();
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(revalidated).not.toHaveBeenCalled();
+		expect(older.rows.map((r) => [r.body, r.deletedAt])).toEqual([['m1, edited later', null], ['', 30]]);
+	});
 });

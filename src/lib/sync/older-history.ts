@@ -82,13 +82,16 @@ export class OlderHistory {
 		const end = this.end;
 		const fresh = await this.cache.fetch(this.conversationId, before, limit).catch(() => null);
 		if (!fresh || end !== this.end) return;
+		// Rows shown now may be fresher than this answer (another fetch merged meanwhile): never step back.
 		const shown = new Map(this.rows.map((row) => [row.seq, row]));
-		const changed = fresh.filter((row) => {
+		const changed = new Map<number, HistoryRow>();
+		for (const row of fresh) {
 			const old = shown.get(row.seq);
-			return old !== undefined && (old.body !== row.body || old.editedAt !== row.editedAt || old.deletedAt !== row.deletedAt || JSON.stringify(old.reactions) !== JSON.stringify(row.reactions));
-		});
-		if (changed.length === 0) return;
-		this.rows = this.rows.map((row) => changed.find((c) => c.seq === row.seq) ?? row);
+			if (!old || (old.deletedAt !== null && row.deletedAt === null) || (row.editedAt ?? 0) < (old.editedAt ?? 0)) continue;
+			if (JSON.stringify(old) !== JSON.stringify({ ...old, ...row })) changed.set(row.seq, row);
+		}
+		if (changed.size === 0) return;
+		this.rows = this.rows.map((row) => changed.get(row.seq) ?? row);
 		this.onRevalidated();
 	}
 
