@@ -211,7 +211,9 @@ class Chaos {
 		this.#editNumber += 1;
 		const text = `${own.tag} e${this.#editNumber}`;
 		await own.row.hover();
-		await own.row.getByRole('button', { name: 'Edit message' }).click();
+		const action = own.row.getByRole('button', { name: 'Edit message' });
+		if (!(await shows(action))) return `no Edit action on "${own.tag}" (${await own.row.getAttribute('data-delivery')})`;
+		await action.click();
 		const composer = this.composer(tab.page);
 		await expect(composer).not.toHaveValue('');
 		await composer.fill(text);
@@ -227,7 +229,9 @@ class Chaos {
 		const own = await this.ownShown(tab);
 		if (!own) return 'none of their messages shows';
 		await own.row.hover();
-		await own.row.getByRole('button', { name: 'Delete message' }).click();
+		const action = own.row.getByRole('button', { name: 'Delete message' });
+		if (!(await shows(action))) return `no Delete action on "${own.tag}" (${await own.row.getAttribute('data-delivery')})`;
+		await action.click();
 		await tab.page.getByRole('button', { name: 'Delete for everyone' }).click();
 		this.deleted.add(own.tag);
 		await expect(messageTagged(tab.page, own.tag), `${own.tag} gone from ${tab.name}`).toHaveCount(0);
@@ -400,6 +404,14 @@ async function shownIn(page: Page): Promise<Shown> {
 
 function messageWith(page: Page, text: string) {
 	return page.getByTestId('messages').locator('.message .body', { hasText: text }).filter({ hasText: new RegExp(`^${text}$`) });
+}
+
+/** Whether `locator` shows within a few seconds (a row re-rendered under the pointer may need another hover). */
+async function shows(locator: ReturnType<Page['locator']>): Promise<boolean> {
+	return locator.waitFor({ state: 'visible', timeout: 5000 }).then(
+		() => true,
+		() => false
+	);
 }
 
 /** The row of the message first written as `tag`, in whichever version the page shows. */
