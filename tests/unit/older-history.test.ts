@@ -76,4 +76,29 @@ describe('[OFFLINE-8] the history a device shows before the current epoch', () =
 		expect(revalidated).not.toHaveBeenCalled();
 		expect(older.rows.map((r) => [r.body, r.deletedAt])).toEqual([['m1, edited later', null], ['', 30]]);
 	});
+
+	it('after a reconnect, asks the server for every row shown while offline, a page at a time', async () => {
+		const stored = [row(1), row(2), row(3)];
+		let online = false;
+		const asked: Array<[number, number]> = [];
+		const server = [{ ...row(1, ''), deletedAt: 5 }, row(2), { ...row(3, 'm3, edited'), editedAt: 6 }];
+		const cache = {
+			page: async () => stored,
+			fetch: async (_id: string, before: number, limit: number) => {
+				if (!online) throw new Error('offline');
+				asked.push([before, limit]);
+				return server.filter((r) => r.seq < before).slice(-limit);
+			}
+		} as unknown as HistoryCache;
+		const revalidated = vi.fn();
+		const older = new OlderHistory(cache, 'c', 4, revalidated);
+		await older.older(3);
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(older.rows.map((r) => r.body)).toEqual(['m1', 'm2', 'm3']);
+		online = true;
+		await older.revalidateShown();
+		expect(asked).toEqual([[4, 3]]);
+		expect(revalidated).toHaveBeenCalledOnce();
+		expect(older.rows.map((r) => [r.body, r.deletedAt])).toEqual([['', 5], ['m2', null], ['m3, edited', null]]);
+	});
 });

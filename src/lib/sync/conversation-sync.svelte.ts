@@ -603,6 +603,8 @@ export class ConversationSync {
 	/** After (re)connecting: tell the server what this device has and has read, in case it missed it. */
 	#onSynced(): void {
 		this.#writeAgainAfterSync();
+		// History shown while away may have been edited or deleted since (OFFLINE-8).
+		void this.#older.revalidateShown();
 		// Synced means the server let us in: a member again, if we had been removed.
 		this.access = 'ok';
 		const me = this.hub.inbox.get(this.conversationId)?.members.find((m) => m.id === this.userId);

@@ -78,10 +78,25 @@ export class OlderHistory {
 	}
 
 	/** The server's copy of a page shown from the device: edits and deletions made since replace it. Offline: the device's stays. */
-	async #revalidate(before: number, limit: number): Promise<void> {
+	/**
+	 * After a reconnect: the server's copy of every row shown, a page at a time from the newest. Pages
+	 * shown while offline kept the device's copy, and edits and deletions may have come meanwhile.
+	 */
+	async revalidateShown(): Promise<void> {
+		const end = this.end;
+		let before = end;
+		while (this.end === end && before > this.oldest) {
+			const fetched = await this.#revalidate(before, Math.min(HISTORY_PAGE_MAX, before - this.oldest));
+			if (!fetched?.length) return;
+			before = fetched[0]!.seq;
+		}
+	}
+
+	/** Resolves with the server's rows (oldest first), or null when it could not be asked or the epoch moved on. */
+	async #revalidate(before: number, limit: number): Promise<HistoryRow[] | null> {
 		const end = this.end;
 		const fresh = await this.cache.fetch(this.conversationId, before, limit).catch(() => null);
-		if (!fresh || end !== this.end) return;
+		if (!fresh || end !== this.end) return null;
 		// Rows shown now may be fresher than this answer (another fetch merged meanwhile): never step back.
 		const shown = new Map(this.rows.map((row) => [row.seq, row]));
 		const changed = new Map<number, HistoryRow>();
@@ -90,9 +105,11 @@ export class OlderHistory {
 			if (!old || (old.deletedAt !== null && row.deletedAt === null) || (row.editedAt ?? 0) < (old.editedAt ?? 0)) continue;
 			if (JSON.stringify(old) !== JSON.stringify({ ...old, ...row })) changed.set(row.seq, row);
 		}
-		if (changed.size === 0) return;
-		this.rows = this.rows.map((row) => changed.get(row.seq) ?? row);
-		this.onRevalidated();
+		if (changed.size > 0) {
+			this.rows = this.rows.map((row) => changed.get(row.seq) ?? row);
+			this.onRevalidated();
+		}
+		return fresh;
 	}
 
 	#merge(end: number, rows: HistoryRow[]): void {
