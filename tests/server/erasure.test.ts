@@ -46,6 +46,13 @@ describe('delete for everyone erases the body', () => {
 			.filter((name) => readFileSync(join(server.dataDir, name)).includes(needle));
 	}
 
+	/** Another device of `account`, once the message `id` has reached it. */
+	async function deviceHolding(account: Account, id: string, what: string): Promise<SyncClient> {
+		const device = await client(account, new Y.Doc());
+		await waitFor(() => messageOf(device.doc, id) !== undefined, 5000, what);
+		return device;
+	}
+
 	/** Alice's message, once acknowledged. */
 	async function sent(c: SyncClient, body: string): Promise<string> {
 		const id = ulid();
@@ -140,8 +147,7 @@ describe('delete for everyone erases the body', () => {
 		const a = open[0]!;
 		const id = await sent(a, 'sent to the wrong chat');
 		// A second device of alice still holds the message as it was.
-		const other = await client(alice, new Y.Doc());
-		await waitFor(() => messageOf(other.doc, id) !== undefined, 5000, 'the message on the second device');
+		const other = await deviceHolding(alice, id, 'the message on the second device');
 		other.socket.disconnect();
 		deleteForEveryone(a.doc, id);
 		await eventually(async () => (await row(id))?.deletedAt != null, 'the deletion');
@@ -158,8 +164,7 @@ describe('delete for everyone erases the body', () => {
 		const a = open[0]!;
 		const id = await sent(a, 'original');
 		const original = messageOf(a.doc, id)!;
-		const other = await client(alice, new Y.Doc());
-		await waitFor(() => messageOf(other.doc, id) !== undefined, 5000, 'the message on the second device');
+		const other = await deviceHolding(alice, id, 'the message on the second device');
 		editMessage(other.doc, id, 'edited elsewhere');
 		await eventually(async () => (await row(id))?.body === 'edited elsewhere', 'the edit');
 		// The first device, reloaded without its database, writes the message it never saw acknowledged
@@ -183,8 +188,7 @@ describe('delete for everyone erases the body', () => {
 	it('[ERASE-6] an edit written over another keeps winning when its device\'s clock runs behind the other\'s', async () => {
 		const a = open[0]!;
 		const id = await sent(a, 'clocks disagree');
-		const fast = await client(alice, new Y.Doc());
-		await waitFor(() => messageOf(fast.doc, id) !== undefined, 5000, 'the message on the fast device');
+		const fast = await deviceHolding(alice, id, 'the message on the fast device');
 		const { createdAt } = messageOf(fast.doc, id)!;
 		// This device's clock is ten minutes ahead.
 		messagesMap(fast.doc).set(id, { author: alice.id, body: 'edited on the fast clock', createdAt, editedAt: Date.now() + 600_000 });
@@ -206,8 +210,7 @@ describe('delete for everyone erases the body', () => {
 			const edits = random.int(0, 3);
 			const devices: Array<{ editedAt?: number; body: string; connect: () => Promise<unknown>; doc: Y.Doc }> = [];
 			for (let i = 0; i < edits; i++) {
-				const device = await client(alice, new Y.Doc());
-				await waitFor(() => messageOf(device.doc, id) !== undefined, 5000, 'the message on an editing device');
+				const device = await deviceHolding(alice, id, 'the message on an editing device');
 				device.socket.disconnect();
 				await waitFor(() => device.socket.status === 'disconnected', 5000, 'offline');
 				// Clocks that disagree by up to a minute either way; distinct times, so one edit is the latest.
@@ -246,8 +249,7 @@ describe('delete for everyone erases the body', () => {
 			{ body: '', deletedAt: Date.now(), editedAt: Date.now() }
 		]) {
 			const id = await sent(a, 'about to be tombstoned');
-			const c = await client(alice, new Y.Doc());
-			await waitFor(() => messageOf(c.doc, id) !== undefined, 5000, 'the message');
+			const c = await deviceHolding(alice, id, 'the message');
 			const { createdAt } = messageOf(c.doc, id)!;
 			messagesMap(c.doc).set(id, { author: alice.id, createdAt, ...value } as never);
 			await waitFor(() => c.rejected.length > 0, 5000, 'the refusal');
@@ -259,8 +261,7 @@ describe('delete for everyone erases the body', () => {
 	it('[ERASE-3] another member cannot delete someone else’s message for everyone', async () => {
 		const a = open[0]!;
 		const id = await sent(a, 'mine alone');
-		const b = await client(bob, new Y.Doc());
-		await waitFor(() => messageOf(b.doc, id) !== undefined, 5000, 'the message at bob');
+		const b = await deviceHolding(bob, id, 'the message at bob');
 		const { createdAt } = messageOf(b.doc, id)!;
 		messagesMap(b.doc).set(id, { author: alice.id, body: '', createdAt, deletedAt: Date.now() });
 		await waitFor(() => b.rejected.length > 0, 5000, 'the refusal');
