@@ -67,12 +67,3 @@ export function whenLoaded(persistence: IndexeddbPersistence, timeoutMs = OPEN_T
 		});
 	});
 }
-
-/** Asks for a database to be deleted; a browser that refuses the app storage may throw instead of failing the request. */
-export function deleteDatabase(name: string): void {
-	try {
-		indexedDB.deleteDatabase(name);
-	} catch {
-		// Nothing was stored there.
-	}
-}

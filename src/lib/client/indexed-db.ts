@@ -51,3 +51,12 @@ export function openDatabase(name: string, version: number, upgrade: (db: IDBDat
 		);
 	});
 }
+
+/** Asks for a database to be deleted; a browser that refuses the app storage may throw instead of failing the request. */
+export function deleteDatabase(name: string): void {
+	try {
+		indexedDB.deleteDatabase(name);
+	} catch {
+		// Nothing was stored there.
+	}
+}

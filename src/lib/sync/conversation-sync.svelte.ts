@@ -4,7 +4,8 @@ import { IndexeddbPersistence, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { api } from '$lib/client/api';
 import type { HistoryRow } from '$lib/client/history-cache';
-import { deleteDatabase, watchDatabase, whenLoaded } from '$lib/client/document-database';
+import { watchDatabase, whenLoaded } from '$lib/client/document-database';
+import { deleteDatabase } from '$lib/client/indexed-db';
 import { docDatabaseName, idbBarrier, readCachedMe, readJson, userKey, writeJson } from '$lib/client/local-data';
 import {
 	carryInto,

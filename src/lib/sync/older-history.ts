@@ -77,7 +77,6 @@ export class OlderHistory {
 		return this.rows.length - count;
 	}
 
-	/** The server's copy of a page shown from the device: edits and deletions made since replace it. Offline: the device's stays. */
 	/**
 	 * After a reconnect: the server's copy of every row shown, a page at a time from the newest. Pages
 	 * shown while offline kept the device's copy, and edits and deletions may have come meanwhile.
@@ -92,7 +91,11 @@ export class OlderHistory {
 		}
 	}
 
-	/** Resolves with the server's rows (oldest first), or null when it could not be asked or the epoch moved on. */
+	/**
+	 * The server's copy of a page shown from the device: edits and deletions made since replace it
+	 * (offline, the device's stays). Resolves with the server's rows (oldest first), or null when it
+	 * could not be asked or the epoch moved on.
+	 */
 	async #revalidate(before: number, limit: number): Promise<HistoryRow[] | null> {
 		const end = this.end;
 		const fresh = await this.cache.fetch(this.conversationId, before, limit).catch(() => null);
